@@ -1,0 +1,301 @@
+"""Catalog entries as strict pydantic models.
+
+Conventions (stated once, used everywhere):
+- GB = 1e9 bytes, TB/s = 1e12 bytes/s, TFLOPS are dense (no 2:4 sparsity).
+- Link bandwidths are per GPU and per direction (unidirectional) in GB/s. NVLink 4 on H100 SXM is
+  900 GB/s bidirectional, so 450 here.
+- Every entry carries `source` (URL or document) and `as_of` (date the value was read or published).
+- A value that could not be sourced is left out (None) and treated as unknown by the code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+ID_PATTERN = r"^[a-z0-9][a-z0-9.\-]*$"
+
+WeightQuant = Literal["bf16", "fp16", "fp8", "int8", "int4", "fp4", "mxfp4"]
+KvQuant = Literal["bf16", "fp16", "fp8"]
+WEIGHT_QUANTS: tuple[str, ...] = ("bf16", "fp16", "fp8", "int8", "int4", "fp4", "mxfp4")
+KV_QUANTS: tuple[str, ...] = ("bf16", "fp16", "fp8")
+
+Family = Literal[
+    "ampere", "ada", "hopper", "blackwell", "blackwell-ultra", "cdna3", "cdna4", "gaudi", "tpu"
+]
+
+
+class Strict(BaseModel):
+    """Base of every catalog and problem model: unknown keys are errors, values are frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+
+
+class Sourced(Strict):
+    id: str = Field(pattern=ID_PATTERN)
+    """Lowercase-kebab identifier, unique within its catalog (`h100-sxm`)."""
+    source: str = Field(min_length=3)
+    """URL or document the values were read from."""
+    as_of: dt.date
+    """Date the values were published or read."""
+    notes: str | None = None
+    """Caveats, derivations, values deliberately left out."""
+
+
+class PeakTflops(Strict):
+    """Dense peak matrix throughput per datatype, TFLOPS (TOPS for int8). Missing = not native."""
+
+    bf16: float | None = Field(default=None, gt=0)
+    fp16: float | None = Field(default=None, gt=0)
+    fp8: float | None = Field(default=None, gt=0)
+    int8: float | None = Field(default=None, gt=0)
+    fp4: float | None = Field(default=None, gt=0)
+
+
+class Accelerator(Sourced):
+    name: str
+    """Marketing name."""
+    vendor: Literal["nvidia", "amd", "intel", "google"]
+    family: Family
+    """Architecture family; engine support and calibrated efficiencies are keyed on it."""
+    memory_gb: float = Field(gt=0)
+    """Device memory, GB (1e9 bytes)."""
+    hbm_bandwidth_tb_s: float = Field(gt=0)
+    """Peak device-memory bandwidth, TB/s."""
+    peak_tflops: PeakTflops
+    """Dense peak per datatype; a datatype absent here is not run natively."""
+    int4_weight_only: bool = True
+    """Whether weight-only int4 (W4A16, dequantised in the kernel) is available."""
+    gpus_per_node: int = Field(ge=1)
+    """Accelerators per server / instance board."""
+    scale_up_domain_gpus: int = Field(ge=1)
+    """GPUs reachable over the intra-node fabric (8 for HGX, 72 for NVL72)."""
+    intra_node_bandwidth_gb_s: float | None = Field(default=None, gt=0)
+    """Per-GPU, per-direction bandwidth inside the scale-up domain, GB/s."""
+    inter_node_bandwidth_gb_s: float | None = Field(default=None, gt=0)
+    """Per-GPU, per-direction network bandwidth between nodes, GB/s (400 Gb/s NIC = 50 GB/s)."""
+    tdp_w: float | None = Field(default=None, gt=0)
+    """Board power, W."""
+
+    @model_validator(mode="after")
+    def _domain_covers_node(self) -> Accelerator:
+        if self.scale_up_domain_gpus < self.gpus_per_node and self.scale_up_domain_gpus != 1:
+            raise ValueError("scale_up_domain_gpus must be 1 or at least gpus_per_node")
+        return self
+
+    @property
+    def native_dtypes(self) -> set[str]:
+        return {k for k, v in self.peak_tflops.model_dump().items() if v is not None}
+
+
+class Model(Sourced):
+    name: str
+    hf_id: str
+    """Hugging Face repository the config was read from."""
+    architecture: Literal["dense", "moe", "mla-moe"]
+    num_layers: int = Field(ge=1)
+    hidden_size: int = Field(ge=1)
+    intermediate_size: int | None = Field(default=None, ge=1)
+    """Dense FFN width (None when every layer is MoE)."""
+    num_attention_heads: int = Field(ge=1)
+    num_kv_heads: int = Field(ge=1)
+    head_dim: int | None = Field(default=None, ge=1)
+    """Per-head dimension (None for MLA, which uses the qk/v head dims)."""
+    vocab_size: int = Field(ge=1)
+    max_context_tokens: int = Field(ge=1)
+    tie_word_embeddings: bool = False
+    attention_bias: bool = False
+    sliding_window_tokens: int | None = Field(default=None, ge=1)
+    """Window of the local-attention layers (also Llama 4's chunked attention)."""
+    sliding_window_layers: int = Field(default=0, ge=0)
+    """How many of `num_layers` use the window; the rest attend over the whole context."""
+    # Mixture of experts
+    num_experts: int | None = Field(default=None, ge=1)
+    experts_per_token: int | None = Field(default=None, ge=1)
+    shared_experts: int = Field(default=0, ge=0)
+    moe_intermediate_size: int | None = Field(default=None, ge=1)
+    """Per-expert FFN width."""
+    first_dense_layers: int = Field(default=0, ge=0)
+    """Leading layers with a dense FFN (DeepSeek `first_k_dense_replace`)."""
+    moe_layer_interval: int = Field(default=1, ge=1)
+    """Every n-th layer is MoE (Llama 4 Maverick: 2)."""
+    # Multi-head latent attention
+    kv_lora_rank: int | None = Field(default=None, ge=1)
+    q_lora_rank: int | None = Field(default=None, ge=1)
+    qk_rope_head_dim: int | None = Field(default=None, ge=1)
+    qk_nope_head_dim: int | None = Field(default=None, ge=1)
+    v_head_dim: int | None = Field(default=None, ge=1)
+    # Checkpoint
+    native_dtype: Literal["bf16", "fp16", "fp8", "mxfp4"]
+    """Weight dtype of the published checkpoint (DeepSeek-V3: fp8, gpt-oss: mxfp4 experts)."""
+    published_total_params_b: float | None = Field(default=None, gt=0)
+    """Total parameters, billions, as the model card states (checked against the architecture)."""
+    published_active_params_b: float | None = Field(default=None, gt=0)
+    params_source: str | None = None
+    """Where the published counts were read."""
+
+    @model_validator(mode="after")
+    def _architecture_fields(self) -> Model:
+        missing = []
+        if self.architecture in ("moe", "mla-moe"):
+            for f in ("num_experts", "experts_per_token", "moe_intermediate_size"):
+                if getattr(self, f) is None:
+                    missing.append(f)
+        if self.architecture == "mla-moe":
+            for f in ("kv_lora_rank", "qk_rope_head_dim", "qk_nope_head_dim", "v_head_dim"):
+                if getattr(self, f) is None:
+                    missing.append(f)
+        elif self.head_dim is None:
+            missing.append("head_dim")
+        if missing:
+            raise ValueError(f"architecture {self.architecture!r} needs {', '.join(missing)}")
+        if self.num_attention_heads % self.num_kv_heads:
+            raise ValueError("num_attention_heads must be a multiple of num_kv_heads")
+        if self.sliding_window_layers > self.num_layers:
+            raise ValueError("sliding_window_layers cannot exceed num_layers")
+        if self.sliding_window_layers and self.sliding_window_tokens is None:
+            raise ValueError("sliding_window_layers needs sliding_window_tokens")
+        if self.experts_per_token and self.num_experts and self.experts_per_token > self.num_experts:
+            raise ValueError("experts_per_token cannot exceed num_experts")
+        return self
+
+    @property
+    def is_moe(self) -> bool:
+        return self.num_experts is not None
+
+    @property
+    def is_mla(self) -> bool:
+        return self.kv_lora_rank is not None
+
+
+class Offer(Sourced):
+    """One way to obtain accelerators: a cloud instance type or an owned server."""
+
+    kind: Literal["cloud", "owned"]
+    provider: str
+    """Cloud provider or, for owned hardware, the vendor/integrator quoted."""
+    instance_type: str
+    accelerator: str
+    """Accelerator id from accelerators.yaml."""
+    gpus_per_instance: int = Field(ge=1)
+    region: str | None = None
+    usd_per_hour_on_demand: float | None = Field(default=None, gt=0)
+    usd_per_hour_spot: float | None = Field(default=None, gt=0)
+    usd_per_hour_reserved_1y: float | None = Field(default=None, gt=0)
+    """Effective hourly price of a 1-year commitment (all hours of the year are paid)."""
+    usd_per_hour_reserved_3y: float | None = Field(default=None, gt=0)
+    # Owned hardware
+    purchase_usd: float | None = Field(default=None, gt=0)
+    """Purchase price of one server (all its GPUs)."""
+    amortization_years: float | None = Field(default=None, gt=0)
+    power_kw_full: float | None = Field(default=None, gt=0)
+    """Server wall power at full load, kW."""
+    power_kw_idle: float | None = Field(default=None, ge=0)
+    pue: float | None = Field(default=None, ge=1)
+    """Data-centre power usage effectiveness (cooling overhead)."""
+    usd_per_kwh: float | None = Field(default=None, gt=0)
+    price_sources: dict[str, str] = Field(default_factory=dict)
+    """Source per price field when they differ from `source`."""
+
+    @model_validator(mode="after")
+    def _priced(self) -> Offer:
+        if self.kind == "cloud":
+            if not any(
+                (self.usd_per_hour_on_demand, self.usd_per_hour_spot,
+                 self.usd_per_hour_reserved_1y, self.usd_per_hour_reserved_3y)
+            ):
+                raise ValueError("a cloud offer needs at least one usd_per_hour_* price")
+        else:
+            missing = [
+                f for f in ("purchase_usd", "amortization_years", "power_kw_full", "pue", "usd_per_kwh")
+                if getattr(self, f) is None
+            ]
+            if missing:
+                raise ValueError(f"an owned offer needs {', '.join(missing)}")
+        return self
+
+    def usd_per_hour(self, tier: str) -> float | None:
+        """Hourly price of one instance under a pricing tier (owned: amortised capital + full power)."""
+        if self.kind == "owned":
+            if tier != "owned":
+                return None
+            return self.owned_capital_usd_per_hour + self.owned_power_usd_per_hour(1.0)
+        return {
+            "on_demand": self.usd_per_hour_on_demand,
+            "spot": self.usd_per_hour_spot,
+            "reserved_1y": self.usd_per_hour_reserved_1y,
+            "reserved_3y": self.usd_per_hour_reserved_3y,
+        }.get(tier)
+
+    @property
+    def owned_capital_usd_per_hour(self) -> float:
+        """purchase / (years · 8760 h)."""
+        assert self.purchase_usd and self.amortization_years
+        return self.purchase_usd / (self.amortization_years * 8760.0)
+
+    def owned_power_usd_per_hour(self, utilisation: float) -> float:
+        """(idle + u·(full − idle)) kW · PUE · USD/kWh."""
+        assert self.power_kw_full and self.pue and self.usd_per_kwh
+        idle = self.power_kw_idle if self.power_kw_idle is not None else self.power_kw_full
+        kw = idle + utilisation * (self.power_kw_full - idle)
+        return kw * self.pue * self.usd_per_kwh
+
+
+class EngineSupport(Strict):
+    """Quantizations an engine runs on a set of accelerator families."""
+
+    families: list[Family] = Field(min_length=1)
+    weight_quants: list[WeightQuant] = Field(min_length=1)
+    kv_quants: list[KvQuant] = Field(min_length=1)
+    architectures: list[Literal["dense", "moe", "mla-moe"]] = ["dense", "moe", "mla-moe"]
+    source: str | None = None
+
+
+class EfficiencyProfile(Strict):
+    """Calibrated performance parameters of an engine on an accelerator family.
+
+    See solver/perf for how each enters the model. Fitted values carry what they were fitted to.
+    """
+
+    families: list[Family] = Field(min_length=1)
+    compute_efficiency: float = Field(gt=0, le=1)
+    """Fraction of dense peak reached by large GEMMs (η_c)."""
+    memory_efficiency: float = Field(gt=0, le=1)
+    """Fraction of peak HBM bandwidth reached when streaming weights and KV cache (η_m)."""
+    step_overhead_ms: float = Field(ge=0)
+    """Fixed CPU/launch overhead per engine iteration."""
+    collective_latency_us: float = Field(ge=0)
+    """α of one all-reduce inside a node."""
+    fitted_to: str
+    """Which data the values came from (calibration cases, kernel tables, or a stated prior)."""
+
+
+class Engine(Sourced):
+    name: str
+    support: list[EngineSupport] = Field(min_length=1)
+    profiles: list[EfficiencyProfile] = []
+    """Calibrated efficiency per accelerator family (solver/perf falls back as documented there)."""
+    aliases: list[str] = []
+    """Other names mapped explicitly onto this engine (NVIDIA NIM runs TensorRT-LLM or vLLM)."""
+    launch_template: str
+    """Python str.format template; fields: hf_id, tp, pp, ep, max_batch, max_model_len, quant,
+    kv_quant, port."""
+    quant_flags: dict[str, str] = {}
+    """Extra launch flags per weight quantization."""
+    kv_quant_flags: dict[str, str] = {}
+
+    @field_validator("aliases")
+    @classmethod
+    def _alias_ids(cls, v: list[str]) -> list[str]:
+        return [a.lower() for a in v]
+
+
+class CatalogFile(Strict):
+    """Shape of one catalog YAML file: any subset of the four sections."""
+
+    accelerators: list[Accelerator] = []
+    models: list[Model] = []
+    offers: list[Offer] = []
+    engines: list[Engine] = []
