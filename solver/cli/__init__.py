@@ -1,8 +1,9 @@
 """The `trilemma` command line. Each command group lives in its own module and registers itself here.
 
 Library code raises typed errors; `main` turns them into `file: location: message` lines on stderr
-and the documented exit codes (0 solved, 1 bad input, 2 infeasible, 3 time limit without a solution).
-`--debug` re-raises instead, with the traceback.
+and the documented exit codes (0 solved, 1 bad input or bad command line, 2 infeasible, 3 time limit
+without a solution, 70 internal error). `--debug` re-raises instead, with the traceback.
+Tests call `run(args)`, which returns the exit code instead of exiting.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import sys
 
 import typer
+from typer import TyperException
 
 from solver import __version__
 from solver.errors import InfeasibleError, TrilemmaError
@@ -52,25 +54,49 @@ def report_error(exc: TrilemmaError) -> int:
     return exc.exit_code
 
 
-def main() -> None:
-    """Console entry point."""
+def run(args: list[str] | None = None) -> int:
+    """Run the CLI on `args` (default: sys.argv[1:]) and return the exit code instead of exiting.
+
+    Both `main` and the tests call this, so tests see exactly what a user sees: typed errors become
+    `file: location: message` lines, usage errors a short `Error: ...`, and nothing prints a
+    traceback unless `--debug` is given.
+    """
     from solver.cli import commands  # noqa: F401  (registers the command modules)
 
+    state["debug"] = bool(args is not None and "--debug" in args) or (args is None and "--debug" in sys.argv)
     try:
-        app(standalone_mode=False)
+        result = app(args=args, standalone_mode=False, prog_name="trilemma")
     except TrilemmaError as exc:
         if state["debug"]:
             raise
-        sys.exit(report_error(exc))
+        return report_error(exc)
     except typer.Exit as exc:
-        sys.exit(exc.exit_code)
-    except typer.Abort:
+        return exc.exit_code
+    except (typer.Abort, KeyboardInterrupt):
         typer.echo("aborted", err=True)
-        sys.exit(1)
-    except Exception as exc:  # click usage errors
-        import click
+        return 1
+    except TyperException as exc:  # usage errors: unknown command, bad option value, missing file...
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        else:
+            typer.echo(f"Error: {exc.format_message()}", err=True)
+        return 1  # click uses 2 for usage errors; 2 is our "infeasible", and a bad command line is bad input
+    except Exception as exc:
+        if state["debug"]:
+            raise
+        typer.echo(f"internal error: {type(exc).__name__}: {exc}", err=True)
+        typer.echo("this is a bug in trilemma; run again with --debug for the traceback and report it",
+                   err=True)
+        return INTERNAL_ERROR_EXIT_CODE
+    # With standalone_mode=False a typer.Exit raised inside a command comes back as its exit code.
+    return result if isinstance(result, int) else 0
 
-        if isinstance(exc, click.exceptions.ClickException):
-            exc.show()
-            sys.exit(1)
-        raise
+
+INTERNAL_ERROR_EXIT_CODE = 70
+"""An unexpected exception (a bug, not a user mistake); EX_SOFTWARE from sysexits.h."""
+
+
+def main() -> None:
+    """Console entry point."""
+    sys.exit(run())

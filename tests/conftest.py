@@ -1,0 +1,40 @@
+"""Shared test helpers: run the CLI exactly as a user would, and find the fixture files."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+FIXTURES = Path(__file__).parent / "fixtures"
+
+
+@dataclass
+class CliResult:
+    exit_code: int
+    stdout: str
+    stderr: str
+
+
+@pytest.fixture
+def fixtures() -> Path:
+    return FIXTURES
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]):
+    """`cli("catalog", "validate", path)` -> CliResult, through the same error handling as `main`.
+
+    Uses `solver.cli.run` rather than typer's CliRunner, because CliRunner bypasses the wrapper that
+    turns typed errors into `file: location: message` lines and exit codes.
+    """
+    from solver.cli import run
+
+    def invoke(*args: object) -> CliResult:
+        capsys.readouterr()
+        code = run([str(a) for a in args])
+        out, err = capsys.readouterr()
+        return CliResult(code, out, err)
+
+    return invoke
