@@ -1,0 +1,218 @@
+"""Fit shape-dependent kernel efficiency curves to the measured kernel tables.
+
+Reads `../shared/calibration/kernels/*.csv` (AIConfigurator 0.12.0 performance database, Apache-2.0,
+measured on NVIDIA GPUs) and writes `catalogs/kernel_fits.yaml`, which `solver/perf` reads.
+
+Every compute kernel (GEMM, fused MoE, prefill attention, decode attention) is fitted with one form:
+
+    t = t0 + (t_c^p + t_m^p)^(1/p),   t_c = FLOPs / (η_c · P),   t_m = bytes / (η_m · BW)
+
+a smooth roofline: small shapes are memory-bound at η_m of peak bandwidth, large shapes approach η_c of
+peak compute, `p` sets how sharp the knee is (p → ∞ is the hard max), and `t0` is the per-kernel floor
+(launch + tail). P and BW are the nominal peaks of systems.csv, so η are fractions of each GPU's own
+spec and transfer to an unmeasured GPU of the same kind by its spec sheet.
+
+Collectives: t = α + f(n) · bytes / busbw with f = 2(n−1)/n for all-reduce and (n−1)/n for all-to-all,
+fitted per (system, framework, GPUs) to the envelope (fastest of the framework's graph-mode custom
+kernel and NCCL at each message size, which is what engines pick).
+
+Filters (see the kernels README caveats): rows whose operands fit in L2 (frac_peak_bw > 0.95, or
+bytes < 64 MB while memory-bound) are dropped; DeepSeek-geometry MoE rows and `power_law` rows are
+dropped; t0 is the median latency of the smallest shape of each table.
+
+Run:  /work/venv/bin/python bench/fit_kernels.py [--kernels DIR] [--out catalogs/kernel_fits.yaml]
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import yaml
+from scipy.optimize import least_squares
+
+HERE = Path(__file__).resolve().parents[1]
+DEFAULT_KERNELS = HERE.parent / "shared" / "calibration" / "kernels"
+
+# Kernel-table system -> catalog accelerator ids measured on exactly that hardware.
+SYSTEM_ACCELERATORS = {
+    "a100_sxm": ["a100-80gb-sxm"],
+    "h100_sxm": ["h100-sxm"],
+    "h200_sxm": ["h200-sxm"],
+    "b200_sxm": ["b200"],
+    "b300_sxm": ["b300"],
+    "gb200": ["gb200"],
+    "gb300": ["gb300"],
+    "l40s": ["l40s"],
+    "rtx_pro_6000_server": ["rtx-pro-6000"],
+}
+# Family -> measured system whose efficiency fractions are the prior for unmeasured GPUs of that
+# family (applied to their own spec-sheet peaks). Non-NVIDIA families borrow the NVIDIA generation
+# with the closest memory system and matrix-unit datatypes (CDNA3 ~ Hopper: HBM3, fp8; CDNA4 ~
+# Blackwell: HBM3E, fp4); this is a prior, not a measurement.
+FAMILY_FALLBACK = {
+    "ampere": "a100_sxm",
+    "ada": "l40s",
+    "hopper": "h100_sxm",
+    "blackwell": "b200_sxm",
+    "blackwell-ultra": "b300_sxm",
+    "cdna3": "h100_sxm",
+    "cdna4": "b200_sxm",
+    "gaudi": "h100_sxm",
+    "tpu": "h100_sxm",
+}
+GEMM_DTYPES = {"bfloat16": "bf16", "fp8": "fp8", "nvfp4": "fp4", "int8_wo": "int8_wo", "int4_wo": "int4_wo"}
+MOE_DTYPES = {"bfloat16": "bf16", "fp8": "fp8", "fp8_block": "fp8_block", "nvfp4": "fp4",
+              "int4_wo": "int4_wo", "w4a16_mxfp4": "mxfp4_wo"}
+PEAK_COLUMN = {"bf16": "bf16_tflops", "fp8": "fp8_tflops", "fp8_block": "fp8_tflops", "fp4": "fp4_tflops",
+               "int8_wo": "bf16_tflops", "int4_wo": "bf16_tflops", "mxfp4_wo": "bf16_tflops"}
+L2_SAFE_BYTES = 64e6
+
+
+def smooth_roofline(params: np.ndarray, flops, bytes_, peak, bw, t0):
+    eta_c, eta_m, p = params
+    tc = flops / (eta_c * peak)
+    tm = bytes_ / (eta_m * bw)
+    return t0 + (tc**p + tm**p) ** (1.0 / p)
+
+
+def fit_roofline(df: pd.DataFrame, peak: float, bw: float, t0: float) -> dict | None:
+    """Least squares on log latency for (η_c, η_m, p) with t0 fixed."""
+    if len(df) < 8:
+        return None
+    f = df["flops"].to_numpy(float)
+    b = df["bytes"].to_numpy(float)
+    t = df["latency_us"].to_numpy(float) * 1e-6
+
+    def resid(x):
+        return np.log(smooth_roofline(x, f, b, peak, bw, t0)) - np.log(t)
+
+    sol = least_squares(resid, x0=[0.6, 0.8, 3.0], bounds=([0.02, 0.05, 1.0], [1.0, 1.0, 12.0]))
+    r = resid(sol.x)
+    return {
+        "eta_c": round(float(sol.x[0]), 4),
+        "eta_m": round(float(sol.x[1]), 4),
+        "p": round(float(sol.x[2]), 3),
+        "t0_us": round(t0 * 1e6, 3),
+        "rows": int(len(df)),
+        "median_abs_pct_err": round(float(np.median(np.abs(np.expm1(r)))) * 100, 1),
+    }
+
+
+def usable(df: pd.DataFrame, ridge: float) -> pd.DataFrame:
+    """Drop L2-resident rows: memory-bound rows need bytes well above L2 and a fraction below 0.95."""
+    intensity = df["flops"] / df["bytes"]
+    keep = (df["frac_peak_bw"] <= 0.95) & ((df["bytes"] >= L2_SAFE_BYTES) | (intensity >= 2 * ridge))
+    return df[keep & (df["latency_us"] > 0)]
+
+
+def floor_us(df: pd.DataFrame) -> float:
+    small = df[df["flops"] <= df["flops"].min() * 4]
+    return float(small["latency_us"].median()) * 1e-6
+
+
+def fit_compute_table(df, systems, dtype_col, dtype_map, group_cols=("framework",)) -> dict:
+    out: dict = {}
+    for (system, fw, raw), g in df.groupby(["system", *group_cols, dtype_col]):
+        if raw not in dtype_map:
+            continue
+        dt_ = dtype_map[raw]
+        spec = systems.loc[system]
+        peak = float(spec[PEAK_COLUMN[dt_]] or np.nan) * 1e12
+        bw = float(spec["mem_bw_tb_s"]) * 1e12
+        if not np.isfinite(peak):
+            continue
+        res = fit_roofline(usable(g, peak / bw), peak, bw, floor_us(g))
+        if res:
+            out.setdefault(system, {}).setdefault(fw, {})[dt_] = res
+    return out
+
+
+def fit_collective(df: pd.DataFrame, factor) -> dict:
+    """α + factor(n)·bytes/busbw on the envelope of the available kernels, log least squares."""
+    out: dict = {}
+    for (system, fw, n), g in df.groupby(["system", "framework", "num_gpus"]):
+        if "mode" in g:
+            g = g[g["mode"].fillna("graph") != "eager"]
+        env = g.groupby("message_bytes")["latency_us"].min().reset_index()
+        m = env["message_bytes"].to_numpy(float)
+        t = env["latency_us"].to_numpy(float) * 1e-6
+        fn = factor(n)
+
+        def resid(x, m=m, t=t, fn=fn):
+            return np.log(x[0] * 1e-6 + fn * m / (x[1] * 1e9)) - np.log(t)
+
+        sol = least_squares(resid, x0=[10.0, 100.0], bounds=([0.1, 0.1], [1e4, 5e3]))
+        r = resid(sol.x)
+        out.setdefault(system, {}).setdefault(fw, {})[int(n)] = {
+            "alpha_us": round(float(sol.x[0]), 2),
+            "busbw_gb_s": round(float(sol.x[1]), 1),
+            "median_abs_pct_err": round(float(np.median(np.abs(np.expm1(r)))) * 100, 1),
+        }
+    return out
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--kernels", type=Path, default=DEFAULT_KERNELS)
+    ap.add_argument("--out", type=Path, default=HERE / "catalogs" / "kernel_fits.yaml")
+    args = ap.parse_args()
+    k = args.kernels
+    systems = pd.read_csv(k / "systems.csv").set_index("system")
+
+    gemm = pd.read_csv(k / "gemm.csv")
+    moe = pd.read_csv(k / "moe.csv")
+    moe = moe[(moe["distribution"] == "balanced") & (moe["model_example"] != "DeepSeek-V3")]
+    moe = moe[~moe["model_example"].str.contains("DeepSeek|Kimi", regex=True)]
+    ctx = pd.read_csv(k / "context_attention.csv")
+    ctx = ctx[(ctx["window_size"] == 0) & (ctx["attn_dtype"] == "bfloat16") & (ctx["head_dim"] == 128)]
+    ctx = ctx.assign(kv="all")
+    gen = pd.read_csv(k / "generation_attention.csv")
+    gen = gen[(gen["window_size"] == 0) & (gen["head_dim"] == 128)]
+    gen = gen[~((gen["system"] == "a100_sxm") & (gen["framework"] == "trtllm"))]  # suspect rows (README)
+
+    fits = {
+        "gemm": fit_compute_table(gemm, systems, "dtype", GEMM_DTYPES),
+        "moe": fit_compute_table(moe, systems, "dtype", MOE_DTYPES),
+        "prefill_attention": fit_compute_table(ctx, systems, "kv", {"all": "bf16"}),
+        "decode_attention": fit_compute_table(gen, systems, "kv_cache_dtype",
+                                              {"bfloat16": "bf16", "fp8": "fp8"}),
+    }
+    ar = pd.read_csv(k / "allreduce.csv")
+    a2a = pd.read_csv(k / "alltoall.csv")
+    a2a = a2a[a2a["dtype"] == "float16"].assign(framework="nccl")
+    fits["allreduce"] = fit_collective(ar.assign(framework=ar["framework"]), lambda n: 2 * (n - 1) / n)
+    nccl_ar = ar[ar["source"] == "nccl_tests"].assign(framework="nccl")
+    for system, v in fit_collective(nccl_ar, lambda n: 2 * (n - 1) / n).items():
+        fits["allreduce"].setdefault(system, {}).update(v)
+    fits["alltoall"] = fit_collective(a2a, lambda n: (n - 1) / n)
+
+    out_systems = {}
+    for system in SYSTEM_ACCELERATORS:
+        spec = systems.loc[system]
+        entry = {
+            "accelerators": SYSTEM_ACCELERATORS[system],
+            "p2p_latency_us": float(spec["p2p_latency_us"]),
+        }
+        for table in ("gemm", "moe", "prefill_attention", "decode_attention", "allreduce", "alltoall"):
+            entry[table] = fits[table].get(system, {})
+        out_systems[system] = entry
+    doc = {
+        "source": "AIConfigurator 0.12.0 kernel database (aiconfigurator-core wheel, Apache-2.0), "
+                  "exported to ../shared/calibration/kernels/ (see its README)",
+        "generated_by": "bench/fit_kernels.py",
+        "generated_on": dt.date.today().isoformat(),
+        "form": "t = t0 + ((F/(eta_c*P))^p + (B/(eta_m*BW))^p)^(1/p); collectives t = alpha + f(n)*bytes/busbw",
+        "family_fallback": FAMILY_FALLBACK,
+        "systems": out_systems,
+    }
+    args.out.write_text("# Generated by bench/fit_kernels.py; do not edit by hand.\n"
+                        + yaml.safe_dump(doc, sort_keys=False, width=110))
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
