@@ -228,7 +228,29 @@ def parse_problem(path: Path | str) -> Problem:
     try:
         return Problem.model_validate(data)
     except ValidationError as exc:
-        raise ProblemError(validation_issues(str(path), exc)) from None
+        issues = validation_issues(str(path), exc, Problem)
+        duplicates = _duplicate_name_issues(str(path), data)
+        if duplicates:  # located per workload instead of the model validator's file-level message
+            issues = [i for i in issues if "workload names must be unique" not in i.message] + duplicates
+        raise ProblemError(issues) from None
+
+
+def _duplicate_name_issues(file: str, data: dict) -> list[Issue]:
+    workloads = data.get("workloads")
+    if not isinstance(workloads, list):
+        return []
+    first: dict[str, int] = {}
+    issues = []
+    for i, w in enumerate(workloads):
+        name = w.get("name") if isinstance(w, dict) else None
+        if not isinstance(name, str):
+            continue
+        if name in first:
+            issues.append(Issue(file, f"workloads[{i}].name",
+                                f"workload name {name!r} is already used by workloads[{first[name]}]; "
+                                "names must be unique"))
+        first.setdefault(name, i)
+    return issues
 
 
 def check_problem(problem: Problem, catalog: Catalog, file: str = "problem") -> None:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import difflib
 import math
+import types
 from pathlib import Path
-from typing import Any
+from typing import Any, Union, get_args, get_origin
 
 import yaml
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from solver.errors import Issue
 
@@ -34,6 +36,31 @@ def _finite(value: Any, loc: tuple[Any, ...], file: str) -> list[Issue]:
     return []
 
 
+class _DuplicateKeyError(yaml.YAMLError):
+    def __init__(self, key: Any, first_line: int, mark: yaml.Mark):
+        super().__init__()
+        self.problem = f"key {key!r} appears twice (first on line {first_line}); YAML would silently keep the last"
+        self.problem_mark = mark
+
+
+class _StrictLoader(yaml.SafeLoader):
+    """SafeLoader that rejects a key repeated in one mapping instead of keeping the last value."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue
+            key = self.construct_object(key_node, deep=True)
+            try:
+                if key in seen:
+                    raise _DuplicateKeyError(key, seen[key], key_node.start_mark)
+                seen[key] = key_node.start_mark.line + 1
+            except TypeError:  # unhashable key: let SafeLoader report it
+                break
+        return super().construct_mapping(node, deep=deep)
+
+
 def read_yaml_mapping(path: Path) -> tuple[dict[str, Any], list[Issue]]:
     """Load a YAML file whose top level must be a mapping; never raises for bad content."""
     file = str(path)
@@ -46,7 +73,7 @@ def read_yaml_mapping(path: Path) -> tuple[dict[str, Any], list[Issue]]:
     except UnicodeDecodeError:
         return {}, [Issue(file, "", "not a UTF-8 text file (is it binary?)")]
     try:
-        data = yaml.safe_load(text)
+        data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else ""
@@ -64,26 +91,146 @@ def read_yaml_mapping(path: Path) -> tuple[dict[str, Any], list[Issue]]:
     return data, _finite(data, (), file)
 
 
-def validation_issues(file: str, exc: ValidationError) -> list[Issue]:
-    """One Issue per pydantic error, with its location and the allowed values where known."""
+def validation_issues(file: str, exc: ValidationError, model: type[BaseModel] | None = None) -> list[Issue]:
+    """One Issue per pydantic error, with its location and the allowed values where known.
+
+    With `model` (the root schema that was validated) unknown keys get the nearest allowed key and
+    missing fields their description. When a value fails every member of a union (`input_tokens: int
+    | Lengths`), only the errors of the member that matches the value's shape are kept.
+    """
+    errors = _drop_other_union_members(exc.errors(include_url=False))
     issues = []
-    for err in exc.errors(include_url=False):
-        loc = format_location(tuple(p for p in err["loc"] if not _is_union_tag(p)))
+    for err in errors:
+        raw_loc = tuple(err["loc"])
+        # The last part is the user's key unless the error is about a union member's whole value.
+        last_is_key = err["type"] not in ("model_type", "dict_type", "model_attributes_type")
+        loc = format_location(tuple(
+            p for n, p in enumerate(raw_loc) if not _is_union_tag(p, last=last_is_key and n == len(raw_loc) - 1)
+        ))
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
+            fields = _fields_at(model, raw_loc[:-1]) if model else None
+            if fields:
+                key = str(raw_loc[-1])
+                close = difflib.get_close_matches(key, list(fields), n=3, cutoff=0.6)
+                if close:
+                    msg += f" (did you mean: {', '.join(close)}?)"
+                else:
+                    msg += f"; allowed: {', '.join(fields)}"
         elif err["type"] == "literal_error":
             expected = err.get("ctx", {}).get("expected")
             msg = f"got {err.get('input')!r}; allowed: {expected}"
         elif err["type"] == "missing":
             msg = "required field is missing"
+            fields = _fields_at(model, raw_loc[:-1]) if model else None
+            info = fields.get(str(raw_loc[-1])) if fields else None
+            if info is not None and info.description:
+                msg += f" ({info.description.splitlines()[0].rstrip('.')})"
+        elif err["type"] == "value_error":
+            msg = msg.removeprefix("Value error, ")
+        elif err["type"] == "string_pattern_mismatch" and err.get("ctx", {}).get("pattern") == ID_PATTERN_TEXT:
+            msg = (f"ids are lowercase-kebab: a-z, 0-9, '.' and '-', starting with a letter or digit "
+                   f"(got {err.get('input')!r})")
+        elif err["type"] in ("model_type", "dict_type", "model_attributes_type"):
+            msg = f"should be a mapping of keys (got {err.get('input')!r})"
+        elif err["type"].startswith(("date_", "datetime_")):
+            msg = f"{msg}; write dates as YYYY-MM-DD (got {err.get('input')!r})"
         elif "input" in err and not isinstance(err["input"], (dict, list)):
             msg = f"{msg} (got {err['input']!r})"
         issues.append(Issue(file, loc, msg))
     return issues
 
 
-def _is_union_tag(part: Any) -> bool:
+ID_PATTERN_TEXT = r"^[a-z0-9][a-z0-9.\-]*$"
+"""Catalog id pattern (solver.catalog.schema.ID_PATTERN), repeated here to keep yamlio schema-free."""
+
+_SCALAR_TYPE_ERRORS = ("int_type", "int_parsing", "float_type", "float_parsing", "string_type", "bool_type",
+                       "bool_parsing", "int_from_float")
+
+
+def _drop_other_union_members(errors: list[Any]) -> list[Any]:
+    """For a value that failed a union, keep the errors of the member matching the value's shape."""
+    by_loc: dict[tuple[Any, ...], list[Any]] = {}
+    for err in errors:
+        clean = tuple(p for p in err["loc"] if not _is_union_tag(p))
+        by_loc.setdefault(clean[: _first_tag_index(err["loc"])], []).append(err)
+    keep: list[Any] = []
+    for err in errors:
+        group = by_loc[tuple(p for p in err["loc"] if not _is_union_tag(p))[: _first_tag_index(err["loc"])]]
+        tags = {_tag_of(e["loc"]) for e in group}
+        if len(tags) > 1:
+            structured = [e for e in group if e["type"] not in _SCALAR_TYPE_ERRORS]
+            scalar = [e for e in group if e["type"] in _SCALAR_TYPE_ERRORS]
+            mapping_failed = [e for e in structured if e["type"] in ("model_type", "dict_type")]
+            if err in scalar and structured and not mapping_failed:
+                continue  # the value is a mapping: the scalar member is not what the user meant
+            if err in mapping_failed and scalar:
+                continue  # the value is a scalar: report the scalar member's error only
+        keep.append(err)
+    return keep
+
+
+def _first_tag_index(loc: tuple[Any, ...]) -> int:
+    for n, part in enumerate(loc):
+        if _is_union_tag(part):
+            return n
+    return len(loc)
+
+
+def _tag_of(loc: tuple[Any, ...]) -> Any:
+    n = _first_tag_index(loc)
+    return loc[n] if n < len(loc) else None
+
+
+def _fields_at(model: type[BaseModel] | None, loc: tuple[Any, ...]) -> dict[str, Any] | None:
+    """Fields of the pydantic model at `loc` inside `model` (None when it cannot be determined)."""
+    if model is None:
+        return None
+    candidates: list[Any] = [model]
+    for part in loc:
+        flat = _flatten_annotations(candidates)
+        if isinstance(part, int):
+            candidates = [a for t in flat for a in _item_types(t)]
+            continue
+        models = [t for t in flat if isinstance(t, type) and issubclass(t, BaseModel)]
+        matching = [m for m in models if part in m.model_fields]
+        if matching:
+            candidates = [m.model_fields[part].annotation for m in matching]
+        elif _is_union_tag(part):
+            named = [m for m in models if m.__name__ in str(part)]
+            candidates = named or flat
+        else:
+            return None
+    models = [t for t in _flatten_annotations(candidates) if isinstance(t, type) and issubclass(t, BaseModel)]
+    if len(models) != 1:
+        return None
+    return dict(models[0].model_fields)
+
+
+def _flatten_annotations(annotations: list[Any]) -> list[Any]:
+    out: list[Any] = []
+    for a in annotations:
+        if get_origin(a) in (Union, types.UnionType):
+            out += _flatten_annotations(list(get_args(a)))
+        else:
+            out.append(a)
+    return out
+
+
+def _item_types(annotation: Any) -> list[Any]:
+    if get_origin(annotation) in (list, tuple, set, frozenset):
+        return list(get_args(annotation)[:1])
+    return []
+
+
+def _is_union_tag(part: Any, last: bool = False) -> bool:
     """Pydantic adds the union member's type name to locations; users never wrote it."""
-    return isinstance(part, str) and (part.startswith("function-") or part in {
-        "int", "float", "str", "bool", "list[...]", "dict[...]"} or "[" in part and part.endswith("]"))
+    if not isinstance(part, str):
+        return False
+    if part.startswith("function-") or part in {"int", "float", "str", "bool", "list[...]", "dict[...]"}:
+        return True
+    if "[" in part and part.endswith("]"):
+        return True
+    # A model class name (CamelCase) in the middle of a location; a user's unknown key stays.
+    return not last and part[:1].isupper() and part.isidentifier() and not part.isupper()

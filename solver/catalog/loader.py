@@ -32,11 +32,16 @@ def builtin_catalog_dir() -> Path:
 
 
 def suggest(word: str, known: list[str], n: int = 3) -> str:
-    """' (did you mean: a, b?)' for the closest known ids, or '' when none is close."""
+    """' (did you mean: a, b?)' for the closest known ids; ' (known: ...)' when none is close and
+    there are few; '' otherwise."""
     close = difflib.get_close_matches(word, known, n=n, cutoff=0.5)
     if not close:
         close = [k for k in known if word and (word in k or k in word)][:n]
-    return f" (did you mean: {', '.join(close)}?)" if close else ""
+    if close:
+        return f" (did you mean: {', '.join(close)}?)"
+    if 0 < len(known) <= 12:
+        return f" (known: {', '.join(known)})"
+    return ""
 
 
 @dataclass
@@ -87,7 +92,7 @@ def parse_catalog_file(path: Path) -> tuple[CatalogFile | None, list[Issue]]:
     try:
         parsed = CatalogFile.model_validate(data)
     except ValidationError as exc:
-        return None, validation_issues(str(path), exc)
+        return None, validation_issues(str(path), exc, CatalogFile)
     issues = []
     for name in SECTIONS:
         seen: dict[str, int] = {}
