@@ -25,6 +25,9 @@ class OfferData:
     """Price of one instance per allowed tier. For `owned`: amortised capital + idle power."""
     busy_gpu_usd_per_hour: float = 0.0
     """Owned hardware: extra power cost of one GPU-hour at full load over idle."""
+    idle_power_usd_per_hour: float = 0.0
+    """Owned hardware: the part of `usd_per_hour['owned']` that is idle power (the rest is capital)."""
+    """Owned hardware: extra power cost of one GPU-hour at full load over idle."""
     max_instances: int | None = None
     provider: str = ""
     kind: str = "cloud"

@@ -1,0 +1,157 @@
+"""Candidate replica configurations per workload, evaluated by the performance model, then pruned.
+
+For each workload: every allowed accelerator (one with an allowed offer) × engine × TP × PP × EP
+× weight quantization × KV-cache quantization × max batch becomes a row. The performance model is
+offer-independent, so rows are evaluated once per accelerator and joined to offers afterwards.
+
+Pruning, in order, each counted for the report:
+1. infeasible rows (the performance model's `pruned_reason`: memory, SLO, unsupported...);
+2. dominated rows: on the same accelerator, a row is dropped when another needs no more GPUs per
+   replica and sustains at least the same request rate. Replica sizes are powers of two, so the
+   survivor fits every instance shape the dropped row fits, at no higher price.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from itertools import product
+
+import numpy as np
+import pandas as pd
+
+from solver.catalog.loader import Catalog
+from solver.catalog.schema import Model
+from solver.problem import Problem, Workload
+
+TP_OPTIONS = (1, 2, 4, 8)
+PP_OPTIONS = (1, 2, 4)
+EP_OPTIONS = (1, 2, 4, 8)
+MAX_GPUS_PER_REPLICA = 64
+CONFIG_COLUMNS = ["accelerator", "engine", "quant", "kv_quant", "tp", "pp", "ep", "max_batch"]
+
+
+@dataclass
+class CandidateSet:
+    evaluated: pd.DataFrame
+    """Every evaluated row of every workload (with `workload` index and `pruned_reason`)."""
+    kept: pd.DataFrame
+    """Feasible, non-dominated rows (before joining with offers)."""
+    counts: dict[str, dict[str, int]] = field(default_factory=dict)
+    """Per workload: considered, infeasible, dominated, kept."""
+
+
+def default_quants(model: Model) -> list[str]:
+    """The checkpoint's own dtype, plus fp8 for 16-bit checkpoints (near-lossless, widely served)."""
+    native = model.native_dtype
+    return [native, "fp8"] if native in ("bf16", "fp16") else [native]
+
+
+def allowed_accelerators(problem: Problem, catalog: Catalog, offer_ids: list[str]) -> list[str]:
+    accs = sorted({catalog.offers[o].accelerator for o in offer_ids})
+    if problem.fleet.accelerators is not None:
+        accs = [a for a in accs if a in problem.fleet.accelerators]
+    return accs
+
+
+def enumerate_configs(
+    workload: Workload, model: Model, catalog: Catalog, accelerators: list[str],
+    instance_sizes: dict[str, set[int]], batch_options: list[int],
+) -> pd.DataFrame:
+    """All (accelerator, engine, tp, pp, ep, quant, kv, batch) rows for one workload.
+
+    Only structurally possible rows are produced: TP within the scale-up domain, EP only for MoE
+    models and dividing the expert count, PP at most the layer count, and a replica size that
+    either divides an instance of that accelerator or spans whole instances.
+    """
+    engines = workload.engines or sorted(catalog.engines)
+    engines = [catalog.lookup("engines", e).id for e in engines]
+    quants = workload.quantizations or default_quants(model)
+    kvs = workload.kv_quantizations or ["bf16", "fp8"]
+    eps = EP_OPTIONS if model.is_moe else (1,)
+    records = []
+    for acc_id in accelerators:
+        acc = catalog.accelerators[acc_id]
+        sizes = instance_sizes.get(acc_id, set())
+        for tp, pp, ep in product(TP_OPTIONS, PP_OPTIONS, eps):
+            n = tp * pp * ep
+            if n > MAX_GPUS_PER_REPLICA or tp > acc.scale_up_domain_gpus or pp > model.num_layers:
+                continue
+            if model.num_experts and model.num_experts % ep:
+                continue
+            if not any(G % n == 0 or n % G == 0 for G in sizes):
+                continue
+            for engine, quant, kv in product(engines, quants, kvs):
+                records.append((acc_id, engine, quant, kv, tp, pp, ep))
+    base = pd.DataFrame(records, columns=CONFIG_COLUMNS[:-1])
+    batches = pd.DataFrame({"max_batch": batch_options})
+    rows = base.merge(batches, how="cross")
+    rows.insert(0, "model", model.id)
+    rows["isl"] = workload.isl()
+    rows["osl"] = workload.osl()
+    slo = workload.slo
+    rows["slo_ttft_ms"] = np.nan if slo.ttft_ms is None else slo.ttft_ms
+    rows["slo_tpot_ms"] = np.nan if slo.tpot_ms is None else slo.tpot_ms
+    rows["slo_e2e_ms"] = np.nan if slo.e2e_ms is None else slo.e2e_ms
+    rows["percentile"] = slo.percentile
+    return rows
+
+
+def remove_dominated(rows: pd.DataFrame) -> pd.DataFrame:
+    """Keep, per (workload, accelerator), rows whose capacity beats every row with ≤ GPUs.
+
+    Ties go to the first row in a fixed order (fewest GPUs, highest capacity, then the config
+    columns), so the result is deterministic.
+    """
+    if rows.empty:
+        return rows
+    order = rows.sort_values(
+        ["workload", "accelerator", "gpus", "capacity_rps", *CONFIG_COLUMNS[1:]],
+        ascending=[True, True, True, False, True, True, True, True, True, True, True],
+        kind="mergesort",
+    )
+    best_so_far = order.groupby(["workload", "accelerator"])["capacity_rps"].cummax()
+    previous_best = best_so_far.groupby([order["workload"], order["accelerator"]]).shift(1).fillna(-1.0)
+    keep = order["capacity_rps"] > previous_best
+    return order[keep].sort_index()
+
+
+def build_candidates(
+    problem: Problem, catalog: Catalog, offer_ids: list[str], evaluated_cache: dict | None = None,
+) -> CandidateSet:
+    """Evaluate and prune every workload's rows. `evaluated_cache` (keyed by the workload's
+    model, lengths, SLO and allowed options) lets a sweep reuse evaluations that do not change."""
+    from solver.perf import evaluate_candidates
+
+    accelerators = allowed_accelerators(problem, catalog, offer_ids)
+    sizes: dict[str, set[int]] = {}
+    for o in offer_ids:
+        sizes.setdefault(catalog.offers[o].accelerator, set()).add(catalog.offers[o].gpus_per_instance)
+    frames, counts = [], {}
+    for w, workload in enumerate(problem.workloads):
+        model = catalog.models[workload.model]
+        key = (workload.model, workload.isl(), workload.osl(), workload.slo.model_dump_json(),
+               tuple(workload.quantizations or ()), tuple(workload.kv_quantizations or ()),
+               tuple(workload.engines or ()), tuple(accelerators), tuple(problem.solver.max_batch_options))
+        if evaluated_cache is not None and key in evaluated_cache:
+            evaluated = evaluated_cache[key].copy()
+        else:
+            configs = enumerate_configs(workload, model, catalog, accelerators, sizes,
+                                        problem.solver.max_batch_options)
+            evaluated = evaluate_candidates(configs, catalog) if len(configs) else configs
+            if evaluated_cache is not None:
+                evaluated_cache[key] = evaluated.copy()
+        evaluated["workload"] = w
+        frames.append(evaluated)
+    evaluated = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    if evaluated.empty:
+        usable = evaluated
+    else:
+        usable = evaluated[(evaluated["pruned_reason"] == "") & (evaluated["capacity_rps"] > 0)]
+    kept = remove_dominated(usable)
+    for w, workload in enumerate(problem.workloads):
+        n_all = int((evaluated["workload"] == w).sum()) if len(evaluated) else 0
+        n_ok = int((usable["workload"] == w).sum()) if len(usable) else 0
+        n_kept = int((kept["workload"] == w).sum()) if len(kept) else 0
+        counts[workload.name] = {"considered": n_all, "infeasible": n_all - n_ok,
+                                 "dominated": n_ok - n_kept, "kept": n_kept}
+    return CandidateSet(evaluated=evaluated, kept=kept.reset_index(drop=True), counts=counts)

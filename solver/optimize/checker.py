@@ -1,0 +1,120 @@
+"""A solver-independent checker: recomputes capacity, packing, limits and cost of a plan in floats.
+
+It never looks at CP-SAT's variables or objective; it reads the plan (replicas and instances per
+slot) and the problem data, and lists every violated requirement. Tests call it on every solution.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from solver.optimize.data import ModelInput
+from solver.optimize.plan import Plan
+
+REL_TOL = 1e-9
+
+
+def pack_replicas(replica_sizes: list[int], gpus_per_instance: int) -> int:
+    """Instances needed to host replicas whole: replicas larger than an instance take ⌈n/G⌉ whole
+    instances; smaller ones are packed first-fit decreasing into the remaining instances."""
+    whole = sum(math.ceil(n / gpus_per_instance) for n in replica_sizes if n > gpus_per_instance)
+    free: list[int] = []
+    for n in sorted((n for n in replica_sizes if n <= gpus_per_instance), reverse=True):
+        for i, f in enumerate(free):
+            if f >= n:
+                free[i] -= n
+                break
+        else:
+            free.append(gpus_per_instance - n)
+    return whole + len(free)
+
+
+def check_plan(data: ModelInput, plan: Plan, reported_total_usd: float | None = None) -> list[str]:
+    problems: list[str] = []
+    s = plan.schedule
+    T = data.num_slots
+    for _w, wl in enumerate(data.workloads):
+        mine = s[s["workload"] == wl.name]
+        configs = mine["row"].nunique()
+        if configs < 1 and data.objective == "min_cost":
+            problems.append(f"{wl.name}: no configuration chosen")
+        if configs > wl.max_configs:
+            problems.append(f"{wl.name}: {configs} configurations > max {wl.max_configs}")
+        totals = []
+        for t in range(T):
+            slot = mine[mine["slot"] == t]
+            capacity = float(((slot["replicas"] + slot["spot_replicas"]) * slot["replica_capacity_rps"]).sum())
+            spot_capacity = float((slot["spot_replicas"] * slot["replica_capacity_rps"]).sum())
+            replicas = int((slot["replicas"] + slot["spot_replicas"]).sum())
+            totals.append(replicas)
+            if data.objective == "min_cost" and capacity < wl.demand_rps[t] * (1 - REL_TOL):
+                problems.append(f"{wl.name} slot {t}: capacity {capacity:.4f} < demand {wl.demand_rps[t]:.4f} req/s")
+            if replicas < wl.min_replicas and (data.objective == "min_cost" or configs):
+                problems.append(f"{wl.name} slot {t}: {replicas} replicas < minimum {wl.min_replicas}")
+            if spot_capacity > wl.spot_max_share * capacity * (1 + REL_TOL) + 1e-12:
+                problems.append(f"{wl.name} slot {t}: spot share {spot_capacity / capacity:.3f} "
+                                f"> {wl.spot_max_share}")
+        if wl.max_scale_step is not None and T > 1:
+            for t in range(T):
+                if abs(totals[t] - totals[t - 1]) > wl.max_scale_step:
+                    problems.append(f"{wl.name} slot {t}: scaled by {totals[t] - totals[t - 1]} replicas "
+                                    f"> step {wl.max_scale_step}")
+    inst = plan.instances
+    for g, offer in data.offers.items():
+        for t in range(T):
+            here = s[(s["offer"] == g) & (s["slot"] == t)]
+            mine = inst[(inst["offer"] == g) & (inst["slot"] == t)] if len(inst) else inst
+            regular = int(mine[mine["tier"] != "spot"]["instances"].sum()) if len(mine) else 0
+            spot = int(mine[mine["tier"] == "spot"]["instances"].sum()) if len(mine) else 0
+            sizes = [int(r.gpus_per_replica) for r in here.itertuples() for _ in range(int(r.replicas))]
+            spot_sizes = [int(r.gpus_per_replica) for r in here.itertuples() for _ in range(int(r.spot_replicas))]
+            if pack_replicas(sizes, offer.gpus_per_instance) > regular:
+                problems.append(f"{g} slot {t}: replicas need {pack_replicas(sizes, offer.gpus_per_instance)} "
+                                f"instances, {regular} bought")
+            if pack_replicas(spot_sizes, offer.gpus_per_instance) > spot:
+                problems.append(f"{g} slot {t}: spot replicas do not fit {spot} spot instances")
+            if offer.max_instances is not None and regular + spot > offer.max_instances:
+                problems.append(f"{g} slot {t}: {regular + spot} instances > cap {offer.max_instances}")
+    for acc, cap in data.accelerator_max_gpus.items():
+        for t in range(T):
+            gpus = sum(int(r.instances) * data.offers[r.offer].gpus_per_instance
+                       for r in inst.itertuples() if r.slot == t and data.offers[r.offer].accelerator == acc)
+            if gpus > cap:
+                problems.append(f"{acc} slot {t}: {gpus} GPUs > cap {cap}")
+    total = recompute_cost(data, plan)
+    if data.budget_usd_per_hour is not None and total > data.budget_usd_per_hour * data.horizon_hours * (1 + 1e-9):
+        problems.append(f"cost {total:.2f} USD > budget {data.budget_usd_per_hour * data.horizon_hours:.2f} USD")
+    if reported_total_usd is not None and not math.isclose(total, reported_total_usd, rel_tol=1e-6, abs_tol=1e-3):
+        problems.append(f"reported cost {reported_total_usd:.6f} USD differs from recomputed {total:.6f} USD")
+    return problems
+
+
+def recompute_cost(data: ModelInput, plan: Plan) -> float:
+    """Σ instances·price·hours over (offer, tier, slot) + owned busy power at each slot's load
+    + fixed cost per distinct configuration, in USD over the horizon."""
+    total = 0.0
+    for r in plan.instances.itertuples():
+        total += r.instances * data.offers[r.offer].usd_per_hour[r.tier] * data.slot_hours[r.slot]
+    s = plan.schedule
+    for (wname, t), slot in s.groupby(["workload", "slot"]):
+        owned = slot[[data.offers[o].busy_gpu_usd_per_hour > 0 for o in slot["offer"]]]
+        if owned.empty:
+            continue
+        wl = next(w for w in data.workloads if w.name == wname)
+        other_capacity = float(((slot["replicas"] + slot["spot_replicas"]) * slot["replica_capacity_rps"]).sum()
+                               - (owned["replicas"] * owned["replica_capacity_rps"]).sum())
+        load_left = max(0.0, wl.demand_rps[t] - other_capacity)
+        for r in owned.sort_values("row").itertuples():
+            load = min(load_left, r.replicas * r.replica_capacity_rps)
+            load_left -= load
+            busy = data.offers[r.offer].busy_gpu_usd_per_hour
+            total += busy * r.gpus_per_replica * load / r.replica_capacity_rps * data.slot_hours[t]
+    if data.config_fixed_usd_per_hour > 0:
+        keys = set(data.rows.loc[s["row"].unique(), "config_key"])
+        total += len(keys) * data.config_fixed_usd_per_hour * data.horizon_hours
+    return total
+
+
+__all__ = ["check_plan", "pack_replicas", "recompute_cost", "pd"]

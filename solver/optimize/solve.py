@@ -1,0 +1,154 @@
+"""`solve(problem, catalog)`: candidates → CP-SAT → plan, checked, with a typed result. Never prints."""
+
+from __future__ import annotations
+
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import pandas as pd
+
+from solver.catalog.loader import Catalog
+from solver.errors import InfeasibleError, NoSolutionError
+from solver.optimize.candidates import CandidateSet, build_candidates
+from solver.optimize.checker import check_plan
+from solver.optimize.cpsat import RawSolution, solve_model
+from solver.optimize.data import ModelInput
+from solver.optimize.explain import explain_model_infeasible, explain_no_candidates
+from solver.optimize.inputs import allowed_offers, join_offers, model_input
+from solver.optimize.launch import launch_command
+from solver.optimize.plan import HOURS_PER_MONTH, Plan, extract_plan
+from solver.optimize.runner_up import runner_ups
+from solver.problem import Problem
+
+
+@dataclass
+class SolveResult:
+    status: str
+    """optimal (proven) or feasible (time limit reached; best plan found, not proven)."""
+    objective: str
+    total_usd: float
+    """Cost over the horizon (the slots' hours)."""
+    horizon_hours: float
+    best_bound_usd: float
+    gap: float
+    solve_time_s: float
+    """CP-SAT wall time."""
+    total_time_s: float
+    """Candidates + model + solve + report."""
+    num_variables: int
+    num_constraints: int
+    candidate_counts: dict[str, dict[str, int]]
+    model_rows: int
+    plan: Plan
+    workloads: list[dict[str, Any]]
+    runner_ups: pd.DataFrame
+    violations: list[str] = field(default_factory=list)
+    raw: RawSolution | None = None
+
+    @property
+    def usd_per_hour(self) -> float:
+        return self.total_usd / self.horizon_hours
+
+    @property
+    def usd_per_month(self) -> float:
+        return self.usd_per_hour * HOURS_PER_MONTH
+
+
+def prepare(problem: Problem, catalog: Catalog, cache: dict | None = None
+            ) -> tuple[CandidateSet, pd.DataFrame, ModelInput]:
+    """Candidates and the CP-SAT input; raises InfeasibleError when a workload has no candidate."""
+    offers = allowed_offers(problem, catalog)
+    cands = build_candidates(problem, catalog, sorted(offers), cache)
+    rows = join_offers(cands.kept, offers)
+    lines, details = [], []
+    for w, _wl in enumerate(problem.workloads):
+        if rows.empty or not (rows["workload"] == w).any():
+            more, detail = explain_no_candidates(problem, catalog, cands.evaluated, w, len(offers))
+            lines += more
+            details.append(detail)
+    if lines:
+        raise InfeasibleError(lines, details)
+    return cands, rows, model_input(problem, catalog, rows, offers)
+
+
+def solve(problem: Problem, catalog: Catalog, *, time_limit_s: float | None = None,
+          workers: int | None = None, hint: RawSolution | None = None, cache: dict | None = None) -> SolveResult:
+    start = time.perf_counter()
+    settings = problem.solver
+    time_limit_s = settings.time_limit_s if time_limit_s is None else time_limit_s
+    workers = settings.workers if workers is None else workers
+    cands, rows, data = prepare(problem, catalog, cache)
+
+    def run(d: ModelInput, h: RawSolution | None = None) -> RawSolution:
+        return solve_model(d, time_limit_s=time_limit_s, workers=workers, seed=settings.seed, hint=h)
+
+    raw = run(data, hint)
+    if raw.status == "infeasible":
+        lines, detail = explain_model_infeasible(data, run)
+        raise InfeasibleError(lines, [detail])
+    if not raw.has_solution:
+        raise NoSolutionError(f"no feasible plan found within the {time_limit_s:g} s time limit "
+                              f"({len(rows)} candidate rows); raise --time-limit")
+    plan = extract_plan(data, raw, rows)
+    violations = check_plan(data, plan, plan.total_usd)
+    result = SolveResult(
+        status=raw.status, objective=problem.objective, total_usd=plan.total_usd,
+        horizon_hours=data.horizon_hours,
+        best_bound_usd=raw.best_bound if problem.objective == "min_cost" else math.nan,
+        gap=raw.gap, solve_time_s=raw.wall_time_s, total_time_s=0.0,
+        num_variables=raw.num_variables, num_constraints=raw.num_constraints,
+        candidate_counts=cands.counts, model_rows=len(rows), plan=plan,
+        workloads=[], runner_ups=runner_ups(problem, data, rows, plan), violations=violations, raw=raw,
+    )
+    result.workloads = workload_summaries(problem, catalog, data, plan)
+    result.total_time_s = time.perf_counter() - start
+    return result
+
+
+def workload_summaries(problem: Problem, catalog: Catalog, data: ModelInput, plan: Plan) -> list[dict]:
+    out = []
+    costs = plan.costs
+    for w, wl in enumerate(problem.workloads):
+        sched = plan.schedule[plan.schedule["workload"] == wl.name]
+        usd = float(costs[costs["workload"] == wl.name]["usd"].sum())
+        tokens = sum(data.workloads[w].traffic_rps[t] * 3600 * data.slot_hours[t] for t in range(data.num_slots))
+        tokens *= wl.osl()
+        configs = []
+        for k in sorted(sched["row"].unique()):
+            row = plan.choices[plan.choices["row"] == k].iloc[0]
+            mine = sched[sched["row"] == k]
+            offer = catalog.offers[row["offer"]]
+            configs.append({
+                "offer": row["offer"], "provider": offer.provider, "instance_type": offer.instance_type,
+                "accelerator": row["accelerator"], "engine": row["engine"],
+                "quant": row["quant"], "kv_quant": row["kv_quant"],
+                "tp": int(row["tp"]), "pp": int(row["pp"]), "ep": int(row["ep"]),
+                "gpus_per_replica": int(row["gpus"]), "max_batch": int(row["max_batch"]),
+                "replica_capacity_rps": float(row["capacity_rps"]),
+                "replicas_peak": int((mine["replicas"] + mine["spot_replicas"]).max()),
+                "replicas_by_slot": [int(v) for v in (mine["replicas"] + mine["spot_replicas"])],
+                "spot_replicas_by_slot": [int(v) for v in mine["spot_replicas"]],
+                "ttft_ms": float(row["ttft_ms"]), "tpot_ms": float(row["tpot_ms"]), "e2e_ms": float(row["e2e_ms"]),
+                "memory_gb_per_gpu": float(row["memory_gb_per_gpu"]),
+                "launch_command": launch_command(catalog, row, wl),
+            })
+        capacity = sched.assign(c=(sched["replicas"] + sched["spot_replicas"]) * sched["replica_capacity_rps"])
+        cap_slot = capacity.groupby("slot")["c"].sum()
+        traffic = pd.Series(data.workloads[w].traffic_rps)
+        util = float((traffic / cap_slot.reindex(traffic.index).replace(0, math.nan)).max())
+        breakdown = costs[costs["workload"] == wl.name].set_index("category")["usd"].to_dict()
+        out.append({
+            "workload": wl.name, "model": wl.model,
+            "slo": {"ttft_ms": wl.slo.ttft_ms, "tpot_ms": wl.slo.tpot_ms, "e2e_ms": wl.slo.e2e_ms,
+                    "percentile": wl.slo.percentile},
+            "configs": configs,
+            "usd_total": usd, "usd_per_hour": usd / data.horizon_hours,
+            "usd_per_month": usd / data.horizon_hours * HOURS_PER_MONTH,
+            "usd_per_million_output_tokens": usd / tokens * 1e6 if tokens else math.nan,
+            "peak_utilisation": util,
+            "idle_usd": plan.idle_usd.get(wl.name, 0.0),
+            "cost_breakdown_usd": breakdown,
+        })
+    return out
