@@ -38,3 +38,11 @@ def cli(capsys: pytest.CaptureFixture[str]):
         return CliResult(code, out, err)
 
     return invoke
+
+
+@pytest.fixture
+def fixture_catalog(monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Use the small stand-in catalog in tests/fixtures/builtin as the built-in catalogs."""
+    path = FIXTURES / "builtin"
+    monkeypatch.setenv("TRILEMMA_CATALOG_DIR", str(path))
+    return path
