@@ -1,0 +1,124 @@
+"""`trilemma solve problems/x.yaml`: the cheapest deployment, with proof, as a table or JSON."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from rich.text import Text
+
+from solver.catalog.loader import load_catalog
+from solver.cli import app
+from solver.cli.catalog_cmd import CatalogFiles, _stdout
+from solver.optimize.report import result_rows, result_to_dict
+from solver.optimize.solve import SolveResult, solve
+from solver.problem import load_problem
+
+
+@app.command("solve")
+def solve_command(
+    problem_file: Annotated[Path, typer.Argument(help="Problem YAML file.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,
+    csv_file: Annotated[Path | None, typer.Option("--csv", help="Write one row per chosen configuration.")] = None,
+    time_limit: Annotated[float | None, typer.Option("--time-limit", help="Solver time limit, seconds.")] = None,
+    workers: Annotated[int | None, typer.Option("--workers", help="CP-SAT worker threads.")] = None,
+    plot: Annotated[Path | None, typer.Option("--plot", help="Write the replica schedule as a PNG chart.")] = None,
+    timings: Annotated[bool, typer.Option("--timings", help="Include solve times in the JSON.")] = False,
+    catalog: CatalogFiles = None,
+) -> None:
+    """Find the cheapest deployment meeting every workload's SLOs (proven optimal when it says so)."""
+    cat = load_catalog(catalog or [])
+    problem = load_problem(problem_file, cat)
+    result = solve(problem, cat, time_limit_s=time_limit, workers=workers)
+    if csv_file is not None:
+        result_rows(result).to_csv(csv_file, index=False)
+    if plot is not None:
+        from solver.plots import plot_schedule
+
+        plot_schedule(result, plot)
+    if as_json:
+        typer.echo(json.dumps(result_to_dict(result, timings=timings), indent=2, sort_keys=True))
+    else:
+        print_result(result)
+    if result.violations:
+        raise typer.Exit(4)
+
+
+def _ms(v: float | None) -> str:
+    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:,.1f}"
+
+
+def print_result(result: SolveResult) -> None:
+    console = _stdout()
+    proof = "proven optimal" if result.status == "optimal" else "NOT proven optimal (time limit)"
+    bound = result.best_bound_usd / result.horizon_hours
+    console.print(Text(f"Status: {result.status} ({proof}); cost {result.usd_per_hour:,.2f} USD/h, "
+                       f"{result.usd_per_month:,.0f} USD/month; bound {bound:,.2f} USD/h, gap {result.gap:.2%}; "
+                       f"solve {result.solve_time_s:.2f} s"))
+    table = Table(title="Deployment", show_lines=False)
+    for col in ("workload", "offer", "GPU", "gpus/rep", "TP/PP/EP", "quant/kv", "engine", "batch", "replicas",
+                "TTFT ms (SLO)", "TPOT ms (SLO)", "util", "USD/h", "USD/month", "USD/Mtok"):
+        table.add_column(col)
+    for w in result.workloads:
+        slo = w["slo"]
+        pct = f"p{slo['percentile']:g}"
+        for c in w["configs"]:
+            reps = c["replicas_by_slot"]
+            reps_text = str(reps[0]) if len(set(reps)) == 1 else f"{min(reps)}-{max(reps)}"
+            if any(c["spot_replicas_by_slot"]):
+                reps_text += f" ({max(c['spot_replicas_by_slot'])} spot)"
+            table.add_row(
+                w["workload"], c["offer"], c["accelerator"], str(c["gpus_per_replica"]),
+                f"{c['tp']}/{c['pp']}/{c['ep']}", f"{c['quant']}/{c['kv_quant']}", c["engine"], str(c["max_batch"]),
+                reps_text, f"{_ms(c['ttft_ms'])} ({_ms(slo['ttft_ms'])}) {pct}",
+                f"{_ms(c['tpot_ms'])} ({_ms(slo['tpot_ms'])})", f"{w['peak_utilisation']:.0%}",
+                f"{w['usd_per_hour']:,.2f}", f"{w['usd_per_month']:,.0f}",
+                f"{w['usd_per_million_output_tokens']:,.3f}",
+            )
+    console.print(table)
+    costs = result.plan.costs.groupby("category")["usd"].sum()
+    breakdown = Table(title=f"Cost over {result.horizon_hours:g} h")
+    breakdown.add_column("category")
+    breakdown.add_column("USD")
+    breakdown.add_column("USD/h avg")
+    for cat, usd in costs.items():
+        breakdown.add_row(cat, f"{usd:,.2f}", f"{usd / result.horizon_hours:,.2f}")
+    idle = sum(result.plan.idle_usd.values())
+    breakdown.add_row("of which idle capacity", f"{idle:,.2f}", f"{idle / result.horizon_hours:,.2f}")
+    console.print(breakdown)
+    if result.horizon_hours and result.plan.schedule["slot"].nunique() > 1:
+        sched = result.plan.schedule.assign(total=lambda d: d["replicas"] + d["spot_replicas"])
+        pivot = sched.pivot_table(index="slot", columns="workload", values="total", aggfunc="sum")
+        st = Table(title="Replicas per slot")
+        st.add_column("slot")
+        st.add_column("hours")
+        for col in pivot.columns:
+            st.add_column(str(col))
+        hours = sched.drop_duplicates("slot").set_index("slot")["hours"]
+        for slot, row in pivot.iterrows():
+            st.add_row(str(slot), f"{hours[slot]:g}", *[str(int(v)) for v in row])
+        console.print(st)
+    ru = result.runner_ups
+    if len(ru):
+        rt = Table(title="Best stand-alone configuration per accelerator (what the optimum beat)")
+        for col in ("workload", "accelerator", "offer", "TP/PP/EP", "quant", "batch", "USD/h", "vs optimum"):
+            rt.add_column(col)
+        for r in ru.itertuples():
+            rt.add_row(r.workload, r.accelerator + (" *" if r.chosen else ""), r.offer, f"{r.tp}/{r.pp}/{r.ep}",
+                       r.quant, str(r.max_batch), f"{r.standalone_usd_per_hour:,.2f}",
+                       f"{r.extra_usd_per_hour:+,.2f}")
+        console.print(rt)
+    for w in result.workloads:
+        for c in w["configs"]:
+            console.print(Text(f"Launch ({w['workload']}, per replica): {c['launch_command']}"))
+    counts = result.candidate_counts
+    total = {k: sum(c[k] for c in counts.values()) for k in ("considered", "infeasible", "dominated", "kept")}
+    console.print(Text(f"Candidates: {total['considered']:,} considered, {total['infeasible']:,} infeasible, "
+                       f"{total['dominated']:,} dominated, {total['kept']:,} kept -> {result.model_rows:,} offer rows; "
+                       f"CP-SAT {result.num_variables:,} variables, {result.num_constraints:,} constraints"))
+    if result.violations:
+        console.print(Text("CHECKER FOUND VIOLATIONS:\n" + "\n".join(result.violations), style="bold red"))
