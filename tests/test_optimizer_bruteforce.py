@@ -14,8 +14,10 @@ import random
 import pandas as pd
 import pytest
 
+from solver.optimize.checker import check_plan
 from solver.optimize.cpsat import solve_model
 from solver.optimize.data import ModelInput, OfferData, WorkloadData
+from solver.optimize.plan import extract_plan
 from solver.scaling import capacity_units, cost_units, demand_units, share_permille
 
 
@@ -141,3 +143,5 @@ def test_cpsat_matches_brute_force(seed):
     else:
         assert raw.status == "optimal"
         assert cost_units(raw.cost_usd) == pytest.approx(expected, abs=1)
+        plan = extract_plan(data, raw, data.rows)
+        assert check_plan(data, plan, plan.total_usd) == []
