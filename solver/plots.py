@@ -37,3 +37,39 @@ def plot_schedule(result, path: Path) -> None:
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
+
+
+def plot_frontier(sweep_result, path: Path) -> None:
+    """Cost against the first swept SLO; frontier points joined, configuration changes annotated,
+    the knee marked. A second SLO dimension (or rate) draws one curve per value."""
+    pts = sweep_result.points
+    dims = sweep_result.dimensions
+    x = dims[0]
+    series = [(None, pts)] if len(dims) == 1 else list(pts.groupby(dims[1]))
+    fig, ax = plt.subplots(figsize=(9, 5))
+    for value, part in series:
+        part = part.sort_values(x)
+        feasible = part[part["usd_per_hour"].notna()]
+        front = feasible[feasible["on_frontier"]]
+        label = "frontier" if value is None else f"{dims[1]} = {value:g}"
+        ax.plot(front[x], front["usd_per_hour"], marker="o", label=label)
+        ax.scatter(feasible[~feasible["on_frontier"]][x], feasible[~feasible["on_frontier"]]["usd_per_hour"],
+                   color="lightgray", s=12, zorder=1)
+        previous = None
+        for _, r in front.iterrows():
+            config = str(r.get("configuration", "")).split(" (")[0]
+            if config != previous:
+                ax.annotate(config, (r[x], r["usd_per_hour"]), textcoords="offset points", xytext=(4, 6),
+                            fontsize=7, rotation=20)
+                previous = config
+        knee = front[front.get("knee", False) == True]  # noqa: E712
+        if len(knee):
+            ax.scatter(knee[x], knee["usd_per_hour"], s=160, facecolors="none", edgecolors="red", label="knee")
+    ax.set_xlabel(x.replace("_ms", " SLO (ms)").replace("rate", "requests/s"))
+    ax.set_ylabel("optimal cost (USD/h)")
+    ax.set_title("Cost of latency: each point proven optimal")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

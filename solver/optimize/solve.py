@@ -73,8 +73,38 @@ def prepare(problem: Problem, catalog: Catalog, cache: dict | None = None
     return cands, rows, model_input(problem, catalog, rows, offers)
 
 
+PlanHint = dict[tuple[int, str, str], tuple[list[int], list[int]]]
+"""(workload index, offer, config_key) -> (regular replicas per slot, spot replicas per slot)."""
+
+
+def plan_hint(result: SolveResult) -> PlanHint:
+    """The chosen configurations of a result, keyed so that another solve can use them as a hint
+    (row indices differ between problems, configuration identities do not)."""
+    out: PlanHint = {}
+    s = result.plan.schedule
+    for k, part in s.groupby("row"):
+        row = result.plan.choices[result.plan.choices["row"] == k].iloc[0]
+        part = part.sort_values("slot")
+        out[int(row["workload"]), row["offer"], row["config_key"]] = (
+            part["replicas"].astype(int).tolist(), part["spot_replicas"].astype(int).tolist())
+    return out
+
+
+def _raw_hint(rows: pd.DataFrame, hint: PlanHint) -> RawSolution:
+    raw = RawSolution("hint", 0, 0, 0, 0, 0, 0, 0)
+    keys = list(zip(rows["workload"].astype(int), rows["offer"], rows["config_key"], strict=True))
+    for k, key in enumerate(keys):
+        raw.x[k] = 1 if key in hint else 0
+        if key in hint:
+            for t, v in enumerate(hint[key][0]):
+                raw.r[k, t] = v
+            for t, v in enumerate(hint[key][1]):
+                raw.s[k, t] = v
+    return raw
+
+
 def solve(problem: Problem, catalog: Catalog, *, time_limit_s: float | None = None,
-          workers: int | None = None, hint: RawSolution | None = None, cache: dict | None = None) -> SolveResult:
+          workers: int | None = None, hint: PlanHint | None = None, cache: dict | None = None) -> SolveResult:
     start = time.perf_counter()
     settings = problem.solver
     time_limit_s = settings.time_limit_s if time_limit_s is None else time_limit_s
@@ -84,7 +114,7 @@ def solve(problem: Problem, catalog: Catalog, *, time_limit_s: float | None = No
     def run(d: ModelInput, h: RawSolution | None = None) -> RawSolution:
         return solve_model(d, time_limit_s=time_limit_s, workers=workers, seed=settings.seed, hint=h)
 
-    raw = run(data, hint)
+    raw = run(data, _raw_hint(rows, hint) if hint else None)
     if raw.status == "infeasible":
         lines, detail = explain_model_infeasible(data, run)
         raise InfeasibleError(lines, [detail])

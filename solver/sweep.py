@@ -1,0 +1,162 @@
+"""`sweep`: re-solve a problem over a grid of SLO values (epsilon-constraint) and trace the
+cost/latency Pareto frontier.
+
+Each grid point sets the swept SLO (or flat traffic rate) on every workload and solves to proven
+optimality. Points are split into contiguous chunks, one per process (`jobs`); inside a chunk each
+solve is hinted with its neighbour's plan, and candidate evaluations are cached where the point
+does not change them (a rate sweep never re-evaluates).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from solver.catalog.loader import Catalog
+from solver.errors import InfeasibleError, Issue, NoSolutionError, ProblemError
+from solver.frontier import frontier_table
+from solver.optimize.solve import plan_hint, solve
+from solver.problem import Problem
+
+DIMENSIONS = ("tpot_ms", "ttft_ms", "e2e_ms", "rate")
+MAX_POINTS = 2000
+
+
+def parse_grid(spec: str | list[float] | None, name: str) -> list[float] | None:
+    """'10:100:5' (inclusive start:stop:step), '200,500,1000', or a list."""
+    if spec is None:
+        return None
+    if isinstance(spec, list):
+        values = [float(v) for v in spec]
+    else:
+        text = spec.strip()
+        try:
+            if ":" in text:
+                start, stop, step = (float(p) for p in text.split(":"))
+                if step <= 0 or stop < start:
+                    raise ValueError
+                count = int(math.floor((stop - start) / step + 1e-9)) + 1
+                values = [round(start + i * step, 9) for i in range(count)]
+            else:
+                values = [float(p) for p in text.split(",") if p.strip()]
+        except ValueError:
+            raise ProblemError([Issue("sweep", name, f"cannot read {spec!r}; use start:stop:step "
+                                                      "(step > 0, stop ≥ start) or a comma list")]) from None
+    if not values or any(not math.isfinite(v) or v <= 0 for v in values):
+        raise ProblemError([Issue("sweep", name, "values must be finite and > 0")])
+    if len(values) > MAX_POINTS:
+        raise ProblemError([Issue("sweep", name, f"{len(values)} values; at most {MAX_POINTS}")])
+    return values
+
+
+def point_problem(problem: Problem, point: dict[str, float], percentile: float | None) -> Problem:
+    """The problem with the swept values set on every workload."""
+    workloads = []
+    for w in problem.workloads:
+        slo = w.slo.model_copy(update={
+            **{k: v for k, v in point.items() if k in ("tpot_ms", "ttft_ms", "e2e_ms")},
+            **({"percentile": percentile} if percentile is not None else {}),
+        })
+        update: dict = {"slo": slo}
+        if "rate" in point:
+            update["traffic"] = w.traffic.model_copy(update={
+                "requests_per_s": point["rate"], "profile": None, "peak_requests_per_s": None, "daily_shape": None})
+        workloads.append(w.model_copy(update=update))
+    return problem.model_copy(update={"workloads": workloads})
+
+
+@dataclass
+class SweepResult:
+    points: pd.DataFrame
+    """One row per grid point: swept values, status, cost, configuration, frontier flags."""
+    dimensions: list[str]
+
+    @property
+    def frontier(self) -> pd.DataFrame:
+        return self.points[self.points["on_frontier"]].sort_values(self.dimensions, kind="mergesort")
+
+
+def _summarise(point: dict, result) -> dict:
+    rec = dict(point)
+    rec.update(status=result.status, usd_per_hour=result.usd_per_hour, usd_per_month=result.usd_per_month,
+               gap=result.gap, solve_time_s=result.solve_time_s)
+    tokens = sum(w["usd_total"] / w["usd_per_million_output_tokens"] for w in result.workloads
+                 if w["usd_per_million_output_tokens"] and math.isfinite(w["usd_per_million_output_tokens"]))
+    rec["usd_per_million_output_tokens"] = result.total_usd / tokens if tokens else math.nan
+    configs = [c for w in result.workloads for c in w["configs"]]
+    rec["configuration"] = "; ".join(
+        f"{c['accelerator']} tp{c['tp']}pp{c['pp']}ep{c['ep']} {c['quant']}/{c['kv_quant']} b{c['max_batch']} "
+        f"x{c['replicas_peak']} ({c['offer']})" for c in configs)
+    rec["ttft_ms_pred"] = max((c["ttft_ms"] for c in configs), default=math.nan)
+    rec["tpot_ms_pred"] = max((c["tpot_ms"] for c in configs), default=math.nan)
+    return rec
+
+
+def _run_points(problem, catalog, points, percentile, time_limit_s, workers):
+    """Solve points in order, each hinted with the previous plan; yields one record per point."""
+    cache: dict = {}
+    hint = None
+    for point in points:
+        try:
+            result = solve(point_problem(problem, point, percentile), catalog, time_limit_s=time_limit_s,
+                           workers=workers, hint=hint, cache=cache)
+        except InfeasibleError as exc:
+            yield {**point, "status": "infeasible", "usd_per_hour": math.nan,
+                   "reason": " ".join(exc.explanation)[:300]}
+            continue
+        except NoSolutionError:
+            yield {**point, "status": "time_limit", "usd_per_hour": math.nan}
+            continue
+        hint = plan_hint(result)
+        yield _summarise(point, result)
+
+
+def _run_chunk(args) -> list[dict]:
+    return list(_run_points(*args))
+
+
+def sweep(problem: Problem, catalog: Catalog, grid: dict[str, list[float]], *, percentile: float | None = None,
+          jobs: int = 1, time_limit_s: float | None = None, workers: int | None = None,
+          progress: Callable[[int, int], None] | None = None) -> SweepResult:
+    """Solve every point of the grid (the product of the given dimensions) and mark the frontier."""
+    dims = [d for d in DIMENSIONS if grid.get(d)]
+    if not dims:
+        raise ProblemError([Issue("sweep", "", "nothing to sweep: give --tpot-ms, --ttft-ms, --e2e-ms or --rate")])
+    if len([d for d in dims if d != "rate"]) > 2:
+        raise ProblemError([Issue("sweep", "", "at most two SLO dimensions at once")])
+    points = [dict(zip(dims, combo, strict=True)) for combo in itertools.product(*(grid[d] for d in dims))]
+    if len(points) > MAX_POINTS:
+        raise ProblemError([Issue("sweep", "", f"{len(points)} grid points; at most {MAX_POINTS}")])
+    # Solve from loose to tight so hints carry the larger, always-feasible plans down the grid.
+    points.sort(key=lambda p: tuple(-p[d] for d in dims))
+    workers = workers if workers is not None else (1 if jobs > 1 else problem.solver.workers)
+    jobs = max(1, min(jobs, len(points)))
+    records: list[dict] = []
+    if jobs == 1:
+        for rec in _run_points(problem, catalog, points, percentile, time_limit_s, workers):
+            records.append(rec)
+            if progress:
+                progress(len(records), len(points))
+    else:
+        chunks = [[points[i] for i in idx] for idx in np.array_split(np.arange(len(points)), jobs)]
+        tasks = [(problem, catalog, chunk, percentile, time_limit_s, workers) for chunk in chunks]
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            for chunk_records in pool.map(_run_chunk, tasks):
+                records += chunk_records
+                if progress:
+                    progress(len(records), len(points))
+    table = pd.DataFrame(records)
+    table = table.sort_values(dims, kind="mergesort").reset_index(drop=True)
+    slo_dims = [d for d in dims if d != "rate"] or dims
+    if "rate" in dims and len(dims) > 1:
+        parts = [frontier_table(part, slo_dims) for _, part in table.groupby("rate", sort=True)]
+        table = pd.concat(parts).sort_values(dims, kind="mergesort")
+    else:
+        table = frontier_table(table, slo_dims)
+    return SweepResult(points=table.reset_index(drop=True), dimensions=dims)
