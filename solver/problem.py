@@ -8,7 +8,7 @@ for editor completion. Semantic checks against the catalog (unknown ids, impossi
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import Field, ValidationError, model_validator
 
@@ -73,6 +73,10 @@ class Traffic(Strict):
                 for h, f in enumerate(shape)]
 
 
+TokenCount = Annotated[int, Field(ge=1, le=10_000_000, strict=True)]
+"""A token count written as a plain integer (strict: `true` or `1000.5` are not token counts)."""
+
+
 class LengthBucket(Strict):
     tokens: int = Field(ge=1, le=10_000_000)
     weight: float = Field(gt=0)
@@ -117,9 +121,9 @@ class Workload(Strict):
     model: str
     """Model id from models.yaml."""
     traffic: Traffic
-    input_tokens: int | Lengths
+    input_tokens: TokenCount | Lengths
     """Prompt length: a mean (int) or {buckets: [...]}."""
-    output_tokens: int | Lengths
+    output_tokens: TokenCount | Lengths
     slo: Slo = Slo()
     quantizations: list[WeightQuant] | None = None
     """Allowed weight quantizations (default: the model's native dtype and any lossless-enough

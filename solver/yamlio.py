@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 import types
 from pathlib import Path
 from typing import Any, Union, get_args, get_origin
@@ -26,14 +27,28 @@ def format_location(loc: tuple[Any, ...]) -> str:
 
 
 def _finite(value: Any, loc: tuple[Any, ...], file: str) -> list[Issue]:
-    """NaN and infinity are never valid input; YAML accepts `.nan` and `.inf`, we do not."""
+    """NaN and infinity are never valid input; YAML accepts `.nan` and `.inf`, we do not.
+
+    Strings that pydantic would parse into a non-finite float (`"inf"`, `"nan"`, `1e400`, which YAML
+    reads as a string) are rejected too.
+    """
     if isinstance(value, float) and not math.isfinite(value):
         return [Issue(file, format_location(loc), f"{value} is not a finite number")]
+    if isinstance(value, str) and _NUMBER.match(value.strip()):
+        try:
+            number = float(value.strip())
+        except ValueError:
+            number = 0.0
+        if not math.isfinite(number):
+            return [Issue(file, format_location(loc), f"{value!r} is not a finite number")]
     if isinstance(value, dict):
         return [i for k, v in value.items() for i in _finite(v, (*loc, str(k)), file)]
     if isinstance(value, list):
         return [i for n, v in enumerate(value) for i in _finite(v, (*loc, n), file)]
     return []
+
+
+_NUMBER = re.compile(r"^[-+]?(\d[\d_]*\.?\d*([eE][-+]?\d+)?|\.?(nan|inf|infinity))$", re.IGNORECASE)
 
 
 class _DuplicateKeyError(yaml.YAMLError):
@@ -59,6 +74,18 @@ class _StrictLoader(yaml.SafeLoader):
             except TypeError:  # unhashable key: let SafeLoader report it
                 break
         return super().construct_mapping(node, deep=deep)
+
+    def construct_yaml_timestamp(self, node: yaml.ScalarNode) -> Any:
+        """`as_of: 2025-13-45` looks like a date to YAML; say where instead of a bare ValueError."""
+        try:
+            return super().construct_yaml_timestamp(node)
+        except ValueError as exc:
+            raise yaml.constructor.ConstructorError(
+                None, None, f"invalid date {node.value!r} ({exc}); write dates as YYYY-MM-DD", node.start_mark
+            ) from None
+
+
+_StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", _StrictLoader.construct_yaml_timestamp)
 
 
 def read_yaml_mapping(path: Path) -> tuple[dict[str, Any], list[Issue]]:
@@ -88,7 +115,10 @@ def read_yaml_mapping(path: Path) -> tuple[dict[str, Any], list[Issue]]:
     bad_keys = [k for k in data if not isinstance(k, str)]
     if bad_keys:
         return {}, [Issue(file, str(k), "keys must be strings") for k in bad_keys]
-    return data, _finite(data, (), file)
+    try:
+        return data, _finite(data, (), file)
+    except RecursionError:
+        return {}, [Issue(file, "", "an anchor refers to itself (recursive `*alias`); write the values out")]
 
 
 def validation_issues(file: str, exc: ValidationError, model: type[BaseModel] | None = None) -> list[Issue]:
@@ -145,23 +175,29 @@ def validation_issues(file: str, exc: ValidationError, model: type[BaseModel] | 
 ID_PATTERN_TEXT = r"^[a-z0-9][a-z0-9.\-]*$"
 """Catalog id pattern (solver.catalog.schema.ID_PATTERN), repeated here to keep yamlio schema-free."""
 
-_SCALAR_TYPE_ERRORS = ("int_type", "int_parsing", "float_type", "float_parsing", "string_type", "bool_type",
-                       "bool_parsing", "int_from_float")
+_SCALAR_TAGS = ("int", "float", "str", "bool")
+
+
+def _is_scalar_tag(tag: Any) -> bool:
+    return isinstance(tag, str) and (tag in _SCALAR_TAGS or tag.startswith(("constrained-", "strict-")))
 
 
 def _drop_other_union_members(errors: list[Any]) -> list[Any]:
-    """For a value that failed a union, keep the errors of the member matching the value's shape."""
+    """For a value that failed a union, keep the errors of the member matching the value's shape:
+    a mapping is reported against the model member, a scalar against the scalar member."""
     by_loc: dict[tuple[Any, ...], list[Any]] = {}
+
+    def key(err: Any) -> tuple[Any, ...]:
+        return tuple(err["loc"][: _first_tag_index(err["loc"])])
+
     for err in errors:
-        clean = tuple(p for p in err["loc"] if not _is_union_tag(p))
-        by_loc.setdefault(clean[: _first_tag_index(err["loc"])], []).append(err)
+        by_loc.setdefault(key(err), []).append(err)
     keep: list[Any] = []
     for err in errors:
-        group = by_loc[tuple(p for p in err["loc"] if not _is_union_tag(p))[: _first_tag_index(err["loc"])]]
-        tags = {_tag_of(e["loc"]) for e in group}
-        if len(tags) > 1:
-            structured = [e for e in group if e["type"] not in _SCALAR_TYPE_ERRORS]
-            scalar = [e for e in group if e["type"] in _SCALAR_TYPE_ERRORS]
+        group = by_loc[key(err)]
+        if len({_tag_of(e["loc"]) for e in group}) > 1:
+            scalar = [e for e in group if _is_scalar_tag(_tag_of(e["loc"]))]
+            structured = [e for e in group if not _is_scalar_tag(_tag_of(e["loc"]))]
             mapping_failed = [e for e in structured if e["type"] in ("model_type", "dict_type")]
             if err in scalar and structured and not mapping_failed:
                 continue  # the value is a mapping: the scalar member is not what the user meant
@@ -228,7 +264,8 @@ def _is_union_tag(part: Any, last: bool = False) -> bool:
     """Pydantic adds the union member's type name to locations; users never wrote it."""
     if not isinstance(part, str):
         return False
-    if part.startswith("function-") or part in {"int", "float", "str", "bool", "list[...]", "dict[...]"}:
+    if part.startswith(("function-", "constrained-", "strict-")) or part in {
+            "int", "float", "str", "bool", "list[...]", "dict[...]"}:
         return True
     if "[" in part and part.endswith("]"):
         return True
