@@ -188,7 +188,7 @@ def test_cloud_offer_breadth() -> None:
     assert {"aws", "gcp", "azure"} <= providers
     assert len(providers) >= 6
     gpus = {o.accelerator for o in cloud}
-    assert {"a100-80gb-sxm", "h100-sxm", "h200-sxm", "b200", "l40s", "l4", "a10g", "mi300x"} <= gpus
+    assert {"a100-80gb-sxm", "h100-sxm", "h200-sxm", "b200", "l40s", "l4", "a10g", "mi300x", "gh200-96gb"} <= gpus
     assert any(o.usd_per_hour_reserved_1y and o.usd_per_hour_reserved_3y for o in cloud)
     assert {o.gpus_per_instance for o in cloud} >= {1, 8}
 
