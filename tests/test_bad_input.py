@@ -212,3 +212,24 @@ def test_bad_command_line_exits_1_without_traceback(cli, args):
     assert result.exit_code == 1
     assert "Error:" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def _has_solve_command() -> bool:
+    import solver.cli.commands  # noqa: F401
+    from solver.cli import app
+
+    return any(c.name == "solve" or (c.name is None and c.callback and c.callback.__name__ == "solve")
+               for c in app.registered_commands)
+
+
+@pytest.mark.skipif(not _has_solve_command(), reason="`trilemma solve` not registered")
+@pytest.mark.parametrize(("fixture", "location", "hint"), PROBLEM_CASES, ids=[c[0] for c in PROBLEM_CASES])
+def test_bad_problem_file_through_solve(cli, fixtures, fixture, location, hint):
+    path = fixtures / fixture
+    result = cli("solve", path)
+    assert result.exit_code == 1, result
+    assert "Traceback" not in result.stderr and "internal error" not in result.stderr
+    line = result.stderr.strip().splitlines()[0]
+    assert line.startswith(f"{path}: {location}: " if location else f"{path}: "), line
+    assert hint in line, line
+    assert result.stdout == ""
