@@ -21,12 +21,15 @@ import pandas as pd
 
 from solver.catalog.loader import Catalog
 from solver.catalog.schema import Model
+from solver.errors import Issue, ProblemError
 from solver.problem import Problem, Workload
 
 TP_OPTIONS = (1, 2, 4, 8)
 PP_OPTIONS = (1, 2, 4)
 EP_OPTIONS = (1, 2, 4, 8)
 MAX_GPUS_PER_REPLICA = 64
+MAX_EVALUATED_ROWS = 3_000_000
+"""Bound on candidate rows evaluated per solve, so memory stays bounded (~1 KB per row)."""
 CONFIG_COLUMNS = ["accelerator", "engine", "quant", "kv_quant", "tp", "pp", "ep", "max_batch"]
 
 
@@ -127,6 +130,7 @@ def build_candidates(
     for o in offer_ids:
         sizes.setdefault(catalog.offers[o].accelerator, set()).add(catalog.offers[o].gpus_per_instance)
     frames, counts = [], {}
+    evaluated_rows = 0
     for w, workload in enumerate(problem.workloads):
         model = catalog.models[workload.model]
         key = (workload.model, workload.isl(), workload.osl(), workload.slo.model_dump_json(),
@@ -137,6 +141,12 @@ def build_candidates(
         else:
             configs = enumerate_configs(workload, model, catalog, accelerators, sizes,
                                         problem.solver.max_batch_options)
+            evaluated_rows += len(configs)
+            if evaluated_rows > MAX_EVALUATED_ROWS:
+                raise ProblemError([Issue("problem", f"workloads[{w}]",
+                                          f"more than {MAX_EVALUATED_ROWS:,} candidate configurations to evaluate; "
+                                          "restrict fleet.accelerators, quantizations, engines or "
+                                          "solver.max_batch_options, or split the problem")])
             evaluated = evaluate_candidates(configs, catalog) if len(configs) else configs
             if evaluated_cache is not None:
                 evaluated_cache[key] = evaluated.copy()
