@@ -51,6 +51,13 @@ def test_version_and_help(cli):
         assert command in result.stdout
 
 
+def test_no_arguments_prints_help_and_exits_0(cli):
+    for args in ([], ["catalog"]):
+        result = cli(*args)
+        assert result.exit_code == 0
+        assert "Usage: trilemma" in result.stdout
+
+
 def test_python_dash_m_solver_help():
     for args in (["--help"], ["-h"], ["--version"], ["catalog", "--help"]):
         proc = subprocess.run([sys.executable, "-m", "solver", *args], capture_output=True, text=True, timeout=120)

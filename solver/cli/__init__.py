@@ -76,6 +76,8 @@ def run(args: list[str] | None = None) -> int:
         typer.echo("aborted", err=True)
         return 1
     except TyperException as exc:  # usage errors: unknown command, bad option value, missing file...
+        if type(exc).__name__ == "NoArgsIsHelpError":
+            return 0  # `trilemma` or `trilemma catalog` alone: the help was printed, nothing went wrong
         show = getattr(exc, "show", None)
         if show is not None:
             show()
