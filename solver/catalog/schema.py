@@ -256,20 +256,48 @@ class EngineSupport(Strict):
 class EfficiencyProfile(Strict):
     """Calibrated performance parameters of an engine on an accelerator family.
 
-    See solver/perf for how each enters the model. Fitted values carry what they were fitted to.
+    The shape of every kernel's efficiency (GEMM, MoE, attention, collectives as functions of their
+    size) comes from `catalogs/kernel_fits.yaml` (measured kernels); these few serving-level values
+    scale and complete it (solver/perf/latency.py shows where each enters). Fitted values carry what
+    they were fitted to.
     """
 
     families: list[Family] = Field(min_length=1)
     compute_efficiency: float = Field(gt=0, le=1)
-    """Fraction of dense peak reached by large GEMMs (η_c)."""
+    """Serving derate on the kernel-fitted compute efficiency (1 = isolated-kernel speed)."""
     memory_efficiency: float = Field(gt=0, le=1)
-    """Fraction of peak HBM bandwidth reached when streaming weights and KV cache (η_m)."""
+    """Serving derate on the kernel-fitted memory-bandwidth efficiency (weights and KV streaming)."""
     step_overhead_ms: float = Field(ge=0)
-    """Fixed CPU/launch overhead per engine iteration."""
+    """Fixed CPU/launch/sampling overhead per engine iteration."""
     collective_latency_us: float = Field(ge=0)
-    """α of one all-reduce inside a node."""
+    """α of one all-reduce inside a node; used when the kernel tables have no data for the GPU."""
     fitted_to: str
     """Which data the values came from (calibration cases, kernel tables, or a stated prior)."""
+    kernel_framework: str | None = None
+    """Framework whose kernel curves apply (trtllm, vllm, sglang); default: the engine id."""
+    ttft_overhead_ms: float = Field(default=0.0, ge=0)
+    """Fixed per-request time added to TTFT (tokenisation, HTTP, scheduling)."""
+    max_batch_default: int = Field(default=256, ge=1)
+    """Requests decoding at once when the caller sets no max_batch (engine default max_num_seqs)."""
+    max_num_tokens: int = Field(default=8192, ge=64)
+    """Token budget of one iteration (chunked prefill size)."""
+    memory_utilisation: float = Field(default=0.9, gt=0, le=1)
+    """Fraction of device memory the engine allocates (vLLM gpu_memory_utilization)."""
+    runtime_reserve_gb: float = Field(default=2.0, ge=0)
+    """Per-GPU memory for CUDA context, communication buffers and graphs, GB."""
+    kv_admission_output_fraction: float = Field(default=0.5, ge=0, le=1)
+    """KV reserved per admitted request = prompt + this fraction of the output (1 = the scheduler
+    reserves the whole sequence, TensorRT-LLM's GUARANTEED_NO_EVICT; 0.5 = paged, on demand)."""
+    kv_memory_fraction_of_free: bool = False
+    """True when `memory_utilisation` applies to the memory left after weights and activations
+    (TensorRT-LLM kv_cache_free_gpu_mem_fraction); False when it is a share of the whole device (vLLM
+    gpu_memory_utilization, SGLang mem_fraction_static)."""
+    kv_quant_default: Literal["auto", "bf16", "fp16", "fp8"] = "auto"
+    """KV-cache dtype when the caller names none: `auto` = fp8 with fp8/fp4/mxfp4 weights where the
+    engine runs an fp8 KV cache on the family (quantized checkpoints ship KV scales), else the
+    activation dtype (bf16, fp16 for fp16 weights)."""
+    fit_error: dict[str, float] = {}
+    """Median absolute percentage error per metric on the cases it was fitted to."""
 
 
 class Engine(Sourced):

@@ -1,0 +1,120 @@
+"""Kernel efficiency curves fitted to measured kernels (`catalogs/kernel_fits.yaml`).
+
+Every compute kernel is costed with one smooth roofline (see bench/fit_kernels.py):
+
+    t = t0 + ((F / (η_c · P))^p + (B / (η_m · BW))^p)^(1/p)
+
+so efficiency depends on shape the way real kernels do: a GEMM with few tokens is bandwidth-bound,
+a large one approaches η_c of peak, and the knee is as sharp as measured. Collectives cost
+t = α + f(n) · bytes / busbw.
+
+Accelerators measured in the kernel tables use their own fits; others use the fit of the family's
+closest measured system (`family_fallback`), whose efficiencies are fractions of peak and so apply to
+the unmeasured GPU's own spec-sheet numbers. Busbw of a fallback is scaled by the ratio of link
+bandwidths.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import yaml
+
+from solver.catalog.loader import builtin_catalog_dir
+from solver.catalog.schema import Accelerator
+from solver.errors import CatalogError, Issue
+
+FRAMEWORK_ORDER = ("trtllm", "vllm", "sglang")
+
+
+@dataclass(frozen=True)
+class Curve:
+    eta_c: float
+    eta_m: float
+    p: float
+    t0_s: float
+
+
+@dataclass(frozen=True)
+class Link:
+    alpha_s: float
+    busbw_bytes_s: float
+
+
+def smooth_roofline(flops, bytes_, peak, bw, eta_c, eta_m, p, t0):
+    """Vectorised kernel time in seconds; all arguments broadcast (FLOP, bytes, FLOP/s, bytes/s)."""
+    tc = flops / (eta_c * peak)
+    tm = bytes_ / (eta_m * bw)
+    hi = np.maximum(tc, tm)
+    lo = np.minimum(tc, tm)
+    ratio = np.where(hi > 0, lo / np.where(hi > 0, hi, 1.0), 0.0)
+    return t0 + hi * (1.0 + ratio**p) ** (1.0 / p)
+
+
+@functools.lru_cache(maxsize=4)
+def load_kernel_fits(path: str | None = None) -> dict:
+    file = Path(path) if path else builtin_catalog_dir() / "kernel_fits.yaml"
+    if not file.exists():
+        raise CatalogError([Issue(str(file), "", "kernel fit file missing; run bench/fit_kernels.py")])
+    with open(file) as fh:
+        return yaml.safe_load(fh)
+
+
+class KernelLibrary:
+    """Curve and link lookups for one accelerator."""
+
+    def __init__(self, fits: dict | None = None):
+        self.fits = fits or load_kernel_fits()
+        self._by_acc: dict[str, str] = {}
+        for system, entry in self.fits["systems"].items():
+            for acc_id in entry.get("accelerators", []):
+                self._by_acc[acc_id] = system
+
+    def system_for(self, acc: Accelerator) -> tuple[str, bool]:
+        """(kernel system, measured?) for an accelerator."""
+        if acc.id in self._by_acc:
+            return self._by_acc[acc.id], True
+        return self.fits["family_fallback"].get(acc.family, "h100_sxm"), False
+
+    def curve(self, acc: Accelerator, table: str, framework: str, dtype: str) -> Curve:
+        """Fitted curve; falls back over frameworks, then over dtypes (named in `DTYPE_FALLBACK`)."""
+        system, _ = self.system_for(acc)
+        tables = self.fits["systems"][system][table]
+        for dt in (dtype, *DTYPE_FALLBACK.get(dtype, ()), "bf16"):
+            for fw in (framework, *FRAMEWORK_ORDER):
+                entry = tables.get(fw, {}).get(dt)
+                if entry:
+                    return Curve(entry["eta_c"], entry["eta_m"], entry["p"], entry["t0_us"] * 1e-6)
+        # A table with no usable fit at all: a hard roofline at the README's headline fractions.
+        raise CatalogError([Issue("kernel_fits.yaml", f"systems.{system}.{table}", "no fitted curve")])
+
+    def link(self, acc: Accelerator, kind: str, framework: str, n: int) -> Link:
+        """All-reduce or all-to-all cost for n GPUs inside one scale-up domain."""
+        system, measured = self.system_for(acc)
+        entry = self.fits["systems"][system]
+        table = entry[kind]
+        fw_table = table.get(framework) or table.get("nccl") or next(iter(table.values()))
+        sizes = sorted(int(k) for k in fw_table)
+        n_key = min(sizes, key=lambda s: (abs(np.log2(max(n, 2)) - np.log2(s)), s))
+        row = fw_table[n_key] if n_key in fw_table else fw_table[str(n_key)]
+        busbw = row["busbw_gb_s"] * 1e9
+        if not measured and acc.intra_node_bandwidth_gb_s:
+            busbw *= acc.intra_node_bandwidth_gb_s / entry["intra_node_bw_gb_s"]
+        return Link(row["alpha_us"] * 1e-6, busbw)
+
+    def p2p_latency_s(self, acc: Accelerator) -> float:
+        system, _ = self.system_for(acc)
+        return self.fits["systems"][system]["p2p_latency_us"] * 1e-6
+
+
+DTYPE_FALLBACK = {
+    "fp8": ("fp8_block",),
+    "fp8_block": ("fp8",),
+    "fp4": ("fp8",),
+    "mxfp4_wo": ("int4_wo",),
+    "int4_wo": ("mxfp4_wo",),
+    "int8_wo": (),
+}

@@ -1,0 +1,107 @@
+"""Time of one engine iteration (vectorised): compute, memory traffic and communication.
+
+One iteration advances every decoding request by one token and prefills `n_pf` prompt tokens (chunked
+prefill). With pp stages the requests are split into m = min(pp, n_dec) micro-batches; in steady state
+each stage processes every micro-batch once per iteration, so the wall time is
+`L · t_layer(T/m) + (pp−1)·hop + lm_head + step_overhead` (a bubble when n_dec < pp).
+
+Per layer on one GPU, with t tokens in the micro-batch and t_g = t/ep of them in this GPU's ep group
+(see memory.py for the sharding convention), every kernel costed with its fitted smooth roofline
+(kernels.py), η derated by the profile's serving factors:
+
+- linear layers (attention projections; dense FFN or shared experts): F = 2·t_g·params/tp,
+  bytes = params/tp·β_w + activations;
+- routed experts: pairs = t·k/ep, F = 2·pairs·expert/tp, bytes = touched·expert/tp·β_e with
+  touched = (E/ep)·(1 − (1 − k/E)^t) distinct experts hit (DESIGN §3);
+- prefill attention: F = 2·(n_h/tp)·(d_qk + d_v)·pairs, pairs = tokens · mean causal context (windowed
+  layers capped at the window), so attention cost grows with the square of the prompt;
+- decode attention: bytes = n_dec_g · context · KV bytes per token per layer; F = 2·(n_h/tp)·(d_qk+d_v)
+  ·context (absorbed MLA: 2·(n_h/tp)·(2·r_kv + d_rope)·context);
+- communication: 2 tensor-parallel all-reduces of t_g·d·2 bytes per layer, α + 2(tp−1)/tp·bytes/busbw
+  (an expert-parallel MoE layer replaces one by dispatch + combine all-to-alls,
+  α + (n−1)/n·t_g·k·d·2/busbw each, n = tp·ep); crossing the scale-up domain uses the network link;
+- `MISC_KERNELS` element-wise kernels (2 RMSNorms, rotary embedding, activation) at the GEMM floor t0
+  plus their activation traffic.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from solver.perf.kernels import smooth_roofline
+
+MISC_KERNELS = 4.0
+
+
+def _curve(R: dict, name: str, flops, bytes_, peak):
+    return smooth_roofline(flops, bytes_, peak, R["bw"], R[f"{name}_eta_c"], R[f"{name}_eta_m"],
+                           R[f"{name}_p"], R[f"{name}_t0"])
+
+
+def step_time(R: dict, n_dec, ctx_dec, n_pf, pf_ctx):
+    """Seconds for one iteration of the whole replica.
+
+    n_dec: decoding requests (one token each) with mean context ctx_dec; n_pf: prompt tokens prefilled
+    in this iteration, attending over pf_ctx tokens of their own prompt (mean, i.e. ≈ (S+1)/2).
+    """
+    g = R["g"]
+    tp, pp, ep = R["tp"], R["pp"], R["ep"]
+    L = g["layers"]
+    m = np.clip(np.maximum(n_dec, 1.0), 1.0, pp)
+    t = (n_dec + n_pf) / m
+    t_g = t / ep
+    dec_g = n_dec / m / ep
+    pf_g = n_pf / m / ep
+    d = g["hidden"]
+    act = t_g * d * 4.0  # read + write of a bf16 hidden vector per token
+
+    # Linear layers (per layer, averaged over dense and MoE layers).
+    frac_dense = g["n_dense_layers"] / L
+    frac_moe = g["n_moe_layers"] / L
+    attn_p = g["attn_params"] / tp
+    t_lin = _curve(R, "gemm", 2 * t_g * attn_p, attn_p * R["beta_ne"] + act, R["peak"])
+    ffn_p = g["dense_ffn_params"] / tp
+    t_lin = t_lin + frac_dense * _curve(R, "gemm", 2 * t_g * ffn_p, ffn_p * R["beta_ne"] + act, R["peak"])
+    shared_p = g["shared_params"] / tp
+    has_shared = shared_p > 0
+    t_shared = np.where(has_shared, _curve(R, "gemm", 2 * t_g * shared_p, shared_p * R["beta_ne"] + act,
+                                           R["peak"]), 0.0)
+    experts = np.maximum(g["experts"], 1.0)
+    pairs = t * g["top_k"] / ep
+    touched = experts / ep * (1.0 - (1.0 - g["top_k"] / experts) ** t)
+    exp_p = g["expert_params"] / tp
+    t_moe = _curve(R, "moe", 2 * pairs * exp_p, touched * exp_p * R["beta_e"] + act, R["peak_moe"])
+    t_lin = t_lin + frac_moe * (t_shared + np.where(g["n_moe_layers"] > 0, t_moe, 0.0))
+
+    # Attention core.
+    heads = g["heads"] / tp
+    sw = g["sw_layers"] / L
+    win = g["window"]
+
+    def capped(c):
+        return np.where(win > 0, (1 - sw) * c + sw * np.minimum(c, win), c)
+
+    pf_pairs = pf_g * capped(pf_ctx)
+    t_pf = np.where(pf_g > 0, _curve(R, "pfa", 2 * heads * (g["d_qk"] + g["d_v"]) * pf_pairs,
+                                     pf_g * heads * (g["d_qk"] + g["d_v"]) * 4.0, R["peak_bf16"]), 0.0)
+    ctx = capped(ctx_dec)
+    dec_flops_dim = np.where(g["is_mla"] > 0, g["mla_decode_dim"], g["d_qk"] + g["d_v"])
+    t_dec = np.where(dec_g > 0, _curve(R, "dca", 2 * heads * dec_flops_dim * ctx * dec_g,
+                                       dec_g * ctx * R["kv_elems_local"] * R["beta_kv"], R["peak_bf16"]), 0.0)
+
+    # Communication.
+    ar_bytes = t_g * d * 2.0
+    t_ar = np.where(tp > 1, R["ar_alpha"] + 2 * (tp - 1) / tp * ar_bytes / R["ar_busbw"], 0.0)
+    n_a2a = tp * ep
+    a2a = R["a2a_alpha"] + (n_a2a - 1) / n_a2a * t_g * g["top_k"] * d * 2.0 / R["a2a_busbw"]
+    t_comm = np.where(ep > 1, t_ar + frac_moe * 2 * a2a + (1 - frac_moe) * t_ar, 2 * t_ar)
+
+    t_misc = MISC_KERNELS * (R["gemm_t0"] + act / (R["gemm_eta_m"] * R["bw"]))
+    t_layer = t_lin + t_pf + t_dec + t_comm + t_misc
+
+    # LM head on the last stage: one logit row per decoding request and per prefilled prompt.
+    logit_rows = n_dec / m + np.minimum(n_pf, 1.0) / m
+    lm_p = g["lm_head_params"] / tp
+    t_lm = _curve(R, "gemm", 2 * logit_rows * lm_p, lm_p * 2.0, R["peak_bf16"])
+    hop = np.where(pp > 1, (pp - 1) * (R["p2p_alpha"] + t * d * 2.0 / R["p2p_bw"]), 0.0)
+    return L * t_layer + m * t_lm / pp + hop + R["step_overhead"]

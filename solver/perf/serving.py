@@ -1,0 +1,175 @@
+"""Serving under load with continuous batching (vectorised).
+
+Steady state with Poisson arrivals λ per replica, prompt S, output O tokens. Let x be the arrivals per
+iteration. Then n_dec = x·(O−1) requests are decoding (Little's law), every iteration prefills x·S
+prompt tokens, its duration is τ(x) = step_time(n_dec, x·S) and λ = x/τ(x), which increases with x.
+The batch is bounded by `B_max = min(max_batch, KV-cache capacity in requests, max_num_tokens)`, so
+x ≤ x_max = B_max/(O−1) and the saturation rate is λ_sat = x_max/τ(x_max).
+
+- TPOT: the mean is τ (prefill interference included). A request sees N ~ Poisson(x·(O−1)) prompt
+  prefills during its decode, each costing Δ = (τ − τ_decode_only)/x, so TPOT_p = τ + z_p·Δ·√(x(O−1))/(O−1).
+- TTFT = engine overhead + residual of the running iteration (mean τ/2, p-quantile p·τ) + the prompt's
+  own prefill (⌈S/chunk⌉ iterations of decode work plus Δ_S of prefill work) + queueing:
+  an M/D/1 queue for the prefill work (ρ_p = λ·Δ_S, W = ρ_p·Δ_S / (2(1−ρ_p))) plus waiting for a batch
+  slot, an M/D/c queue with c = B_max (Allen–Cunneen with Sakasegawa's M/M/c approximation:
+  W = ½·ρ^(√(2(c+1))−1) / (λ_sat·(1−ρ)), ρ = λ/λ_sat). Waits are exponential beyond their probability
+  of waiting, so W_p = (W/P_wait)·ln(P_wait/(1−p)).
+- Closed loop with N clients: λ = N / (TTFT + (O−1)·TPOT); when N > B_max the extra clients wait
+  (N − B_max)/λ_sat for a slot and throughput is λ_sat.
+- Static batch of N: one prefill of N·S tokens, then O−1 decode steps at batch N (in ⌈N/B_max⌉ waves).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from statistics import NormalDist
+
+import numpy as np
+
+from solver.perf.latency import step_time
+
+RHO_CAP = 0.99
+"""Queues are evaluated at ρ ≤ 0.99 so that saturated operating points report finite latencies."""
+BISECTION_STEPS = 24
+
+
+def z_score(percentile) -> np.ndarray:
+    p = np.asarray(percentile, dtype=float)
+    out = np.zeros_like(p)
+    for v in np.unique(p):
+        q = min(max(v / 100.0, 0.5), 0.9999)
+        out[p == v] = NormalDist().inv_cdf(q)
+    return out
+
+
+@dataclass
+class Point:
+    x: np.ndarray
+    lam: np.ndarray
+    n_dec: np.ndarray
+    tau: np.ndarray
+    ttft_mean: np.ndarray
+    ttft_p: np.ndarray
+    tpot_mean: np.ndarray
+    tpot_p: np.ndarray
+    rho: np.ndarray
+
+    @property
+    def e2e_mean(self):
+        return self.ttft_mean + self._osl1 * self.tpot_mean
+
+    @property
+    def e2e_p(self):
+        return self.ttft_p + self._osl1 * self.tpot_p
+
+
+class Serving:
+    """Workload-bound view of one replica per row."""
+
+    def __init__(self, R: dict, isl, osl, b_max, percentile):
+        self.R = R
+        self.S = np.asarray(isl, float)
+        self.O = np.asarray(osl, float)
+        self.O1 = np.maximum(self.O - 1.0, 1.0)
+        self.ctx = self.S + self.O / 2.0
+        self.pf_ctx = (self.S + 1.0) / 2.0
+        self.b_max = np.maximum(np.asarray(b_max, float), 1.0)
+        self.p = np.asarray(percentile, float) / 100.0
+        self.z = z_score(percentile)
+        self.x_max = self.b_max / self.O1
+        self.tau_max = step_time(R, self.b_max, self.ctx, self.x_max * self.S, self.pf_ctx)
+        self.lam_sat = self.x_max / self.tau_max
+
+    def point(self, x, closed_extra_wait=None, queue_slots=True) -> Point:
+        R, S = self.R, self.S
+        x = np.maximum(np.asarray(x, float), 1e-12)
+        n_dec = x * self.O1
+        tau_d = step_time(R, n_dec, self.ctx, 0.0, 0.0)
+        tau = step_time(R, n_dec, self.ctx, x * S, self.pf_ctx)
+        tau_s = step_time(R, n_dec, self.ctx, S, self.pf_ctx)
+        delta_s = np.maximum(tau_s - tau_d, 0.0)
+        chunk = np.maximum(R["max_num_tokens"] - n_dec, 256.0)
+        service = (np.ceil(S / chunk) - 1.0) * tau_d + tau_s
+        lam = x / tau
+        # Prefill queue (M/D/1) and slot queue (M/D/c).
+        rho_p = np.minimum(lam * delta_s, RHO_CAP)
+        w_pf = rho_p * delta_s / (2.0 * (1.0 - rho_p))
+        rho = np.minimum(lam / self.lam_sat, RHO_CAP)
+        c = self.b_max
+        p_slot = rho ** (np.sqrt(2.0 * (c + 1.0)) - 1.0)
+        w_slot = np.where(queue_slots, 0.5 * p_slot / (self.lam_sat * (1.0 - rho)), 0.0)
+        wait = w_pf + w_slot
+        p_wait = np.clip(np.maximum(rho_p, np.where(queue_slots, p_slot, 0.0)), 1e-9, 1.0)
+        tail = 1.0 - np.minimum(self.p, 0.9999)
+        w_p = np.where(p_wait > tail, wait / p_wait * np.log(p_wait / tail), 0.0)
+        over = R["ttft_overhead"]
+        ttft_mean = over + 0.5 * tau + service + wait
+        ttft_p = over + np.minimum(self.p, 1.0) * tau + service + w_p
+        if closed_extra_wait is not None:
+            ttft_mean = ttft_mean + closed_extra_wait
+            ttft_p = ttft_p + closed_extra_wait
+        delta = (tau - tau_d) / x
+        tpot_p = tau + self.z * delta * np.sqrt(n_dec) / self.O1
+        pt = Point(x, lam, n_dec, tau, ttft_mean, ttft_p, tau, tpot_p, lam / self.lam_sat)
+        pt._osl1 = self.O1
+        return pt
+
+    # ---- modes -------------------------------------------------------------------------------
+    def bisect(self, ok_fn, **kw) -> np.ndarray:
+        """Largest x in (0, x_max] with ok_fn(point) true (ok_fn must be monotone: true then false)."""
+        lo = np.zeros_like(self.x_max)
+        hi = self.x_max.copy()
+        top = self.point(hi, **kw)
+        at_top = ok_fn(top)
+        for _ in range(BISECTION_STEPS):
+            mid = 0.5 * (lo + hi)
+            ok = ok_fn(self.point(mid, **kw))
+            lo = np.where(ok, mid, lo)
+            hi = np.where(ok, hi, mid)
+        return np.where(at_top, self.x_max, lo)
+
+    def capacity(self, slo_ttft_s, slo_tpot_s, slo_e2e_s):
+        """x at the highest rate meeting every given SLO at the percentile (0 when none)."""
+        t_ttft = np.where(np.isnan(slo_ttft_s), np.inf, slo_ttft_s)
+        t_tpot = np.where(np.isnan(slo_tpot_s), np.inf, slo_tpot_s)
+        t_e2e = np.where(np.isnan(slo_e2e_s), np.inf, slo_e2e_s)
+
+        def ok(pt: Point):
+            return (pt.ttft_p <= t_ttft) & (pt.tpot_p <= t_tpot) & (pt.e2e_p <= t_e2e)
+
+        return self.bisect(ok)
+
+    def at_rate(self, lam):
+        lam = np.asarray(lam, float)
+        x = self.bisect(lambda pt: pt.lam <= lam)
+        return self.point(x), lam >= self.lam_sat
+
+    def at_concurrency(self, n):
+        n = np.asarray(n, float)
+        x = self.bisect(lambda pt: pt.lam * (pt.ttft_mean + self.O1 * pt.tpot_mean) <= n, queue_slots=False)
+        pt = self.point(x, queue_slots=False)
+        saturated = n > self.b_max
+        if saturated.any():
+            extra = np.where(saturated, (n - self.b_max) / self.lam_sat, 0.0)
+            sat = self.point(self.x_max, closed_extra_wait=extra, queue_slots=False)
+            sat.lam = np.minimum(sat.lam, self.lam_sat)
+            pt = _select(saturated, sat, pt)
+        return pt, saturated
+
+    def static_batch(self, n):
+        R = self.R
+        n = np.maximum(np.asarray(n, float), 1.0)
+        b = np.minimum(n, self.b_max)
+        waves = np.ceil(n / b)
+        prefill = step_time(R, 0.0, 0.0, b * self.S, self.pf_ctx)
+        tau = step_time(R, b, self.ctx, 0.0, 0.0)
+        ttft = R["ttft_overhead"] + prefill
+        e2e = waves * (prefill + self.O1 * tau) + R["ttft_overhead"]
+        return ttft, tau, e2e
+
+
+def _select(mask, a: Point, b: Point) -> Point:
+    out = Point(*(np.where(mask, getattr(a, f), getattr(b, f)) for f in
+                  ("x", "lam", "n_dec", "tau", "ttft_mean", "ttft_p", "tpot_mean", "tpot_p", "rho")))
+    out._osl1 = a._osl1
+    return out
