@@ -308,8 +308,10 @@ class Engine(Sourced):
     aliases: list[str] = []
     """Other names mapped explicitly onto this engine (NVIDIA NIM runs TensorRT-LLM or vLLM)."""
     launch_template: str
-    """Python str.format template; fields: hf_id, tp, pp, ep, max_batch, max_model_len, quant,
-    kv_quant, port."""
+    """Python str.format template; fields: hf_id, tp, pp, ep, max_batch, max_model_len, port,
+    quant_flags, kv_quant_flags, ep_flags. Fields with no value render empty."""
+    ep_flags: str = ""
+    """Flags that switch expert parallelism on when ep > 1 (vLLM: --enable-expert-parallel)."""
     quant_flags: dict[str, str] = {}
     """Extra launch flags per weight quantization."""
     kv_quant_flags: dict[str, str] = {}

@@ -26,7 +26,7 @@ def launch_command(catalog: Catalog, row, workload: Workload, port: int = 8000) 
         quant=row["quant"], kv_quant=row["kv_quant"],
         quant_flags=engine.quant_flags.get(row["quant"], "") if row["quant"] != model.native_dtype else "",
         kv_quant_flags=engine.kv_quant_flags.get(row["kv_quant"], ""),
-        ep_flags=engine.quant_flags.get("ep", "") if int(row["ep"]) > 1 else "",
+        ep_flags=engine.ep_flags if int(row["ep"]) > 1 else "",
     )
     text = string.Formatter().vformat(engine.launch_template, (), fields)
     return " ".join(text.split())
