@@ -276,7 +276,7 @@ def test_import_hf_minimal_config_defaults(cli, tmp_path):
         "intermediate_size": 1024, "num_attention_heads": 8, "vocab_size": 1000, "max_position_embeddings": 2048,
         "torch_dtype": "float16", "sliding_window": 256,
     }))
-    e = _import(cli, config)
+    e = _import(cli, tmp_path)  # the model directory works too
     assert e["num_kv_heads"] == 8 and e["head_dim"] == 64 and e["native_dtype"] == "fp16"
     assert e["hf_id"] == "someone/tiny-model" and e["source"] == "https://huggingface.co/someone/tiny-model"
     assert e["sliding_window_tokens"] == 256 and e["sliding_window_layers"] == 4

@@ -527,7 +527,9 @@ def read_json_object(path: Path) -> dict[str, Any]:
 
 @catalog_app.command("import-hf")
 def import_hf(
-    config: Annotated[Path, typer.Argument(metavar="CONFIG_JSON", help="A local Hugging Face config.json.")],
+    config: Annotated[
+        Path, typer.Argument(metavar="CONFIG_JSON", help="A local Hugging Face config.json (or its directory).")
+    ],
     entry_id: Annotated[str, typer.Option("--id", help="Catalog id for the model (lowercase-kebab).")],
     source: Annotated[
         str | None, typer.Option(help="Where the config came from (default: the HF URL, else the file path).")
@@ -543,6 +545,8 @@ def import_hf(
     Redirect to a file and pass it with `--catalog`, or paste the entry into catalogs/models.yaml.
     Published parameter counts are not in config.json: add `published_total_params_b` by hand.
     """
+    if config.is_dir():  # a downloaded model directory
+        config = config / "config.json"
     data = read_json_object(config)
     entry = model_entry_from_hf_config(data, entry_id=entry_id, file=str(config), source=source,
                                        hf_id=hf_id, name=name)
