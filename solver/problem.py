@@ -288,6 +288,10 @@ def check_problem(problem: Problem, catalog: Catalog, file: str = "problem") -> 
     for j, p in enumerate(f.providers or []):
         if p.lower() not in providers:
             unknown(f"fleet.providers[{j}]", "provider", p, providers)
+    regions = sorted({o.region for o in catalog.offers.values() if o.region})
+    for j, r in enumerate(f.regions or []):
+        if regions and r not in regions:  # matched exactly, as the offer filter does
+            unknown(f"fleet.regions[{j}]", "region", r, regions)
     for j, cap in enumerate(f.inventory):
         if cap.offer is not None and cap.offer not in catalog.offers:
             unknown(f"fleet.inventory[{j}].offer", "offer", cap.offer, sorted(catalog.offers))

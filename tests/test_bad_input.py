@@ -59,6 +59,7 @@ PROBLEM_CASES = [
     ("problem_wrong_quant.yaml", "workloads[0].quantizations[1]", "got 'fp6'; allowed: 'bf16', 'fp16', 'fp8'"),
     ("problem_unknown_accelerator.yaml", "fleet.accelerators[0]", "did you mean: h100-sxm?"),
     ("problem_unknown_engine.yaml", "workloads[0].engines[0]", "did you mean: vllm?"),
+    ("problem_unknown_region.yaml", "fleet.regions[0]", "unknown region 'us-east' (did you mean: us-east-1?)"),
     ("problem_wrong_pricing_tier.yaml", "fleet.pricing_tiers[0]", "allowed: 'on_demand', 'spot'"),
     ("problem_wrong_type_tokens.yaml", "workloads[0].input_tokens",
      "valid integer (got 'lots')"),
