@@ -43,6 +43,8 @@ CATALOG_CASES = [
     ("catalog_zero_kv_heads.yaml", "models[0].num_kv_heads", "greater than or equal to 1 (got 0)"),
     ("catalog_spot_above_on_demand.yaml", "offers[0].usd_per_hour_spot", "above on-demand"),
     ("catalog_owned_offer_missing_power.yaml", "offers[0]", "owned offer needs power_kw_full, pue, usd_per_kwh"),
+    ("catalog_engine_template_unbalanced_brace.yaml", "engines[0].launch_template",
+     "not a valid str.format template"),
     ("catalog_recursive_alias.yaml", "catalog_recursive_alias.yaml", "anchor refers to itself"),
     ("catalog_impossible_date.yaml", "line 12, column 12", "invalid date '2025-13-45' (month must be in 1..12)"),
     ("catalog_infinite_value.yaml", "accelerators[0].memory_gb", "'inf' is not a finite number"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import string
 from typing import TYPE_CHECKING
 
 from solver.errors import Issue
@@ -43,6 +44,13 @@ def sanity_issues(catalog: Catalog, origin: dict[tuple[str, str], tuple[str, int
             issues.append(Issue(*where("offers", offer.id, "gpus_per_instance"),
                                 f"{offer.gpus_per_instance} GPUs exceed the {acc.id} node size "
                                 f"{acc.gpus_per_node}"))
+    for engine in catalog.engines.values():
+        try:
+            list(string.Formatter().parse(engine.launch_template))
+        except ValueError as exc:  # `{hf_id` or a stray `}` would crash every launch command later
+            issues.append(Issue(*where("engines", engine.id, "launch_template"),
+                                f"not a valid str.format template ({exc}); fields look like {{hf_id}} and "
+                                "literal braces are written {{ and }}"))
     from solver.catalog.params import parameter_counts  # local: params imports schema only
 
     for model in catalog.models.values():
