@@ -6,14 +6,15 @@ offer-independent, so rows are evaluated once per accelerator and joined to offe
 
 Pruning, in order, each counted for the report:
 1. infeasible rows (the performance model's `pruned_reason`: memory, SLO, unsupported...);
-2. dominated rows: on the same accelerator, a row is dropped when another needs no more GPUs per
-   replica and sustains at least the same request rate. Replica sizes are powers of two, so the
-   survivor fits every instance shape the dropped row fits, at no higher price.
+2. rows that do not fit an offer's instance shape (see `solver/optimize/inputs.join_offers`);
+3. dominated rows: on the same offer, a row is dropped when another needs no more GPUs per replica
+   and sustains at least the same request rate (it can never be cheaper, also for owned hardware,
+   whose power cost grows with GPUs per request served).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from itertools import product
 
 import numpy as np
@@ -37,10 +38,8 @@ CONFIG_COLUMNS = ["accelerator", "engine", "quant", "kv_quant", "tp", "pp", "ep"
 class CandidateSet:
     evaluated: pd.DataFrame
     """Every evaluated row of every workload (with `workload` index and `pruned_reason`)."""
-    kept: pd.DataFrame
-    """Feasible, non-dominated rows (before joining with offers)."""
-    counts: dict[str, dict[str, int]] = field(default_factory=dict)
-    """Per workload: considered, infeasible, dominated, kept."""
+    usable: pd.DataFrame
+    """Feasible rows (before joining with offers and removing dominated ones)."""
 
 
 def default_quants(model: Model) -> list[str]:
@@ -99,21 +98,20 @@ def enumerate_configs(
     return rows
 
 
-def remove_dominated(rows: pd.DataFrame) -> pd.DataFrame:
-    """Keep, per (workload, accelerator), rows whose capacity beats every row with ≤ GPUs.
+def remove_dominated(rows: pd.DataFrame, group: tuple[str, ...] = ("workload", "offer")) -> pd.DataFrame:
+    """Keep, per group (workload, offer), rows whose capacity beats every row with ≤ GPUs.
 
     Ties go to the first row in a fixed order (fewest GPUs, highest capacity, then the config
     columns), so the result is deterministic.
     """
     if rows.empty:
         return rows
-    order = rows.sort_values(
-        ["workload", "accelerator", "gpus", "capacity_rps", *CONFIG_COLUMNS[1:]],
-        ascending=[True, True, True, False, True, True, True, True, True, True, True],
-        kind="mergesort",
-    )
-    best_so_far = order.groupby(["workload", "accelerator"])["capacity_rps"].cummax()
-    previous_best = best_so_far.groupby([order["workload"], order["accelerator"]]).shift(1).fillna(-1.0)
+    keys = list(group)
+    columns = [*keys, "gpus", "capacity_rps", *CONFIG_COLUMNS]
+    ascending = [True] * len(keys) + [True, False] + [True] * len(CONFIG_COLUMNS)
+    order = rows.sort_values(columns, ascending=ascending, kind="mergesort")
+    best_so_far = order.groupby(keys)["capacity_rps"].cummax()
+    previous_best = best_so_far.groupby([order[k] for k in keys]).shift(1).fillna(-1.0)
     keep = order["capacity_rps"] > previous_best
     return order[keep].sort_index()
 
@@ -129,7 +127,7 @@ def build_candidates(
     sizes: dict[str, set[int]] = {}
     for o in offer_ids:
         sizes.setdefault(catalog.offers[o].accelerator, set()).add(catalog.offers[o].gpus_per_instance)
-    frames, counts = [], {}
+    frames = []
     evaluated_rows = 0
     for w, workload in enumerate(problem.workloads):
         model = catalog.models[workload.model]
@@ -157,11 +155,19 @@ def build_candidates(
         usable = evaluated
     else:
         usable = evaluated[(evaluated["pruned_reason"] == "") & (evaluated["capacity_rps"] > 0)]
-    kept = remove_dominated(usable)
+    return CandidateSet(evaluated=evaluated, usable=usable)
+
+
+def candidate_counts(problem: Problem, cands: CandidateSet, rows: pd.DataFrame) -> dict[str, dict[str, int]]:
+    """Per workload: configurations considered, infeasible, without a fitting offer or dominated on
+    every offer, kept (on at least one offer), and the offer rows given to CP-SAT."""
+    counts = {}
+    ev, us = cands.evaluated, cands.usable
     for w, workload in enumerate(problem.workloads):
-        n_all = int((evaluated["workload"] == w).sum()) if len(evaluated) else 0
-        n_ok = int((usable["workload"] == w).sum()) if len(usable) else 0
-        n_kept = int((kept["workload"] == w).sum()) if len(kept) else 0
-        counts[workload.name] = {"considered": n_all, "infeasible": n_all - n_ok,
-                                 "dominated": n_ok - n_kept, "kept": n_kept}
-    return CandidateSet(evaluated=evaluated, kept=kept.reset_index(drop=True), counts=counts)
+        n_all = int((ev["workload"] == w).sum()) if len(ev) else 0
+        n_ok = int((us["workload"] == w).sum()) if len(us) else 0
+        mine = rows[rows["workload"] == w] if len(rows) else rows
+        n_kept = int(mine["candidate"].nunique()) if len(mine) else 0
+        counts[workload.name] = {"considered": n_all, "infeasible": n_all - n_ok, "dominated": n_ok - n_kept,
+                                 "kept": n_kept, "offer_rows": int(len(mine))}
+    return counts

@@ -24,22 +24,39 @@ def explain_no_candidates(problem: Problem, catalog: Catalog, evaluated: pd.Data
     if rows.empty:
         return [f"{name}: no accelerator in the allowed fleet has an instance shape for any parallelism "
                 f"of this model"], {"workload": wl.name, "cause": "no_shapes"}
-    reasons = rows["pruned_reason"].str.split(":").str[0].value_counts()
+    category = rows["pruned_reason"].str.split(":").str[0]
+    reasons = category.value_counts()
     lines = [f"{name}: none of {len(rows)} configurations works ("
              + ", ".join(f"{n} {r}" for r, n in reasons.items()) + ")"]
     detail: dict = {"workload": wl.name, "reasons": {str(k): int(v) for k, v in reasons.items()}}
-    fits = rows[rows["fits"]]
+    fits = rows[category == "slo"]
+    if fits.empty and (category == "memory").any():
+        mem = rows[category == "memory"]
+        need = mem["pruned_reason"].str.extract(r"needs ([0-9.]+) GB")[0].astype(float)
+        best = mem.loc[need.idxmin()] if need.notna().any() else mem.iloc[0]
+        acc = catalog.accelerators[best["accelerator"]]
+        largest = max(catalog.accelerators[a].memory_gb for a in rows["accelerator"].unique())
+        lines.append(
+            f"  memory blocks it: the smallest footprint is {need.min():.1f} GB/GPU ({best['accelerator']} "
+            f"{acc.memory_gb:g} GB, tp={best['tp']} pp={best['pp']} ep={best['ep']}, {best['quant']}); the largest "
+            f"allowed accelerator has {largest:g} GB. Allow larger accelerators, more GPUs per replica, "
+            f"a smaller quantization or shorter contexts")
+        detail.update(cause="memory", min_memory_gb_per_gpu=float(need.min()))
+        return lines, detail
+    if fits.empty and (category == "engine").any():
+        examples = sorted(set(rows.loc[category == "engine", "pruned_reason"]))[:4]
+        supported = sorted({
+            f"{e.id}: {', '.join(sup.weight_quants)}"
+            for e in catalog.engines.values() for sup in e.support
+            if set(sup.families) & {catalog.accelerators[a].family for a in rows["accelerator"].unique()}
+        })
+        lines.append("  engine support blocks it: " + "; ".join(examples))
+        lines.append("  weight quantizations the engines run on the allowed accelerators: " + " | ".join(supported))
+        detail["cause"] = "engine"
+        return lines, detail
     if fits.empty:
-        mem = rows["memory_gb_per_gpu"].replace([math.inf], math.nan)
-        best = rows.loc[mem.idxmin()] if mem.notna().any() else None
-        if best is not None:
-            acc = catalog.accelerators[best["accelerator"]]
-            lines.append(
-                f"  memory blocks it: the smallest footprint is {best['memory_gb_per_gpu']:.1f} GB/GPU "
-                f"({best['accelerator']}, tp={best['tp']} pp={best['pp']} ep={best['ep']}, {best['quant']}), "
-                f"above the {acc.memory_gb:g} GB available; allow larger accelerators, more GPUs per "
-                f"replica or a smaller quantization")
-        detail["cause"] = "memory"
+        lines.append("  " + "; ".join(sorted(set(rows["pruned_reason"]))[:3]))
+        detail["cause"] = str(reasons.index[0])
         return lines, detail
     slo = wl.slo
     causes = []

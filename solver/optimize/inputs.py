@@ -14,6 +14,7 @@ import pandas as pd
 
 from solver.catalog.loader import Catalog
 from solver.errors import Issue, ProblemError
+from solver.optimize.candidates import remove_dominated
 from solver.optimize.data import ModelInput, OfferData, WorkloadData
 from solver.problem import Problem
 
@@ -91,17 +92,29 @@ def slot_grid(problem: Problem, file: str = "problem") -> tuple[tuple[float, ...
     return hours, rates
 
 
-def join_offers(kept: pd.DataFrame, offers: dict[str, OfferData]) -> pd.DataFrame:
-    """One model row per (candidate, offer of its accelerator whose instance size it fits)."""
-    if kept.empty:
-        return kept.assign(offer=pd.Series(dtype=str))
+def join_offers(usable: pd.DataFrame, offers: dict[str, OfferData], catalog: Catalog) -> pd.DataFrame:
+    """One row per (candidate, offer of its accelerator whose instance shape it fits), dominated
+    rows removed per offer.
+
+    Shape rules: tensor parallelism stays inside one instance (tp ≤ G: it needs the scale-up
+    fabric); a replica either divides an instance (G mod n = 0) or spans whole instances (n mod G
+    = 0), and spanning is only allowed for full-node instances (G = the accelerator's node size),
+    which are the ones sold with a cluster network.
+    """
+    if usable.empty:
+        return usable.assign(offer=pd.Series(dtype=str), candidate=pd.Series(dtype=int))
     table = pd.DataFrame(
-        [(o.id, o.accelerator, o.gpus_per_instance) for o in offers.values()],
-        columns=["offer", "accelerator", "gpus_per_instance"],
+        [(o.id, o.accelerator, o.gpus_per_instance, catalog.accelerators[o.accelerator].gpus_per_node)
+         for o in offers.values()],
+        columns=["offer", "accelerator", "gpus_per_instance", "node_gpus"],
     )
-    rows = kept.reset_index(names="candidate").merge(table, on="accelerator")
-    fits = (rows["gpus_per_instance"] % rows["gpus"] == 0) | (rows["gpus"] % rows["gpus_per_instance"] == 0)
-    rows = rows[fits].sort_values(["workload", "candidate", "offer"], kind="mergesort").reset_index(drop=True)
+    rows = usable.reset_index(names="candidate").merge(table, on="accelerator")
+    G, n = rows["gpus_per_instance"], rows["gpus"]
+    divides = G % n == 0
+    spans = (n % G == 0) & (G >= rows["node_gpus"])
+    rows = rows[(rows["tp"] <= G) & (divides | spans)]
+    rows = remove_dominated(rows)
+    rows = rows.sort_values(["workload", "candidate", "offer"], kind="mergesort").reset_index(drop=True)
     rows["config_key"] = (
         rows["model"] + "|" + rows["accelerator"] + "|" + rows["engine"] + "|" + rows["quant"] + "|"
         + rows["kv_quant"] + "|tp" + rows["tp"].astype(str) + "pp" + rows["pp"].astype(str)

@@ -11,7 +11,7 @@ import pandas as pd
 
 from solver.catalog.loader import Catalog
 from solver.errors import InfeasibleError, NoSolutionError
-from solver.optimize.candidates import CandidateSet, build_candidates
+from solver.optimize.candidates import CandidateSet, build_candidates, candidate_counts
 from solver.optimize.checker import check_plan
 from solver.optimize.cpsat import RawSolution, solve_model
 from solver.optimize.data import ModelInput
@@ -61,7 +61,7 @@ def prepare(problem: Problem, catalog: Catalog, cache: dict | None = None
     """Candidates and the CP-SAT input; raises InfeasibleError when a workload has no candidate."""
     offers = allowed_offers(problem, catalog)
     cands = build_candidates(problem, catalog, sorted(offers), cache)
-    rows = join_offers(cands.kept, offers)
+    rows = join_offers(cands.usable, offers, catalog)
     lines, details = [], []
     for w, _wl in enumerate(problem.workloads):
         if rows.empty or not (rows["workload"] == w).any():
@@ -129,7 +129,7 @@ def solve(problem: Problem, catalog: Catalog, *, time_limit_s: float | None = No
         best_bound_usd=raw.best_bound if problem.objective == "min_cost" else math.nan,
         gap=raw.gap, solve_time_s=raw.wall_time_s, total_time_s=0.0,
         num_variables=raw.num_variables, num_constraints=raw.num_constraints,
-        candidate_counts=cands.counts, model_rows=len(rows), plan=plan,
+        candidate_counts=candidate_counts(problem, cands, rows), model_rows=len(rows), plan=plan,
         workloads=[], runner_ups=runner_ups(problem, data, rows, plan), violations=violations, raw=raw,
     )
     result.workloads = workload_summaries(problem, catalog, data, plan)
