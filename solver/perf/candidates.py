@@ -167,7 +167,8 @@ class Prepared:
             peak_key, dt = compute_dtype(acc, q)
             peak = getattr(acc.peak_tflops, peak_key) * 1e12
             gemm = self.kernels.curve(acc, "gemm", base["fw"], dt)
-            moe_dt = dt if dt != "fp8" else "fp8"
+            # fp8 MoE checkpoints (DeepSeek, Qwen3-FP8) use 128-block scales: the fp8_block MoE kernels.
+            moe_dt = "fp8_block" if dt == "fp8" else dt
             moe = self.kernels.curve(acc, "moe", base["fw"], moe_dt)
             prof = base["prof"]
             return {"peak": peak, "peak_moe": peak,

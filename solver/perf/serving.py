@@ -7,7 +7,8 @@ The batch is bounded by `B_max = min(max_batch, KV-cache capacity in requests, m
 x ≤ x_max = B_max/(O−1) and the saturation rate is λ_sat = x_max/τ(x_max).
 
 - TPOT: the mean is τ (prefill interference included). A request sees N ~ Poisson(x·(O−1)) prompt
-  prefills during its decode, each costing Δ = (τ − τ_decode_only)/x, so TPOT_p = τ + z_p·Δ·√(x(O−1))/(O−1).
+  prefills during its decode, each costing Δ_S = τ(n_dec, S) − τ(n_dec, 0), so
+  TPOT_p = τ + z_p·Δ_S·√(x(O−1))/(O−1).
 - TTFT = engine overhead + residual of the running iteration (mean τ/2, p-quantile p·τ) + the prompt's
   own prefill (⌈S/chunk⌉ iterations of decode work plus Δ_S of prefill work) + queueing:
   an M/D/1 queue for the prefill work (ρ_p = λ·Δ_S, W = ρ_p·Δ_S / (2(1−ρ_p))) plus waiting for a batch
@@ -108,8 +109,8 @@ class Serving:
         if closed_extra_wait is not None:
             ttft_mean = ttft_mean + closed_extra_wait
             ttft_p = ttft_p + closed_extra_wait
-        delta = (tau - tau_d) / x
-        tpot_p = tau + self.z * delta * np.sqrt(n_dec) / self.O1
+        # Each prompt prefilled during a request's decode adds its marginal cost Δ_S to that request.
+        tpot_p = tau + self.z * delta_s * np.sqrt(n_dec) / self.O1
         pt = Point(x, lam, n_dec, tau, ttft_mean, ttft_p, tau, tpot_p, lam / self.lam_sat)
         pt._osl1 = self.O1
         return pt

@@ -1,0 +1,382 @@
+"""Fit the few serving-level profile parameters to published end-to-end cases, and validate.
+
+What is fitted, per (engine, accelerator family) with cases: the serving derates on the kernel-fitted
+compute and memory efficiencies, the per-iteration step overhead and the per-request TTFT overhead.
+Everything about shape (how GEMM, MoE, attention and collective efficiency change with size) comes from
+the kernel fits and is not touched here. The objective is the sum over cases and measured metrics of
+squared log errors, plus a weak pull towards the prior (kernel speed, 1 ms step, 5 ms TTFT overhead) so
+that groups with two or three cases do not chase noise. Coordinate descent over a bounded log grid,
+deterministic.
+
+Metrics compared (means): output tokens/s (every mode that measures it), TTFT (not in max_throughput:
+there it is the wait for a batch slot, set by how many requests the benchmark issued, which the case
+does not give), TPOT (ITL where reported), e2e (static_batch: the whole batch).
+
+Cases whose engine is an alias (NIM) are evaluated with the engine it maps to and count towards that
+engine's fit.
+"""
+
+from __future__ import annotations
+
+import csv
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+
+from solver.catalog.schema import EfficiencyProfile
+from solver.errors import CatalogError
+from solver.perf.estimate import estimate_many
+
+METRICS = {
+    "output_tok_s": ("measured_output_tok_s", "output_tokens_per_s"),
+    "ttft_ms": ("measured_ttft_ms", "ttft_ms"),
+    "tpot_ms": ("measured_tpot_ms", "tpot_ms"),
+    "e2e_ms": ("measured_e2e_ms", "e2e_ms"),
+}
+FIT_PARAMS = ("compute_efficiency", "memory_efficiency", "step_overhead_ms", "ttft_overhead_ms")
+PRIOR = {"compute_efficiency": 1.0, "memory_efficiency": 1.0, "step_overhead_ms": 1.0, "ttft_overhead_ms": 5.0}
+BOUNDS = {"compute_efficiency": (0.3, 1.0), "memory_efficiency": (0.3, 1.0), "step_overhead_ms": (0.05, 20.0),
+          "ttft_overhead_ms": (0.5, 200.0)}
+PRIOR_WEIGHT = 0.02
+DEFAULT_CASES = Path(__file__).resolve().parents[3] / "shared" / "calibration" / "cases.csv"
+
+
+def read_cases(path: Path) -> list[dict]:
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def source_of(case: dict) -> str:
+    return str(case.get("source_id", "")).split("/")[0] or "unknown"
+
+
+def compare(cases: list[dict], results: list[dict]) -> pd.DataFrame:
+    """One row per (case, measured metric): predicted, measured, absolute percentage error."""
+    rows = []
+    for case, res in zip(cases, results, strict=True):
+        for metric, (mcol, pcol) in METRICS.items():
+            meas = _num(case.get(mcol))
+            if meas is None:
+                continue
+            if metric == "ttft_ms" and case.get("mode") == "max_throughput":
+                continue
+            pred = res.get(pcol) if res.get("fits") else None
+            ape = abs(pred - meas) / meas * 100 if pred is not None else np.nan
+            rows.append({"case_id": case.get("case_id"), "source": source_of(case), "model": case.get("model"),
+                         "accelerator": case.get("accelerator"), "engine": case.get("engine"),
+                         "mode": case.get("mode"), "metric": metric, "measured": meas, "predicted": pred,
+                         "ape_pct": ape, "ratio": (pred / meas) if pred else np.nan,
+                         "fits": bool(res.get("fits")), "reason": res.get("reason", ""),
+                         "tp": res.get("tp"), "pp": res.get("pp"), "ep": res.get("ep")})
+    return pd.DataFrame(rows)
+
+
+def _num(v):
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return None if math.isnan(f) else f
+
+
+def summarise(cmp: pd.DataFrame) -> dict:
+    """Median and 90th-percentile APE per metric, per accelerator, per mode; unfit rows count as missing."""
+    def stats(g):
+        e = g["ape_pct"].dropna()
+        return {"n": int(len(g)), "predicted": int(len(e)),
+                "median_ape": round(float(e.median()), 1) if len(e) else None,
+                "p90_ape": round(float(e.quantile(0.9)), 1) if len(e) else None,
+                "within_2x": int(((g["ratio"] >= 0.5) & (g["ratio"] <= 2.0)).sum())}
+
+    out = {"per_metric": {m: stats(g) for m, g in cmp.groupby("metric")}}
+    out["per_accelerator"] = {f"{a}/{m}": stats(g) for (a, m), g in cmp.groupby(["accelerator", "metric"])}
+    out["per_mode"] = {f"{a}/{m}": stats(g) for (a, m), g in cmp.groupby(["mode", "metric"])}
+    out["per_source"] = {f"{a}/{m}": stats(g) for (a, m), g in cmp.groupby(["source", "metric"])}
+    return out
+
+
+@dataclass
+class FitResult:
+    engine: str
+    family: str
+    params: dict
+    n_cases: int
+    error: dict = field(default_factory=dict)
+
+
+def _with_profile(catalog, engine_id: str, family: str, values: dict):
+    """Shallow copy of the catalog whose (engine, family) profile carries `values`."""
+    import copy
+
+    cat = copy.copy(catalog)
+    cat.engines = dict(catalog.engines)
+    eng = cat.engines[engine_id]
+    profiles = []
+    found = False
+    for p in eng.profiles:
+        if family in p.families:
+            found = True
+            others = [f for f in p.families if f != family]
+            if others:
+                profiles.append(p.model_copy(update={"families": others}))
+            profiles.append(p.model_copy(update={"families": [family], **values}))
+        else:
+            profiles.append(p)
+    if not found:
+        raise CatalogError([])
+    cat.engines[engine_id] = eng.model_copy(update={"profiles": profiles})
+    return cat
+
+
+def _objective(cases, catalog, engine_id, family, values) -> float:
+    cat = _with_profile(catalog, engine_id, family, values)
+    res = estimate_many(cases, cat)
+    cmp = compare(cases, res)
+    r = np.log(cmp["ratio"].to_numpy(float))
+    r = np.where(np.isfinite(r), r, np.log(3.0))  # an unfit case counts as off by 3x
+    reg = sum((math.log(values[k]) - math.log(PRIOR[k])) ** 2 for k in values)
+    return float(np.sum(r**2) + PRIOR_WEIGHT * len(r) * reg)
+
+
+def fit_group(cases: list[dict], catalog, engine_id: str, family: str, rounds: int = 3) -> FitResult:
+    prof = next(p for p in catalog.engines[engine_id].profiles if family in p.families)
+    values = {k: float(np.clip(getattr(prof, k), *BOUNDS[k])) for k in FIT_PARAMS}
+    best = _objective(cases, catalog, engine_id, family, values)
+    for r in range(rounds):
+        span = 0.5 / (2**r)
+        for k in FIT_PARAMS:
+            lo, hi = BOUNDS[k]
+            grid = np.exp(np.log(values[k]) + np.linspace(-span, span, 7) * (3.0 if "overhead" in k else 1.0))
+            for v in np.clip(grid, lo, hi):
+                trial = {**values, k: float(v)}
+                f = _objective(cases, catalog, engine_id, family, trial)
+                if f < best - 1e-9:
+                    best, values = f, trial
+    cat = _with_profile(catalog, engine_id, family, values)
+    cmp = compare(cases, estimate_many(cases, cat))
+    err = {m: round(float(g["ape_pct"].median()), 1) for m, g in cmp.groupby("metric")}
+    return FitResult(engine_id, family, {k: round(v, 4) for k, v in values.items()}, len(cases), err)
+
+
+def groups(cases: list[dict], catalog) -> dict[tuple[str, str], list[dict]]:
+    """Cases per (engine id, accelerator family), aliases resolved."""
+    out: dict[tuple[str, str], list[dict]] = {}
+    for c in cases:
+        try:
+            eng = catalog.lookup("engines", str(c["engine"]).strip().lower())
+            acc = catalog.lookup("accelerators", str(c["accelerator"]).strip().lower())
+        except CatalogError:
+            continue
+        out.setdefault((eng.id, acc.family), []).append(c)
+    return out
+
+
+def fit_all(cases: list[dict], catalog) -> tuple[object, list[FitResult]]:
+    """Fit every (engine, family) group with cases; returns the updated catalog and the fits."""
+    fits = []
+    cat = catalog
+    for (engine_id, family), group in sorted(groups(cases, catalog).items()):
+        fr = fit_group(group, cat, engine_id, family)
+        cat = _with_profile(cat, engine_id, family, fr.params)
+        fits.append(fr)
+    return cat, fits
+
+
+def leave_one_source_out(cases: list[dict], catalog) -> pd.DataFrame:
+    """Refit without each source, predict that source; the comparison rows of every held-out source."""
+    frames = []
+    for src in sorted({source_of(c) for c in cases}):
+        train = [c for c in cases if source_of(c) != src]
+        test = [c for c in cases if source_of(c) == src]
+        cat, _ = fit_all(train, catalog)
+        cmp = compare(test, estimate_many(test, cat))
+        cmp["held_out"] = src
+        frames.append(cmp)
+    return pd.concat(frames, ignore_index=True)
+
+
+def validate(cases_path: Path, catalog) -> tuple[pd.DataFrame, dict]:
+    cases = read_cases(cases_path)
+    results = estimate_many(cases, catalog)
+    cmp = compare(cases, results)
+    return cmp, summarise(cmp)
+
+
+def profile_with(prof: EfficiencyProfile, **kw) -> EfficiencyProfile:
+    return prof.model_copy(update=kw)
+
+
+# --- writing the fitted profiles into catalogs/engines.yaml ---------------------------------------
+FAMILY_GROUPS = {
+    "trtllm": [["hopper"], ["blackwell"], ["blackwell-ultra"], ["ampere"], ["ada"]],
+    "vllm": [["hopper"], ["blackwell"], ["blackwell-ultra"], ["ampere"], ["ada"], ["cdna3"], ["cdna4"]],
+    "sglang": [["hopper"], ["blackwell"], ["blackwell-ultra"], ["ampere"], ["ada"], ["cdna3"], ["cdna4"]],
+}
+ENGINE_SETTINGS = {
+    # Engine defaults, not fitted. Sources: TensorRT-LLM trtllm-bench / KvCacheConfig docs
+    # (free_gpu_memory_fraction 0.9 of the memory left after weights; GUARANTEED_NO_EVICT scheduler reserves
+    # the whole sequence; max_num_tokens 8192); vLLM engine args (gpu_memory_utilization 0.9 of the device,
+    # paged KV on demand, max_num_seqs 256, max_num_batched_tokens 8192, kv-cache-dtype auto = model dtype);
+    # SGLang server args (mem_fraction_static ~0.88 of the device, chunked_prefill_size 8192, fp16/bf16 KV
+    # unless --kv-cache-dtype).
+    "trtllm": {"max_batch_default": 2048, "max_num_tokens": 8192, "memory_utilisation": 0.9,
+               "kv_memory_fraction_of_free": True, "kv_admission_output_fraction": 1.0, "kv_quant_default": "auto",
+               "runtime_reserve_gb": 2.0},
+    "vllm": {"max_batch_default": 256, "max_num_tokens": 8192, "memory_utilisation": 0.9,
+             "kv_memory_fraction_of_free": False, "kv_admission_output_fraction": 0.5, "kv_quant_default": "bf16",
+             "runtime_reserve_gb": 2.0},
+    "sglang": {"max_batch_default": 1024, "max_num_tokens": 8192, "memory_utilisation": 0.88,
+               "kv_memory_fraction_of_free": False, "kv_admission_output_fraction": 0.5, "kv_quant_default": "bf16",
+               "runtime_reserve_gb": 2.0},
+}
+# Where a group without cases takes its fitted values from (closest measured group), and why.
+PRIOR_FROM = {
+    ("trtllm", "blackwell-ultra"): ("trtllm", "blackwell", "same engine, previous Blackwell generation"),
+    ("trtllm", "ampere"): ("trtllm", "hopper", "same engine, closest measured family"),
+    ("trtllm", "ada"): ("trtllm", "hopper", "same engine, closest measured family"),
+    ("vllm", "cdna4"): ("vllm", "cdna3", "same engine, previous CDNA generation"),
+}
+for _fam in ("hopper", "blackwell", "blackwell-ultra", "ampere", "ada"):
+    PRIOR_FROM.setdefault(("vllm", _fam), ("trtllm", _fam, "no vLLM cases on this family: TensorRT-LLM's fitted "
+                                                          "serving derates; vLLM's own kernel curves still apply"))
+for _fam in ("hopper", "blackwell", "blackwell-ultra", "ampere", "ada", "cdna3", "cdna4"):
+    PRIOR_FROM.setdefault(("sglang", _fam), ("vllm", _fam, "no SGLang cases at all: vLLM's values for the family; "
+                                                          "SGLang's own kernel curves still apply"))
+
+BEGIN = "    # BEGIN profiles (generated by `python -m solver.perf.calibrate --write`; refit, do not hand-edit)"
+END = "    # END profiles"
+
+
+def build_profiles(cases: list[dict], catalog, cases_label: str) -> tuple[dict[str, list[dict]], list[FitResult]]:
+    """Fit every group with cases; derive the others from PRIOR_FROM; return YAML-ready dicts per engine."""
+    seeded = _seed_catalog(catalog)
+    cat, fits = fit_all(cases, seeded)
+    values: dict[tuple[str, str], tuple[dict, str, dict]] = {}
+    for f in fits:
+        sources = sorted({source_of(c) for c in cases if _grp(c, catalog) == (f.engine, f.family)})
+        values[(f.engine, f.family)] = (
+            f.params,
+            f"fitted to {f.n_cases} cases of {cases_label} ({', '.join(sources)}) by solver/perf/calibrate.py "
+            f"(serving derates, step and TTFT overheads); kernel curves from catalogs/kernel_fits.yaml",
+            f.error,
+        )
+
+    def resolve(key, depth=0):
+        if key in values:
+            return values[key]
+        src = PRIOR_FROM.get(key)
+        if src is None or depth > 4:
+            return ({k: PRIOR[k] for k in FIT_PARAMS}, "prior: kernel-table speed, 1 ms step, 5 ms TTFT overhead "
+                    "(no cases for this engine and family or a related one)", {})
+        p, _, _ = resolve((src[0], src[1]), depth + 1)
+        return (p, f"prior, not fitted: copied from the ({src[0]}, {src[1]}) profile ({src[2]}); "
+                   f"see that profile's fitted_to", {})
+
+    out: dict[str, list[dict]] = {}
+    for eng, fam_groups in FAMILY_GROUPS.items():
+        if eng not in catalog.engines:
+            continue
+        out[eng] = []
+        for fams in fam_groups:
+            params, why, err = resolve((eng, fams[0]))
+            entry = {"families": fams, **{k: float(params[k]) for k in FIT_PARAMS},
+                     "collective_latency_us": 5.0, **ENGINE_SETTINGS[eng], "kernel_framework": eng,
+                     "fitted_to": why}
+            if err:
+                entry["fit_error"] = err
+            out[eng].append(entry)
+    return out, fits
+
+
+def _grp(case, catalog):
+    try:
+        return (catalog.lookup("engines", str(case["engine"]).lower()).id,
+                catalog.lookup("accelerators", str(case["accelerator"]).lower()).family)
+    except CatalogError:
+        return None
+
+
+def _seed_catalog(catalog):
+    """Catalog whose engines carry prior profiles for every group (the starting point of the fit)."""
+    import copy
+
+    cat = copy.copy(catalog)
+    cat.engines = dict(catalog.engines)
+    for eng, fam_groups in FAMILY_GROUPS.items():
+        if eng not in cat.engines:
+            continue
+        profs = [EfficiencyProfile(families=f, **{k: PRIOR[k] for k in FIT_PARAMS}, collective_latency_us=5.0,
+                                   **ENGINE_SETTINGS[eng], kernel_framework=eng, fitted_to="prior")
+                 for f in fam_groups]
+        cat.engines[eng] = cat.engines[eng].model_copy(update={"profiles": profs})
+    return cat
+
+
+def render_profiles(entries: list[dict]) -> str:
+    import yaml
+
+    body = yaml.safe_dump({"profiles": entries}, sort_keys=False, width=110, default_flow_style=None)
+    lines = [BEGIN] + ["    " + ln if ln else ln for ln in body.rstrip("\n").splitlines()] + [END]
+    return "\n".join(lines) + "\n"
+
+
+def write_profiles(path: Path, profiles: dict[str, list[dict]]) -> None:
+    """Replace (or add) the generated `profiles:` block of each engine in engines.yaml, nothing else."""
+    text = path.read_text()
+    lines = text.splitlines(keepends=True)
+    # Drop previous generated blocks.
+    cleaned, skip = [], False
+    for ln in lines:
+        if ln.rstrip("\n") == BEGIN:
+            skip = True
+            continue
+        if skip:
+            if ln.rstrip("\n") == END:
+                skip = False
+            continue
+        cleaned.append(ln)
+    starts = [i for i, ln in enumerate(cleaned) if ln.startswith("  - id: ")]
+    out = []
+    for n, s in enumerate(starts):
+        end = starts[n + 1] if n + 1 < len(starts) else len(cleaned)
+        block = cleaned[s:end]
+        eid = block[0].split(":", 1)[1].strip()
+        if n == 0:
+            out.extend(cleaned[:s])
+        while block and not block[-1].strip():
+            block = block[:-1]
+        out.extend(block)
+        if eid in profiles:
+            out.append(render_profiles(profiles[eid]))
+        if end < len(cleaned):
+            out.append("\n")
+    path.write_text("".join(out))
+
+
+def main(argv: list[str] | None = None) -> None:
+    import argparse
+    import json
+
+    from solver.catalog.loader import builtin_catalog_dir, load_catalog
+
+    ap = argparse.ArgumentParser(description="Fit engine profiles to calibration cases.")
+    ap.add_argument("--cases", type=Path, default=DEFAULT_CASES)
+    ap.add_argument("--write", action="store_true", help="write the profiles into catalogs/engines.yaml")
+    args = ap.parse_args(argv)
+    catalog = load_catalog()
+    cases = read_cases(args.cases)
+    label = f"{args.cases.name}"
+    profiles, fits = build_profiles(cases, catalog, label)
+    for f in fits:
+        print(json.dumps({"engine": f.engine, "family": f.family, "cases": f.n_cases, **f.params,
+                          "median_ape": f.error}))
+    if args.write:
+        write_profiles(builtin_catalog_dir() / "engines.yaml", profiles)
+        print("wrote engines.yaml profiles")
+
+
+if __name__ == "__main__":
+    main()
