@@ -24,6 +24,7 @@ from solver.errors import CatalogError
 from solver.perf import memory as mem
 from solver.perf.arch import KV_BYTES, WEIGHT_BYTES, compute_dtype, geometry, weight_bytes
 from solver.perf.kernels import KernelLibrary
+from solver.perf.latency import step_time
 from solver.perf.profiles import default_kv_quant, resolve_profile, support_reason
 from solver.perf.serving import Serving
 
@@ -33,12 +34,20 @@ OPTIONAL = {"slo_ttft_ms": np.nan, "slo_tpot_ms": np.nan, "slo_e2e_ms": np.nan, 
 
 def _per_key(df: pd.DataFrame, cols: list[str], fn, keys_out: dict | None = None) -> tuple[list, np.ndarray]:
     """Apply fn(*key) once per distinct key; returns (values per distinct key, row -> key index)."""
-    codes = df.groupby(cols, sort=False, dropna=False).ngroup().to_numpy()
-    firsts = list(df.drop_duplicates(cols)[cols].itertuples(index=False, name=None))
+    if len(df) == 0:
+        return [], np.zeros(0, int)
+    combined = np.zeros(len(df), dtype=np.int64)
+    uniq_cols = []
+    for c in cols:
+        codes, uniques = pd.factorize(df[c].to_numpy(), use_na_sentinel=False)
+        combined = combined * (len(uniques) + 1) + codes
+        uniq_cols.append((codes, uniques))
+    _, first, inverse = np.unique(combined, return_index=True, return_inverse=True)
+    firsts = [tuple(u[cd[i]] for cd, u in uniq_cols) for i in first]
     vals = [fn(*k) for k in firsts]
     if keys_out is not None:
         keys_out.update(zip(firsts, vals, strict=True))
-    return vals, codes
+    return vals, inverse.reshape(-1)
 
 
 def _lookup(catalog, section, key):
@@ -60,7 +69,10 @@ def normalise(df: pd.DataFrame) -> pd.DataFrame:
         out[c] = pd.to_numeric(out[c], errors="coerce").astype(float)
     out["percentile"] = out["percentile"].fillna(99.0)
     for c in ("model", "accelerator", "engine", "quant", "kv_quant"):
-        out[c] = out[c].astype(str).str.strip().str.lower()
+        codes, uniques = pd.factorize(out[c], use_na_sentinel=False)
+        clean = np.array(["" if (u is None or (isinstance(u, float) and np.isnan(u))) else str(u).strip().lower()
+                          for u in uniques], dtype=object)
+        out[c] = clean[codes] if len(uniques) else out[c].astype(str)
     return out
 
 
@@ -86,10 +98,11 @@ class Prepared:
         models, mcode = _per_key(df, ["model"], lambda m: _lookup(catalog, "models", m))
         accs, acode = _per_key(df, ["accelerator"], lambda a: _lookup(catalog, "accelerators", a))
         engs, ecode = _per_key(df, ["engine"], lambda e: _lookup(catalog, "engines", e))
-        flag([models[c] is None for c in mcode], lambda i: f"catalog: unknown model {df['model'].iat[i]!r}")
-        flag([accs[c] is None for c in acode],
+        flag(np.array([m is None for m in models])[mcode],
+             lambda i: f"catalog: unknown model {df['model'].iat[i]!r}")
+        flag(np.array([a is None for a in accs])[acode],
              lambda i: f"catalog: unknown accelerator {df['accelerator'].iat[i]!r}")
-        flag([engs[c] is None for c in ecode],
+        flag(np.array([e is None for e in engs])[ecode],
              lambda i: f"catalog: unknown engine {df['engine'].iat[i]!r} (not an id or alias)")
         flag(~df["quant"].isin(list(WEIGHT_BYTES)).to_numpy(), lambda i: f"quant: unknown {df['quant'].iat[i]!r}")
         for c in ("tp", "pp", "ep", "max_batch", "isl", "osl"):
@@ -100,7 +113,7 @@ class Prepared:
         # --- geometry per model ------------------------------------------------------------
         geo_rows = [geometry(m).as_dict() if m is not None else None for m in models]
         keys = next((list(r) for r in geo_rows if r), [])
-        self.g = {k: np.array([geo_rows[c][k] if geo_rows[c] else np.nan for c in mcode]) for k in keys}
+        self.g = {k: np.array([r[k] if r else np.nan for r in geo_rows], float)[mcode] for k in keys}
         g = self.g
         tp = np.nan_to_num(df["tp"].to_numpy(), nan=1.0)
         pp = np.nan_to_num(df["pp"].to_numpy(), nan=1.0)
@@ -156,7 +169,7 @@ class Prepared:
         ae_map: dict = {}
         ae, aecode = _per_key(df, ["accelerator", "engine"], acc_engine, ae_map)
         ok = reason == ""
-        flag(ok & np.array([ae[c] is not None and ae[c]["reason"] != "" for c in aecode]),
+        flag(ok & np.array([v is not None and v["reason"] != "" for v in ae], bool)[aecode],
              lambda i: ae[aecode[i]]["reason"])
 
         def quant_fn(a, e, q):
@@ -206,17 +219,21 @@ class Prepared:
         flag(ok_kv & ~df["kv_quant"].isin(list(KV_BYTES)).to_numpy(),
              lambda i: f"kv_quant: unknown {df['kv_quant'].iat[i]!r}")
 
-        def sup_fn(m, a, e, q, kq):
-            model = _lookup(catalog, "models", m)
-            acc = _lookup(catalog, "accelerators", a)
-            eng = _lookup(catalog, "engines", e)
-            if model is None or acc is None or eng is None:
-                return ""
-            return support_reason(eng, acc.family, model, q, kq)
+        arch = np.array([m.architecture if m is not None else "" for m in models], dtype=object)[mcode]
+        fam = np.array([a.family if a is not None else "" for a in accs], dtype=object)[acode]
+        arch_model = {m.architecture: m for m in models if m is not None}
 
-        sv, scode = _per_key(df, ["model", "accelerator", "engine", "quant", "kv_quant"], sup_fn)
+        def sup_fn(ar, fa, e, q, kq):
+            eng = _lookup(catalog, "engines", e)
+            if not ar or not fa or eng is None:
+                return ""
+            return support_reason(eng, fa, arch_model[ar], q, kq)
+
+        keyed = pd.DataFrame({"a": arch, "f": fam, "e": df["engine"].to_numpy(), "q": df["quant"].to_numpy(),
+                              "k": df["kv_quant"].to_numpy()})
+        sv, scode = _per_key(keyed, ["a", "f", "e", "q", "k"], sup_fn)
         ok = reason == ""
-        flag(ok & np.array([sv[c] != "" for c in scode]), lambda i: sv[scode[i]])
+        flag(ok & np.array([v != "" for v in sv], bool)[scode], lambda i: sv[scode[i]])
 
         # --- assemble arrays for the rows still usable ----------------------------------------
         ok = reason == ""
@@ -224,19 +241,23 @@ class Prepared:
         idx = np.flatnonzero(ok)
         self.idx = idx
         R: dict = {"g": {k: v[idx] for k, v in g.items()}}
+        def take(values, codes, name):
+            table = np.array([v[name] if v and not v.get("reason") else np.nan for v in values], float)
+            return table[codes[idx]]
+
         for name in ("bw", "peak_bf16", "domain", "pfa_eta_c", "pfa_eta_m", "pfa_p", "pfa_t0", "step_overhead",
                      "ttft_overhead", "max_num_tokens", "util", "reserve_gb", "kv_admit", "memory_gb",
                      "max_batch_default", "p2p_alpha", "inter_bw", "kv_free"):
-            R[name] = np.array([ae[aecode[i]][name] for i in idx], float)
+            R[name] = take(ae, aecode, name)
         for name in ("peak", "peak_moe", "gemm_eta_c", "gemm_eta_m", "gemm_p", "gemm_t0", "moe_eta_c",
                      "moe_eta_m", "moe_p", "moe_t0"):
-            R[name] = np.array([qv[qcode[i]][name] for i in idx], float)
+            R[name] = take(qv, qcode, name)
         for name in ("beta_kv", "dca_eta_c", "dca_eta_m", "dca_p", "dca_t0"):
-            R[name] = np.array([kv[kcode[i]][name] for i in idx], float)
-        quant = df["quant"].to_numpy()[idx]
-        b = [weight_bytes(q, "") for q in quant]
-        R["beta_ne"] = np.array([x[0] for x in b])
-        R["beta_e"] = np.array([x[1] for x in b])
+            R[name] = take(kv, kcode, name)
+        qcodes, quniq = pd.factorize(df["quant"].to_numpy()[idx])
+        b = np.array([weight_bytes(q, "") for q in quniq], float).reshape(-1, 2)
+        R["beta_ne"] = b[qcodes, 0] if len(idx) else np.zeros(0)
+        R["beta_e"] = b[qcodes, 1] if len(idx) else np.zeros(0)
         R["tp"], R["pp"], R["ep"] = tp[idx], pp[idx], ep[idx]
 
         # Links: tensor-parallel all-reduce within tp; all-to-all over tp·ep; pipeline hops.
@@ -249,10 +270,10 @@ class Prepared:
         if len(idx):
             arl, arc = _per_key(sub, ["accelerator", "engine", "_tp"], lambda a, e, n: link_fn(a, e, n, "allreduce"))
             a2l, a2c = _per_key(sub, ["accelerator", "engine", "_n"], lambda a, e, n: link_fn(a, e, n, "alltoall"))
-            R["ar_alpha"] = np.array([arl[c].alpha_s for c in arc])
-            R["ar_busbw"] = np.array([arl[c].busbw_bytes_s for c in arc])
-            R["a2a_alpha"] = np.array([a2l[c].alpha_s for c in a2c])
-            R["a2a_busbw"] = np.array([a2l[c].busbw_bytes_s for c in a2c])
+            R["ar_alpha"] = np.array([v.alpha_s for v in arl])[arc]
+            R["ar_busbw"] = np.array([v.busbw_bytes_s for v in arl])[arc]
+            R["a2a_alpha"] = np.array([v.alpha_s for v in a2l])[a2c]
+            R["a2a_busbw"] = np.array([v.busbw_bytes_s for v in a2l])[a2c]
         else:
             for k in ("ar_alpha", "ar_busbw", "a2a_alpha", "a2a_busbw"):
                 R[k] = np.zeros(0)
@@ -304,6 +325,19 @@ class Prepared:
                 "device": R["memory_gb"] * mem.GB * np.where(R["kv_free"] > 0, 1.0, R["util"])}
 
 
+def subset(R: dict, sel) -> dict:
+    """Rows `sel` of every per-row array in R (and of the geometry dict)."""
+    out = {}
+    for k, v in R.items():
+        if k == "g":
+            out[k] = {gk: gv[sel] for gk, gv in v.items()}
+        elif isinstance(v, np.ndarray) and v.ndim == 1:
+            out[k] = v[sel]
+        else:
+            out[k] = v
+    return out
+
+
 def _ms(x):
     return x * 1e3
 
@@ -332,44 +366,55 @@ def evaluate_candidates(df_in: pd.DataFrame, catalog, kernels: KernelLibrary | N
         rs[no_mem] = [f"memory: needs {a / mem.GB:.1f} GB/GPU, {b / mem.GB:.1f} available"
                       for a, b in zip(need[no_mem], m["device"][no_mem], strict=True)]
         live = rs == ""
-        b_max = np.maximum(m["b_max"], 1.0)
-        sv = Serving(R, df["isl"].to_numpy()[idx], df["osl"].to_numpy()[idx], b_max,
-                     df["percentile"].to_numpy()[idx])
-        slo_ttft = df["slo_ttft_ms"].to_numpy()[idx] * 1e-3
-        slo_tpot = df["slo_tpot_ms"].to_numpy()[idx] * 1e-3
-        slo_e2e = df["slo_e2e_ms"].to_numpy()[idx] * 1e-3
-        x = sv.capacity(slo_ttft, slo_tpot, slo_e2e)
-        pt = sv.point(x)
-        floor = sv.point(np.full_like(x, 1e-9))
-        from solver.perf.latency import step_time
-
-        tpot_floor = step_time(R, 1.0, sv.ctx, 0.0, 0.0)
-        cap = np.where(x > 0, pt.lam, 0.0)
-        # Explain rows where no rate meets the SLOs.
-        none = live & (x <= 0)
-        pctl = df["percentile"].to_numpy()[idx]
-        for i in np.flatnonzero(none):
-            p = f"p{pctl[i]:g}"
-            if floor.ttft_p[i] > (slo_ttft[i] if not np.isnan(slo_ttft[i]) else np.inf):
-                rs[i] = f"slo: {p} TTFT {floor.ttft_p[i] * 1e3:.1f} ms > {slo_ttft[i] * 1e3:g} ms at batch 1"
-            elif tpot_floor[i] > (slo_tpot[i] if not np.isnan(slo_tpot[i]) else np.inf):
-                rs[i] = f"slo: {p} TPOT {tpot_floor[i] * 1e3:.1f} ms > {slo_tpot[i] * 1e3:g} ms at batch 1"
-            else:
-                rs[i] = f"slo: {p} E2E {floor.e2e_p[i] * 1e3:.0f} ms > {slo_e2e[i] * 1e3:g} ms at batch 1"
+        b_max_all = np.maximum(m["b_max"], 1.0)
+        if live.any():
+            L = np.flatnonzero(live)
+            rows = idx[L]
+            RL = subset(R, L)
+            b_max = b_max_all[L]
+            pctl = df["percentile"].to_numpy()[rows]
+            sv = Serving(RL, df["isl"].to_numpy()[rows], df["osl"].to_numpy()[rows], b_max, pctl)
+            slo_ttft = df["slo_ttft_ms"].to_numpy()[rows] * 1e-3
+            slo_tpot = df["slo_tpot_ms"].to_numpy()[rows] * 1e-3
+            slo_e2e = df["slo_e2e_ms"].to_numpy()[rows] * 1e-3
+            has_slo = ~(np.isnan(slo_ttft) & np.isnan(slo_tpot) & np.isnan(slo_e2e))
+            x = sv.x_max.copy()
+            if has_slo.any():
+                S = np.flatnonzero(has_slo)
+                sub = Serving(subset(RL, S), sv.S[S], sv.O[S], b_max[S], pctl[S])
+                x[S] = sub.capacity(slo_ttft[S], slo_tpot[S], slo_e2e[S])
+            pt = sv.point(x)
+            floor = sv.point(np.full_like(x, 1e-9))
+            tpot_floor = step_time(RL, 1.0, sv.ctx, 0.0, 0.0)
+            cap = np.where(x > 0, pt.lam, 0.0)
+            rl = rs[L]
+            none = x <= 0
+            for i in np.flatnonzero(none):
+                p = f"p{pctl[i]:g}"
+                if floor.ttft_p[i] > (slo_ttft[i] if not np.isnan(slo_ttft[i]) else np.inf):
+                    rl[i] = f"slo: {p} TTFT {floor.ttft_p[i] * 1e3:.1f} ms > {slo_ttft[i] * 1e3:g} ms at batch 1"
+                elif tpot_floor[i] > (slo_tpot[i] if not np.isnan(slo_tpot[i]) else np.inf):
+                    rl[i] = f"slo: {p} TPOT {tpot_floor[i] * 1e3:.1f} ms > {slo_tpot[i] * 1e3:g} ms at batch 1"
+                else:
+                    rl[i] = f"slo: {p} E2E {floor.e2e_p[i] * 1e3:.0f} ms > {slo_e2e[i] * 1e3:g} ms at batch 1"
+            rs[L] = rl
+            ok = rl == ""
+            batch_mem = np.minimum(pt.n_dec, b_max) / RL["ep"]
+            vals = {
+                "capacity_rps": np.where(ok, cap, 0.0), "ttft_ms": _ms(pt.ttft_p), "tpot_ms": _ms(pt.tpot_p),
+                "e2e_ms": _ms(pt.e2e_p), "output_tokens_per_s": np.where(ok, cap * sv.O, 0.0),
+                "ttft_floor_ms": _ms(floor.ttft_p), "tpot_floor_ms": _ms(tpot_floor),
+                "utilisation": np.where(ok, pt.rho, 0.0), "batch": np.where(ok, pt.n_dec, 0.0),
+                "memory_gb_per_gpu": (m["weights"][L] + m["act"][L] + RL["reserve_gb"] * mem.GB
+                                      + batch_mem * m["per_req_mean"][L]) / mem.GB,
+            }
+            for k, v in vals.items():
+                cols[k][rows] = v
+        cols["kv_cache_tokens"][idx] = np.floor(m["kv_tokens"])
+        cols["max_batch_effective"][idx] = b_max_all
+        dead = ~live
+        cols["memory_gb_per_gpu"][idx[dead]] = (need[dead]) / mem.GB
         reason[idx] = rs
-        live = rs == ""
-        tok = np.where(live, cap * sv.O, 0.0)
-        batch_mem = np.minimum(pt.n_dec, b_max) / R["ep"]
-        mem_gb = (m["weights"] + m["act"] + R["reserve_gb"] * mem.GB + batch_mem * m["per_req_mean"]) / mem.GB
-        vals = {
-            "memory_gb_per_gpu": mem_gb, "kv_cache_tokens": np.floor(m["kv_tokens"]),
-            "capacity_rps": np.where(live, cap, 0.0), "ttft_ms": _ms(pt.ttft_p), "tpot_ms": _ms(pt.tpot_p),
-            "e2e_ms": _ms(pt.e2e_p), "output_tokens_per_s": tok, "ttft_floor_ms": _ms(floor.ttft_p),
-            "tpot_floor_ms": _ms(tpot_floor), "utilisation": np.where(live, pt.rho, 0.0),
-            "batch": np.where(live, pt.n_dec, 0.0), "max_batch_effective": b_max,
-        }
-        for k, v in vals.items():
-            cols[k][idx] = v
     out["fits"] = reason == ""
     out["pruned_reason"] = reason.astype(str)
     for k, v in cols.items():

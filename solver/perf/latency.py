@@ -33,9 +33,21 @@ from solver.perf.kernels import smooth_roofline
 MISC_KERNELS = 4.0
 
 
-def _curve(R: dict, name: str, flops, bytes_, peak):
-    return smooth_roofline(flops, bytes_, peak, R["bw"], R[f"{name}_eta_c"], R[f"{name}_eta_m"],
-                           R[f"{name}_p"], R[f"{name}_t0"])
+def _curve(R: dict, name: str, flops, bytes_, peak, mask=None):
+    """Kernel time from the fitted curve `name`; with `mask`, only those rows (others 0)."""
+    if mask is None:
+        return smooth_roofline(flops, bytes_, peak, R["bw"], R[f"{name}_eta_c"], R[f"{name}_eta_m"],
+                               R[f"{name}_p"], R[f"{name}_t0"])
+    out = np.zeros(len(mask))
+    if mask.any():
+        sel = np.flatnonzero(mask)
+
+        def pick(a):
+            return a[sel] if np.ndim(a) else a
+
+        out[sel] = smooth_roofline(pick(flops), pick(bytes_), pick(peak), R["bw"][sel], R[f"{name}_eta_c"][sel],
+                                   R[f"{name}_eta_m"][sel], R[f"{name}_p"][sel], R[f"{name}_t0"][sel])
+    return out
 
 
 def step_time(R: dict, n_dec, ctx_dec, n_pf, pf_ctx):
@@ -61,17 +73,17 @@ def step_time(R: dict, n_dec, ctx_dec, n_pf, pf_ctx):
     attn_p = g["attn_params"] / tp
     t_lin = _curve(R, "gemm", 2 * t_g * attn_p, attn_p * R["beta_ne"] + act, R["peak"])
     ffn_p = g["dense_ffn_params"] / tp
-    t_lin = t_lin + frac_dense * _curve(R, "gemm", 2 * t_g * ffn_p, ffn_p * R["beta_ne"] + act, R["peak"])
+    t_lin = t_lin + frac_dense * _curve(R, "gemm", 2 * t_g * ffn_p, ffn_p * R["beta_ne"] + act, R["peak"],
+                                        mask=ffn_p > 0)
     shared_p = g["shared_params"] / tp
-    has_shared = shared_p > 0
-    t_shared = np.where(has_shared, _curve(R, "gemm", 2 * t_g * shared_p, shared_p * R["beta_ne"] + act,
-                                           R["peak"]), 0.0)
+    t_shared = _curve(R, "gemm", 2 * t_g * shared_p, shared_p * R["beta_ne"] + act, R["peak"], mask=shared_p > 0)
     experts = np.maximum(g["experts"], 1.0)
     pairs = t * g["top_k"] / ep
     touched = experts / ep * (1.0 - (1.0 - g["top_k"] / experts) ** t)
     exp_p = g["expert_params"] / tp
-    t_moe = _curve(R, "moe", 2 * pairs * exp_p, touched * exp_p * R["beta_e"] + act, R["peak_moe"])
-    t_lin = t_lin + frac_moe * (t_shared + np.where(g["n_moe_layers"] > 0, t_moe, 0.0))
+    t_moe = _curve(R, "moe", 2 * pairs * exp_p, touched * exp_p * R["beta_e"] + act, R["peak_moe"],
+                   mask=g["n_moe_layers"] > 0)
+    t_lin = t_lin + frac_moe * (t_shared + t_moe)
 
     # Attention core.
     heads = g["heads"] / tp
@@ -82,12 +94,14 @@ def step_time(R: dict, n_dec, ctx_dec, n_pf, pf_ctx):
         return np.where(win > 0, (1 - sw) * c + sw * np.minimum(c, win), c)
 
     pf_pairs = pf_g * capped(pf_ctx)
-    t_pf = np.where(pf_g > 0, _curve(R, "pfa", 2 * heads * (g["d_qk"] + g["d_v"]) * pf_pairs,
-                                     pf_g * heads * (g["d_qk"] + g["d_v"]) * 4.0, R["peak_bf16"]), 0.0)
+    pf_on = np.broadcast_to(pf_g > 0, tp.shape)
+    t_pf = _curve(R, "pfa", 2 * heads * (g["d_qk"] + g["d_v"]) * pf_pairs,
+                  pf_g * heads * (g["d_qk"] + g["d_v"]) * 4.0, R["peak_bf16"], mask=pf_on)
     ctx = capped(ctx_dec)
     dec_flops_dim = np.where(g["is_mla"] > 0, g["mla_decode_dim"], g["d_qk"] + g["d_v"])
-    t_dec = np.where(dec_g > 0, _curve(R, "dca", 2 * heads * dec_flops_dim * ctx * dec_g,
-                                       dec_g * ctx * R["kv_elems_local"] * R["beta_kv"], R["peak_bf16"]), 0.0)
+    dec_on = np.broadcast_to(dec_g > 0, tp.shape)
+    t_dec = _curve(R, "dca", 2 * heads * dec_flops_dim * ctx * dec_g,
+                   dec_g * ctx * R["kv_elems_local"] * R["beta_kv"], R["peak_bf16"], mask=dec_on)
 
     # Communication.
     ar_bytes = t_g * d * 2.0

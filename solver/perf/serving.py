@@ -31,7 +31,7 @@ from solver.perf.latency import step_time
 
 RHO_CAP = 0.99
 """Queues are evaluated at ρ ≤ 0.99 so that saturated operating points report finite latencies."""
-BISECTION_STEPS = 24
+BISECTION_STEPS = 16
 
 
 def z_score(percentile) -> np.ndarray:
