@@ -11,6 +11,59 @@ if TYPE_CHECKING:
     from solver.catalog.loader import Catalog
 
 
+ACCELERATOR_RANGES = {
+    "memory_gb": (1.0, 10_000.0, "GB"),
+    "hbm_bandwidth_tb_s": (0.05, 1_000.0, "TB/s"),
+    "intra_node_bandwidth_gb_s": (1.0, 100_000.0, "GB/s"),
+    "inter_node_bandwidth_gb_s": (0.1, 100_000.0, "GB/s"),
+    "tdp_w": (1.0, 100_000.0, "W"),
+    "gpus_per_node": (1, 1_024, "GPUs"),
+    "scale_up_domain_gpus": (1, 1_024, "GPUs"),
+}
+"""Plausible ranges: values outside are unit mistakes (memory in bytes, prices per month...). They
+also keep every number the optimiser sees far from CP-SAT's integer limits (solver/scaling.py)."""
+MAX_TFLOPS = 1_000_000.0
+MAX_USD_PER_GPU_HOUR = 1_000.0
+"""On-demand H100s rent for ~2-12 USD/GPU-hour; 1,000 catches per-month or per-year prices."""
+MAX_PURCHASE_USD_PER_GPU = 2_000_000.0
+OFFER_RANGES = {
+    "amortization_years": (0.25, 30.0, "years"),
+    "pue": (1.0, 5.0, ""),
+    "usd_per_kwh": (0.001, 10.0, "USD/kWh"),
+}
+
+
+def _offer_range_issues(offer, where) -> list[Issue]:
+    issues = []
+    g = offer.gpus_per_instance
+    for tier in ("usd_per_hour_on_demand", "usd_per_hour_spot", "usd_per_hour_reserved_1y",
+                 "usd_per_hour_reserved_3y"):
+        price = getattr(offer, tier)
+        if price is not None and price > MAX_USD_PER_GPU_HOUR * g:
+            issues.append(Issue(*where("offers", offer.id, tier),
+                                f"{price:g} USD per instance-hour is over {MAX_USD_PER_GPU_HOUR:g} USD per GPU-hour "
+                                f"({g} GPUs); prices are per instance and per hour"))
+    if offer.purchase_usd is not None and offer.purchase_usd > MAX_PURCHASE_USD_PER_GPU * g:
+        issues.append(Issue(*where("offers", offer.id, "purchase_usd"),
+                            f"{offer.purchase_usd:g} USD is over {MAX_PURCHASE_USD_PER_GPU:g} USD per GPU "
+                            f"({g} GPUs); check the units"))
+    if offer.power_kw_full is not None and offer.power_kw_full > 20.0 * g:
+        issues.append(Issue(*where("offers", offer.id, "power_kw_full"),
+                            f"{offer.power_kw_full:g} kW is over 20 kW per GPU ({g} GPUs); power is in kW"))
+    if offer.power_kw_idle is not None and offer.power_kw_full is not None \
+            and offer.power_kw_idle > offer.power_kw_full:
+        issues.append(Issue(*where("offers", offer.id, "power_kw_idle"),
+                            f"idle power {offer.power_kw_idle:g} kW is above full-load power "
+                            f"{offer.power_kw_full:g} kW"))
+    for name, (low, high, unit) in OFFER_RANGES.items():
+        value = getattr(offer, name)
+        if value is not None and not low <= value <= high:
+            text = f"{value:g} {unit}".strip()
+            issues.append(Issue(*where("offers", offer.id, name),
+                                f"{text} is outside the plausible range {low:g}..{high:g}"))
+    return issues
+
+
 def sanity_issues(catalog: Catalog, origin: dict[tuple[str, str], tuple[str, int]]) -> list[Issue]:
     issues: list[Issue] = []
 
@@ -29,7 +82,20 @@ def sanity_issues(catalog: Catalog, origin: dict[tuple[str, str], tuple[str, int
         if p.bf16 is None:
             issues.append(Issue(*where("accelerators", acc.id, "peak_tflops.bf16"),
                                 "bf16 peak is required to model compute"))
+    for acc in catalog.accelerators.values():
+        for name, (low, high, unit) in ACCELERATOR_RANGES.items():
+            value = getattr(acc, name)
+            if value is not None and not low <= value <= high:
+                issues.append(Issue(*where("accelerators", acc.id, name),
+                                    f"{value:g} {unit} is outside the plausible range {low:g}..{high:g}; "
+                                    "check the units"))
+        for dtype, value in acc.peak_tflops.model_dump().items():
+            if value is not None and not 0.1 <= value <= MAX_TFLOPS:
+                issues.append(Issue(*where("accelerators", acc.id, f"peak_tflops.{dtype}"),
+                                    f"{value:g} TFLOPS is outside the plausible range 0.1..{MAX_TFLOPS:g}; "
+                                    "check the units"))
     for offer in catalog.offers.values():
+        issues += _offer_range_issues(offer, where)
         od, spot = offer.usd_per_hour_on_demand, offer.usd_per_hour_spot
         if od and spot and spot > od:
             issues.append(Issue(*where("offers", offer.id, "usd_per_hour_spot"),
