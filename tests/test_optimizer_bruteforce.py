@@ -14,6 +14,7 @@ import random
 import pandas as pd
 import pytest
 
+from solver.optimize.bounds import greedy_upper_bound, prunable_rows
 from solver.optimize.checker import check_plan
 from solver.optimize.cpsat import solve_model
 from solver.optimize.data import ModelInput, OfferData, WorkloadData
@@ -145,3 +146,19 @@ def test_cpsat_matches_brute_force(seed):
         assert cost_units(raw.cost_usd) == pytest.approx(expected, abs=1)
         plan = extract_plan(data, raw, data.rows)
         assert check_plan(data, plan, plan.total_usd) == []
+
+
+@pytest.mark.parametrize("seed", range(0, 220, 2))
+def test_bound_pruning_keeps_the_optimum(seed):
+    data = random_instance(random.Random(seed))
+    data.offers = {g: o.__class__(**{**o.__dict__, "max_instances": None}) for g, o in data.offers.items()}
+    greedy = greedy_upper_bound(data)
+    if greedy is None:
+        pytest.skip("greedy bound does not apply")
+    upper, _ = greedy
+    full = solve_model(data, time_limit_s=20, workers=2)
+    assert full.cost_usd <= upper + 1e-6
+    keep = ~prunable_rows(data, upper)
+    pruned = ModelInput(slot_hours=data.slot_hours, workloads=data.workloads, offers=data.offers,
+                        rows=data.rows[keep].reset_index(drop=True))
+    assert solve_model(pruned, time_limit_s=20, workers=2).cost_usd == pytest.approx(full.cost_usd, abs=1e-6)

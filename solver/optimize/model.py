@@ -59,6 +59,18 @@ def replicas_needed(demand_rps: float, capacity_rps: float, min_replicas: int) -
     return max(min_replicas, -(-dem // cap))
 
 
+def replica_floor(wl, capacity_rps: float) -> list[int]:
+    """Fewest replicas per slot one configuration needs: R_t = max(min_replicas, ⌈D_t/μ⌉), raised to
+    the envelope max_s (R_s − step·d(s, t)) when replicas may change by at most `step` between
+    consecutive slots (d: distance on the cycle of slots). Any feasible schedule is ≥ this one."""
+    need = [replicas_needed(d, capacity_rps, wl.min_replicas) for d in wl.demand_rps]
+    step = wl.max_scale_step
+    T = len(need)
+    if step is None or T < 2:
+        return need
+    return [max(need[s] - step * min(abs(s - t), T - abs(s - t)) for s in range(T)) for t in range(T)]
+
+
 def build_model(data: ModelInput) -> BuiltModel:
     m = cp_model.CpModel()
     b = BuiltModel(model=m, data=data)
@@ -91,7 +103,7 @@ def _add_variables(b: BuiltModel) -> None:
         offer = d.offers[row.offer]
         b._rows_by_workload.setdefault(w, []).append(k)  # type: ignore[attr-defined]
         b.capacity[k] = capacity_units(row.capacity_rps)
-        need = max(replicas_needed(dem, row.capacity_rps, wl.min_replicas) for dem in wl.demand_rps)
+        need = max(replica_floor(wl, row.capacity_rps))
         bound = need if wl.max_configs == 1 or wl.max_scale_step is None else 2 * need
         b.replica_bound[k] = bound
         b.x[k] = m.new_bool_var(f"x[{k}]")
@@ -145,17 +157,17 @@ def add_configuration_choice(b: BuiltModel) -> None:
 
 def add_replica_links(b: BuiltModel) -> None:
     """r[k,t] + s[k,t] ≤ U_k·x[k]; with one configuration per workload also
-    r[k,t] + s[k,t] ≥ max(min_replicas, ⌈D_t/μ_k⌉)·x[k] (a valid cut that tightens the bound).
+    r[k,t] + s[k,t] ≥ floor_kt·x[k] (`replica_floor`: a valid cut that tightens the bound).
     Owned rows: y[k,t] ≤ μ_k·r[k,t]."""
     d = b.data
     for k, row in enumerate(d.rows.itertuples(index=False)):
         wl = d.workloads[int(row.workload)]
+        floor = replica_floor(wl, row.capacity_rps)
         for t in range(d.num_slots):
             total = b.r[k, t] + (b.s[k, t] if (k, t) in b.s else 0)
             b.model.add(total <= b.replica_bound[k] * b.x[k]).with_name(f"link[{k},{t}]")
             if wl.max_configs == 1 and d.objective == "min_cost":
-                need = replicas_needed(wl.demand_rps[t], row.capacity_rps, wl.min_replicas)
-                b.model.add(total >= need * b.x[k]).with_name(f"need[{k},{t}]")
+                b.model.add(total >= floor[t] * b.x[k]).with_name(f"need[{k},{t}]")
             if (k, t) in b.y:
                 b.model.add(b.y[k, t] <= b.capacity[k] * b.r[k, t]).with_name(f"owned_load[{k},{t}]")
 
@@ -218,13 +230,20 @@ def add_scale_steps(b: BuiltModel) -> None:
 
 def add_spot_share(b: BuiltModel) -> None:
     """1000·Σ_k μ_k·s[k,t] ≤ share‰ · Σ_k μ_k·(r[k,t] + s[k,t]): spot can be reclaimed, so only a
-    bounded share of each workload's capacity may run on it."""
+    bounded share of each workload's capacity may run on it. With one configuration per workload
+    μ_k cancels and the row-wise form (1000 − share‰)·s[k,t] ≤ share‰·r[k,t] is equivalent and
+    much easier for the solver (small coefficients)."""
     for w, wl in enumerate(b.data.workloads):
         ks = [k for k in _rows_of(b, w) if (k, 0) in b.s]
         if not ks:
             continue
         permille = share_permille(wl.spot_max_share)
         for t in range(b.data.num_slots):
+            if wl.max_configs == 1:
+                for k in ks:
+                    b.model.add((1000 - permille) * b.s[k, t] <= permille * b.r[k, t]).with_name(
+                        f"spot_share[{wl.name},{k},{t}]")
+                continue
             spot = sum(b.capacity[k] * b.s[k, t] for k in ks)
             total = sum(b.capacity[k] * (b.r[k, t] + (b.s[k, t] if (k, t) in b.s else 0))
                         for k in _rows_of(b, w))

@@ -7,10 +7,12 @@ import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from solver.catalog.loader import Catalog
 from solver.errors import InfeasibleError, NoSolutionError
+from solver.optimize.bounds import greedy_upper_bound, prunable_rows
 from solver.optimize.candidates import CandidateSet, build_candidates, candidate_counts
 from solver.optimize.checker import check_plan
 from solver.optimize.cpsat import RawSolution, solve_model
@@ -103,6 +105,37 @@ def _raw_hint(rows: pd.DataFrame, hint: PlanHint) -> RawSolution:
     return raw
 
 
+def _solve_with_bound_pruning(problem, catalog, rows, data, run, hint, time_limit_s):
+    """When a feasible plan can be built greedily (solver/optimize/bounds.py), rows whose lower
+    bound exceeds its cost are dropped before CP-SAT runs; the optimum is unchanged."""
+    greedy = greedy_upper_bound(data)
+    if greedy is None:
+        return run(data, _raw_hint(rows, hint) if hint else None), rows, data
+    upper, plan = greedy
+    keep = ~prunable_rows(data, upper)
+    keep[list(plan)] = True
+    if hint:
+        keys = list(zip(rows["workload"].astype(int), rows["offer"], rows["config_key"], strict=True))
+        keep |= np.array([key in hint for key in keys])
+    pruned_rows = rows[keep].reset_index(drop=True)
+    offers = {g: data.offers[g] for g in sorted(set(pruned_rows["offer"]))}
+    pruned_data = model_input(problem, catalog, pruned_rows, offers)
+    if hint is None:
+        hint = {(int(rows.at[k, "workload"]), rows.at[k, "offer"], rows.at[k, "config_key"]): (reps, [0] * len(reps))
+                for k, reps in plan.items()}
+    return run(pruned_data, _raw_hint(pruned_rows, hint)), pruned_rows, pruned_data
+
+
+def _hint_from_raw(rows: pd.DataFrame, raw: RawSolution) -> PlanHint:
+    out: PlanHint = {}
+    T = 1 + max((t for _, t in raw.r), default=0)
+    for k, v in raw.x.items():
+        if v:
+            key = (int(rows.at[k, "workload"]), rows.at[k, "offer"], rows.at[k, "config_key"])
+            out[key] = ([raw.r.get((k, t), 0) for t in range(T)], [raw.s.get((k, t), 0) for t in range(T)])
+    return out
+
+
 def solve(problem: Problem, catalog: Catalog, *, time_limit_s: float | None = None,
           workers: int | None = None, hint: PlanHint | None = None, cache: dict | None = None) -> SolveResult:
     start = time.perf_counter()
@@ -114,7 +147,10 @@ def solve(problem: Problem, catalog: Catalog, *, time_limit_s: float | None = No
     def run(d: ModelInput, h: RawSolution | None = None) -> RawSolution:
         return solve_model(d, time_limit_s=time_limit_s, workers=workers, seed=settings.seed, hint=h)
 
-    raw = run(data, _raw_hint(rows, hint) if hint else None)
+    counts = candidate_counts(problem, cands, rows)
+    raw, rows, data = _solve_with_bound_pruning(problem, catalog, rows, data, run, hint, time_limit_s)
+    for w, wl in enumerate(problem.workloads):
+        counts[wl.name]["bound_pruned"] = counts[wl.name]["offer_rows"] - int((rows["workload"] == w).sum())
     if raw.status == "infeasible":
         lines, detail = explain_model_infeasible(data, run)
         raise InfeasibleError(lines, [detail])
@@ -129,7 +165,7 @@ def solve(problem: Problem, catalog: Catalog, *, time_limit_s: float | None = No
         best_bound_usd=raw.best_bound if problem.objective == "min_cost" else math.nan,
         gap=raw.gap, solve_time_s=raw.wall_time_s, total_time_s=0.0,
         num_variables=raw.num_variables, num_constraints=raw.num_constraints,
-        candidate_counts=candidate_counts(problem, cands, rows), model_rows=len(rows), plan=plan,
+        candidate_counts=counts, model_rows=len(rows), plan=plan,
         workloads=[], runner_ups=runner_ups(problem, data, rows, plan), violations=violations, raw=raw,
     )
     result.workloads = workload_summaries(problem, catalog, data, plan)
