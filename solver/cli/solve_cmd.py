@@ -112,6 +112,11 @@ def print_result(result: SolveResult) -> None:
                        r.quant, str(r.max_batch), f"{r.standalone_usd_per_hour:,.2f}",
                        f"{r.extra_usd_per_hour:+,.2f}")
         console.print(rt)
+    naive = sum(w.get("naive_usd_per_hour", math.nan) for w in result.workloads)
+    if math.isfinite(naive) and naive > 0:
+        console.print(Text(f"Naive plan (peak capacity on demand all day, cheapest on-demand configuration): "
+                           f"{naive:,.2f} USD/h; the optimum saves {naive - result.usd_per_hour:,.2f} USD/h "
+                           f"({1 - result.usd_per_hour / naive:.1%})"))
     for w in result.workloads:
         for c in w["configs"]:
             console.print(Text(f"Launch ({w['workload']}, per replica): {c['launch_command']}"))

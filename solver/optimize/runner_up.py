@@ -53,3 +53,17 @@ def runner_ups(problem: Problem, data: ModelInput, rows: pd.DataFrame, plan: Pla
             "gpus", "capacity_rps", "standalone_usd_per_hour", "optimum_usd_per_hour", "extra_usd_per_hour",
             "chosen"]
     return best[cols].sort_values(["workload", "standalone_usd_per_hour"], kind="mergesort").reset_index(drop=True)
+
+
+def naive_usd_per_hour(data: ModelInput, rows: pd.DataFrame, w: int) -> float:
+    """The naive plan a finance team compares against: the workload's peak replica count on demand
+    all day, on its cheapest on-demand configuration (stand-alone, no sharing, no tiers)."""
+    best = math.inf
+    wl = data.workloads[w]
+    for row in rows[rows["workload"] == w].itertuples(index=False):
+        price = data.offers[row.offer].usd_per_hour.get("on_demand")
+        if price is None:
+            continue
+        peak = max(replicas_needed(d, row.capacity_rps, wl.min_replicas) for d in wl.demand_rps)
+        best = min(best, price * math.ceil(peak * row.gpus / data.offers[row.offer].gpus_per_instance))
+    return best

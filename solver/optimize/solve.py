@@ -21,7 +21,7 @@ from solver.optimize.explain import explain_model_infeasible, explain_no_candida
 from solver.optimize.inputs import allowed_offers, join_offers, model_input
 from solver.optimize.launch import launch_command
 from solver.optimize.plan import HOURS_PER_MONTH, Plan, extract_plan
-from solver.optimize.runner_up import runner_ups
+from solver.optimize.runner_up import naive_usd_per_hour, runner_ups
 from solver.problem import Problem
 
 
@@ -148,6 +148,7 @@ def solve(problem: Problem, catalog: Catalog, *, time_limit_s: float | None = No
         return solve_model(d, time_limit_s=time_limit_s, workers=workers, seed=settings.seed, hint=h)
 
     counts = candidate_counts(problem, cands, rows)
+    all_rows, all_data = rows, data
     raw, rows, data = _solve_with_bound_pruning(problem, catalog, rows, data, run, hint, time_limit_s)
     for w, wl in enumerate(problem.workloads):
         counts[wl.name]["bound_pruned"] = counts[wl.name]["offer_rows"] - int((rows["workload"] == w).sum())
@@ -169,6 +170,8 @@ def solve(problem: Problem, catalog: Catalog, *, time_limit_s: float | None = No
         workloads=[], runner_ups=runner_ups(problem, data, rows, plan), violations=violations, raw=raw,
     )
     result.workloads = workload_summaries(problem, catalog, data, plan)
+    for w, summary in enumerate(result.workloads):
+        summary["naive_usd_per_hour"] = naive_usd_per_hour(all_data, all_rows, w)
     result.total_time_s = time.perf_counter() - start
     return result
 
