@@ -10,7 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 
 from solver.catalog.loader import Catalog, suggest
 from solver.catalog.schema import KV_QUANTS, WEIGHT_QUANTS, KvQuant, Strict, WeightQuant
@@ -30,6 +30,11 @@ DAILY_SHAPES: dict[str, tuple[float, ...]] = {
                  0.75, 0.75, 0.75, 0.78, 0.82, 0.88, 0.95, 1.0, 1.0, 0.92, 0.78, 0.6),
     "flat": (1.0,) * 24,
 }
+
+
+MAX_HORIZON_HOURS = 8760.0
+"""Longest traffic profile (one year); with the fleet's money limits below it keeps every cost the
+optimiser handles within CP-SAT's exact integer range (solver/scaling.py)."""
 
 
 class TimeSlot(Strict):
@@ -60,6 +65,9 @@ class Traffic(Strict):
                              "with daily_shape")
         if forms[2] and (self.peak_requests_per_s is None or self.daily_shape is None):
             raise ValueError("peak_requests_per_s and daily_shape go together")
+        if self.profile is not None and sum(s.hours for s in self.profile) > MAX_HORIZON_HOURS:
+            raise ValueError(f"profile covers {sum(s.hours for s in self.profile):g} h; at most "
+                             f"{MAX_HORIZON_HOURS:g} (one year): describe a typical day or week, it repeats")
         return self
 
     def slots(self) -> list[TimeSlot]:
@@ -180,9 +188,9 @@ class Fleet(Strict):
     pricing_tiers: list[PricingTier] = ["on_demand"]
     """Which ways of paying are allowed."""
     inventory: list[InventoryCap] = []
-    budget_usd_per_hour: float | None = Field(default=None, gt=0, le=1e8)
+    budget_usd_per_hour: float | None = Field(default=None, gt=0, le=1e6)
     """Upper limit on the average hourly cost (the objective `max_throughput` needs it)."""
-    config_fixed_usd_per_hour: float = Field(default=0.0, ge=0, le=1e6)
+    config_fixed_usd_per_hour: float = Field(default=0.0, ge=0, le=1e5)
     """Engineering/operations cost of each distinct configuration in use."""
 
 
@@ -192,8 +200,11 @@ class SolverSettings(Strict):
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
     max_configs_per_workload: int = Field(default=1, ge=1, le=8)
     """Distinct configurations one workload may mix."""
-    max_batch_options: list[int] = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512]
-    """Max-batch values enumerated for every candidate."""
+    max_batch_options: list[Annotated[int, Field(ge=1, le=65536)]] = Field(
+        default=[32, 128, 512], min_length=1, max_length=16)
+    """Caps on concurrently decoding requests enumerated for every candidate (the engine's
+    max-num-seqs). The performance model never lets a replica exceed what fits in KV-cache memory,
+    and its capacity does not fall as the cap rises, so a few values cover the trade-off."""
 
 
 class SweepSpec(Strict):
@@ -202,6 +213,18 @@ class SweepSpec(Strict):
     ttft_ms: str | list[float] | None = None
     rate: str | list[float] | None = None
     percentile: float | None = Field(default=None, ge=50, le=99.9)
+
+    @field_validator("tpot_ms", "ttft_ms", "rate")
+    @classmethod
+    def _grid(cls, value: str | list[float] | None, info: ValidationInfo) -> str | list[float] | None:
+        """Read the grid now, so a bad one is reported at `sweep.tpot_ms` in the problem file."""
+        from solver.sweep import parse_grid  # local: solver.sweep imports this module
+
+        try:
+            parse_grid(value, info.field_name)
+        except ProblemError as exc:
+            raise ValueError("; ".join(i.message for i in exc.issues)) from None
+        return value
 
 
 class Problem(Strict):

@@ -98,9 +98,10 @@ def _summarise(point: dict, result) -> dict:
     return rec
 
 
-def _run_points(problem, catalog, points, percentile, time_limit_s, workers):
-    """Solve points in order, each hinted with the previous plan; yields one record per point."""
-    cache: dict = {}
+def _run_points(problem, catalog, points, percentile, time_limit_s, workers, tightening=False):
+    """Solve points in order, each hinted with the previous plan; yields one record per point.
+    `tightening`: the points only ever tighten one SLO, so rows that failed stay out."""
+    cache: dict = {"tightening": tightening}
     hint = None
     for point in points:
         try:
@@ -135,17 +136,18 @@ def sweep(problem: Problem, catalog: Catalog, grid: dict[str, list[float]], *, p
         raise ProblemError([Issue("sweep", "", f"{len(points)} grid points; at most {MAX_POINTS}")])
     # Solve from loose to tight so hints carry the larger, always-feasible plans down the grid.
     points.sort(key=lambda p: tuple(-p[d] for d in dims))
+    tightening = len(dims) == 1 and dims[0] != "rate"
     workers = workers if workers is not None else (1 if jobs > 1 else problem.solver.workers)
     jobs = max(1, min(jobs, len(points)))
     records: list[dict] = []
     if jobs == 1:
-        for rec in _run_points(problem, catalog, points, percentile, time_limit_s, workers):
+        for rec in _run_points(problem, catalog, points, percentile, time_limit_s, workers, tightening):
             records.append(rec)
             if progress:
                 progress(len(records), len(points))
     else:
         chunks = [[points[i] for i in idx] for idx in np.array_split(np.arange(len(points)), jobs)]
-        tasks = [(problem, catalog, chunk, percentile, time_limit_s, workers) for chunk in chunks]
+        tasks = [(problem, catalog, chunk, percentile, time_limit_s, workers, tightening) for chunk in chunks]
         with ProcessPoolExecutor(max_workers=jobs) as pool:
             for chunk_records in pool.map(_run_chunk, tasks):
                 records += chunk_records

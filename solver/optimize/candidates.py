@@ -120,7 +120,11 @@ def build_candidates(
     problem: Problem, catalog: Catalog, offer_ids: list[str], evaluated_cache: dict | None = None,
 ) -> CandidateSet:
     """Evaluate and prune every workload's rows. `evaluated_cache` (keyed by the workload's
-    model, lengths, SLO and allowed options) lets a sweep reuse evaluations that do not change."""
+    model, lengths, SLO and allowed options) lets a sweep reuse evaluations that do not change.
+
+    When the cache says `tightening` (a sweep visiting SLO values from loose to tight), a row
+    with no capacity at a looser SLO is not evaluated again: capacity never grows as an SLO
+    tightens, so only the rows usable at the previous point are candidates at the next."""
     from solver.perf import evaluate_candidates
 
     accelerators = allowed_accelerators(problem, catalog, offer_ids)
@@ -139,6 +143,10 @@ def build_candidates(
         else:
             configs = enumerate_configs(workload, model, catalog, accelerators, sizes,
                                         problem.solver.max_batch_options)
+            slo_free_key = key[:3] + key[4:]
+            viable = evaluated_cache.setdefault("viable", {}) if evaluated_cache is not None else {}
+            if evaluated_cache is not None and evaluated_cache.get("tightening") and slo_free_key in viable:
+                configs = configs.merge(viable[slo_free_key], on=CONFIG_COLUMNS, how="inner")
             evaluated_rows += len(configs)
             if evaluated_rows > MAX_EVALUATED_ROWS:
                 raise ProblemError([Issue("problem", f"workloads[{w}]",
@@ -148,6 +156,9 @@ def build_candidates(
             evaluated = evaluate_candidates(configs, catalog) if len(configs) else configs
             if evaluated_cache is not None:
                 evaluated_cache[key] = evaluated.copy()
+                if len(evaluated):
+                    ok = (evaluated["pruned_reason"] == "") & (evaluated["capacity_rps"] > 0)
+                    viable[slo_free_key] = evaluated.loc[ok, CONFIG_COLUMNS].copy()
         evaluated["workload"] = w
         frames.append(evaluated)
     evaluated = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()

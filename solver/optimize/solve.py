@@ -19,7 +19,7 @@ from solver.optimize.cpsat import RawSolution, solve_model
 from solver.optimize.data import ModelInput
 from solver.optimize.explain import explain_model_infeasible, explain_no_candidates
 from solver.optimize.inputs import allowed_offers, join_offers, model_input
-from solver.optimize.launch import launch_command
+from solver.optimize.launch import effective_max_batch, launch_command
 from solver.optimize.plan import HOURS_PER_MONTH, Plan, extract_plan
 from solver.optimize.runner_up import naive_usd_per_hour, runner_ups
 from solver.problem import Problem
@@ -194,7 +194,7 @@ def workload_summaries(problem: Problem, catalog: Catalog, data: ModelInput, pla
                 "accelerator": row["accelerator"], "engine": row["engine"],
                 "quant": row["quant"], "kv_quant": row["kv_quant"],
                 "tp": int(row["tp"]), "pp": int(row["pp"]), "ep": int(row["ep"]),
-                "gpus_per_replica": int(row["gpus"]), "max_batch": int(row["max_batch"]),
+                "gpus_per_replica": int(row["gpus"]), "max_batch": effective_max_batch(row),
                 "replica_capacity_rps": float(row["capacity_rps"]),
                 "replicas_peak": int((mine["replicas"] + mine["spot_replicas"]).max()),
                 "replicas_by_slot": [int(v) for v in (mine["replicas"] + mine["spot_replicas"])],
