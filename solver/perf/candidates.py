@@ -168,9 +168,6 @@ class Prepared:
 
         ae_map: dict = {}
         ae, aecode = _per_key(df, ["accelerator", "engine"], acc_engine, ae_map)
-        ok = reason == ""
-        flag(ok & np.array([v is not None and v["reason"] != "" for v in ae], bool)[aecode],
-             lambda i: ae[aecode[i]]["reason"])
 
         def quant_fn(a, e, q):
             base = ae_map[(a, e)]
@@ -234,6 +231,9 @@ class Prepared:
         sv, scode = _per_key(keyed, ["a", "f", "e", "q", "k"], sup_fn)
         ok = reason == ""
         flag(ok & np.array([v != "" for v in sv], bool)[scode], lambda i: sv[scode[i]])
+        ok = reason == ""
+        flag(ok & np.array([v is not None and v["reason"] != "" for v in ae], bool)[aecode],
+             lambda i: ae[aecode[i]]["reason"])
 
         # --- assemble arrays for the rows still usable ----------------------------------------
         ok = reason == ""

@@ -27,7 +27,7 @@ from solver.catalog.schema import WEIGHT_QUANTS
 from solver.errors import CatalogError, EstimateError
 from solver.perf.candidates import Prepared
 from solver.perf.kernels import KernelLibrary
-from solver.perf.serving import Serving
+from solver.perf.serving import Serving, closed_others
 
 MODES = ("max_throughput", "concurrency", "rate", "static_batch", "slo")
 POW2 = (1, 2, 4, 8, 16, 32, 64, 128)
@@ -139,6 +139,7 @@ def evaluate_modes(cand: pd.DataFrame, catalog, kernels: KernelLibrary | None = 
         base = sv[99.0]
         x = base.x_max.copy()
         kw_closed = np.zeros(len(idx), bool)
+        others = np.ones(len(idx))
         extra = np.zeros(len(idx))
         lam = base.lam_sat.copy()
         saturated = np.zeros(len(idx), bool)
@@ -152,7 +153,9 @@ def evaluate_modes(cand: pd.DataFrame, catalog, kernels: KernelLibrary | None = 
         c = mode == "concurrency"
         if c.any():
             n_r = np.where(c, val / replicas, 1.0)
-            xc = base.bisect(lambda pt: pt.lam * (pt.ttft_mean + base.O1 * pt.tpot_mean) <= n_r, queue_slots=False)
+            others = np.where(c, closed_others(n_r), 1.0)
+            xc = base.bisect(lambda pt: pt.lam * (pt.ttft_mean + base.O1 * pt.tpot_mean) <= n_r, queue_slots=False,
+                             others=others)
             x = np.where(c, xc, x)
             sat = c & (n_r > b_max)
             extra = np.where(sat, (n_r - b_max) / base.lam_sat, 0.0)
@@ -168,8 +171,8 @@ def evaluate_modes(cand: pd.DataFrame, catalog, kernels: KernelLibrary | None = 
         mt = mode == "max_throughput"
         pts = {}
         for p, svx in sv.items():
-            q_open = svx.point(x, queue_slots=True)
-            q_closed = svx.point(x, closed_extra_wait=extra, queue_slots=False)
+            q_open = svx.point(x, queue_slots=True, others=others)
+            q_closed = svx.point(x, closed_extra_wait=extra, queue_slots=False, others=others)
             pts[p] = (q_open, q_closed)
         res = {}
         for p in (50.0, 90.0, 99.0):

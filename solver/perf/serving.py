@@ -14,7 +14,7 @@ x ≤ x_max = B_max/(O−1) and the saturation rate is λ_sat = x_max/τ(x_max).
   an M/D/1 queue for the prefill work (ρ_p = λ·Δ_S, W = ρ_p·Δ_S / (2(1−ρ_p))) plus waiting for a batch
   slot, an M/D/c queue with c = B_max (Allen–Cunneen with Sakasegawa's M/M/c approximation:
   W = ½·ρ^(√(2(c+1))−1) / (λ_sat·(1−ρ)), ρ = λ/λ_sat). Waits are exponential beyond their probability
-  of waiting, so W_p = (W/P_wait)·ln(P_wait/(1−p)).
+  of waiting, so each queue's W_p = (W/P_wait)·ln(P_wait/(1−p)); the two are added.
 - Closed loop with N clients: λ = N / (TTFT + (O−1)·TPOT); when N > B_max the extra clients wait
   (N − B_max)/λ_sat for a slot and throughput is λ_sat.
 - Static batch of N: one prefill of N·S tokens, then O−1 decode steps at batch N (in ⌈N/B_max⌉ waves).
@@ -81,28 +81,37 @@ class Serving:
         self.tau_max = step_time(R, self.b_max, self.ctx, self.x_max * self.S, self.pf_ctx)
         self.lam_sat = self.x_max / self.tau_max
 
-    def point(self, x, closed_extra_wait=None, queue_slots=True) -> Point:
+    def point(self, x, closed_extra_wait=None, queue_slots=True, others=1.0) -> Point:
+        """Steady state at x arrivals per iteration. `others`: share of the prefill work a request sees
+        from other requests (1 for Poisson arrivals; (N−1)/N in a closed loop of N, which does not
+        interfere with itself)."""
         R, S = self.R, self.S
         x = np.maximum(np.asarray(x, float), 1e-12)
         n_dec = x * self.O1
-        tau_d = step_time(R, n_dec, self.ctx, 0.0, 0.0)
-        tau = step_time(R, n_dec, self.ctx, x * S, self.pf_ctx)
-        tau_s = step_time(R, n_dec, self.ctx, S, self.pf_ctx)
+        # A decoding request always shares its iterations with itself: below one request on average
+        # the iterations it sees still carry one decode (the TPOT floor is the batch-1 step).
+        n_seen = np.maximum(n_dec, 1.0)
+        tau_d = step_time(R, n_seen, self.ctx, 0.0, 0.0)
+        tau = step_time(R, n_seen, self.ctx, others * x * S, self.pf_ctx)
+        tau_s = step_time(R, n_seen, self.ctx, S, self.pf_ctx)
         delta_s = np.maximum(tau_s - tau_d, 0.0)
         chunk = np.maximum(R["max_num_tokens"] - n_dec, 256.0)
         service = (np.ceil(S / chunk) - 1.0) * tau_d + tau_s
         lam = x / tau
         # Prefill queue (M/D/1) and slot queue (M/D/c).
-        rho_p = np.minimum(lam * delta_s, RHO_CAP)
+        rho_p = np.minimum(others * lam * delta_s, RHO_CAP)
         w_pf = rho_p * delta_s / (2.0 * (1.0 - rho_p))
         rho = np.minimum(lam / self.lam_sat, RHO_CAP)
         c = self.b_max
         p_slot = rho ** (np.sqrt(2.0 * (c + 1.0)) - 1.0)
         w_slot = np.where(queue_slots, 0.5 * p_slot / (self.lam_sat * (1.0 - rho)), 0.0)
         wait = w_pf + w_slot
-        p_wait = np.clip(np.maximum(rho_p, np.where(queue_slots, p_slot, 0.0)), 1e-9, 1.0)
         tail = 1.0 - np.minimum(self.p, 0.9999)
-        w_p = np.where(p_wait > tail, wait / p_wait * np.log(p_wait / tail), 0.0)
+        p_pf = np.maximum(rho_p, 1e-12)
+        p_sl = np.maximum(np.where(queue_slots, p_slot, 0.0), 1e-12)
+        # Sum of the two queues' quantiles (conservative, and monotone in the load).
+        w_p = np.where(p_pf > tail, w_pf / p_pf * np.log(p_pf / tail), 0.0) \
+            + np.where(p_sl > tail, w_slot / p_sl * np.log(p_sl / tail), 0.0)
         over = R["ttft_overhead"]
         ttft_mean = over + 0.5 * tau + service + wait
         ttft_p = over + np.minimum(self.p, 1.0) * tau + service + w_p
@@ -110,7 +119,7 @@ class Serving:
             ttft_mean = ttft_mean + closed_extra_wait
             ttft_p = ttft_p + closed_extra_wait
         # Each prompt prefilled during a request's decode adds its marginal cost Δ_S to that request.
-        tpot_p = tau + self.z * delta_s * np.sqrt(n_dec) / self.O1
+        tpot_p = tau + self.z * delta_s * np.sqrt(others * n_dec) / self.O1
         pt = Point(x, lam, n_dec, tau, ttft_mean, ttft_p, tau, tpot_p, lam / self.lam_sat)
         pt._osl1 = self.O1
         return pt
@@ -147,12 +156,14 @@ class Serving:
 
     def at_concurrency(self, n):
         n = np.asarray(n, float)
-        x = self.bisect(lambda pt: pt.lam * (pt.ttft_mean + self.O1 * pt.tpot_mean) <= n, queue_slots=False)
-        pt = self.point(x, queue_slots=False)
+        others = closed_others(n)
+        x = self.bisect(lambda pt: pt.lam * (pt.ttft_mean + self.O1 * pt.tpot_mean) <= n, queue_slots=False,
+                        others=others)
+        pt = self.point(x, queue_slots=False, others=others)
         saturated = n > self.b_max
         if saturated.any():
             extra = np.where(saturated, (n - self.b_max) / self.lam_sat, 0.0)
-            sat = self.point(self.x_max, closed_extra_wait=extra, queue_slots=False)
+            sat = self.point(self.x_max, closed_extra_wait=extra, queue_slots=False, others=others)
             sat.lam = np.minimum(sat.lam, self.lam_sat)
             pt = _select(saturated, sat, pt)
         return pt, saturated
@@ -167,6 +178,12 @@ class Serving:
         ttft = R["ttft_overhead"] + prefill
         e2e = waves * (prefill + self.O1 * tau) + R["ttft_overhead"]
         return ttft, tau, e2e
+
+
+def closed_others(n):
+    """Share of prefill work from other clients in a closed loop of n: (n − 1)/n."""
+    n = np.maximum(np.asarray(n, float), 1.0)
+    return (n - 1.0) / n
 
 
 def _select(mask, a: Point, b: Point) -> Point:

@@ -1,0 +1,133 @@
+"""The evaluate_candidates contract with the optimizer: columns, order, reasons, monotonicity."""
+
+from __future__ import annotations
+
+import time
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from solver.catalog.loader import load_catalog
+from solver.perf import evaluate_candidates
+
+OUT_COLUMNS = ["gpus", "fits", "pruned_reason", "memory_gb_per_gpu", "kv_cache_tokens", "capacity_rps", "ttft_ms",
+               "tpot_ms", "e2e_ms", "output_tokens_per_s", "ttft_floor_ms", "tpot_floor_ms", "utilisation"]
+
+
+@pytest.fixture(scope="module")
+def catalog():
+    return load_catalog()
+
+
+def row(**kw):
+    base = {"model": "llama-3.1-8b", "accelerator": "h100-sxm", "engine": "vllm", "quant": "bf16",
+            "kv_quant": "bf16", "tp": 1, "pp": 1, "ep": 1, "max_batch": 128, "isl": 1000.0, "osl": 200.0,
+            "slo_ttft_ms": 1000.0, "slo_tpot_ms": 50.0, "slo_e2e_ms": np.nan, "percentile": 99.0}
+    base.update(kw)
+    return base
+
+
+def test_columns_order_and_types(catalog):
+    rows = [row(), row(model="llama-3.1-70b", tp=4), row(accelerator="nope"), row(tp=3)]
+    df = pd.DataFrame(rows, index=[10, 11, 12, 13])
+    out = evaluate_candidates(df, catalog)
+    assert list(out.index) == [10, 11, 12, 13]
+    for c in OUT_COLUMNS:
+        assert c in out.columns, c
+    assert list(out["gpus"]) == [1, 4, 1, 3]
+    assert out["fits"].tolist() == [True, True, False, False]
+    assert out.loc[10, "pruned_reason"] == ""
+    assert "unknown accelerator 'nope'" in out.loc[12, "pruned_reason"]
+    assert out.loc[13, "pruned_reason"].startswith("parallelism: tp 3")
+    ok = out[out["fits"]]
+    assert (ok["capacity_rps"] > 0).all() and (ok["output_tokens_per_s"] > 0).all()
+    assert (ok["ttft_ms"] <= 1000.0 + 1e-6).all() and (ok["tpot_ms"] <= 50.0 + 1e-6).all()
+    assert (ok["ttft_floor_ms"] <= ok["ttft_ms"]).all() and (ok["tpot_floor_ms"] <= ok["tpot_ms"]).all()
+    assert ((ok["utilisation"] > 0) & (ok["utilisation"] <= 1)).all()
+    assert (out.loc[~out["fits"], "capacity_rps"] == 0).all()
+
+
+@pytest.mark.parametrize(
+    "kw, reason",
+    [
+        ({"ep": 2}, "parallelism: ep > 1 needs a mixture-of-experts model"),
+        ({"model": "mixtral-8x7b", "ep": 3, "tp": 1}, "parallelism: ep 3 does not divide 8 experts"),
+        ({"quant": "fp4"}, "engine: vllm does not run fp4 weights on hopper"),
+        ({"quant": "nf5"}, "quant: unknown 'nf5'"),
+        ({"accelerator": "mi300x", "engine": "trtllm"}, "engine: trtllm does not support the cdna3 family"),
+        ({"tp": 16}, "parallelism: tp 16 exceeds the 8-GPU scale-up domain"),
+        ({"engine": "nope"}, "catalog: unknown engine 'nope'"),
+        ({"isl": 200_000.0}, "context: isl+osl"),
+        ({"slo_tpot_ms": 0.5}, "slo: p99 TPOT"),
+        ({"slo_ttft_ms": 1.0}, "slo: p99 TTFT"),
+    ],
+)
+def test_row_level_impossibilities_are_reasons_not_exceptions(catalog, kw, reason):
+    out = evaluate_candidates(pd.DataFrame([row(**kw), row()]), catalog)
+    assert not out["fits"].iloc[0]
+    assert out["pruned_reason"].iloc[0].startswith(reason), out["pruned_reason"].iloc[0]
+    assert out["fits"].iloc[1]
+
+
+def test_engine_alias_is_resolved(catalog):
+    out = evaluate_candidates(pd.DataFrame([row(engine="nim"), row(engine="trtllm")]), catalog)
+    assert out["fits"].all()
+    assert out["capacity_rps"].iloc[0] == pytest.approx(out["capacity_rps"].iloc[1])
+
+
+def test_capacity_never_increases_when_an_slo_tightens(catalog):
+    tpots = [200.0, 80.0, 40.0, 25.0, 15.0, 10.0, 8.0]
+    ttfts = [5000.0, 1000.0, 300.0, 100.0, 60.0]
+    rows = [row(slo_tpot_ms=t) for t in tpots] + [row(slo_ttft_ms=t, slo_tpot_ms=np.nan) for t in ttfts]
+    out = evaluate_candidates(pd.DataFrame(rows), catalog)
+    cap = out["capacity_rps"].to_numpy()
+    assert np.all(np.diff(cap[: len(tpots)]) <= 1e-12)
+    assert np.all(np.diff(cap[len(tpots):]) <= 1e-12)
+
+
+def test_no_slo_gives_saturation_capacity_and_slo_rows_stay_below_it(catalog):
+    out = evaluate_candidates(pd.DataFrame([row(slo_ttft_ms=np.nan, slo_tpot_ms=np.nan), row()]), catalog)
+    assert out["utilisation"].iloc[0] == pytest.approx(1.0)
+    assert out["capacity_rps"].iloc[1] <= out["capacity_rps"].iloc[0]
+
+
+def test_percentile_tightens_capacity(catalog):
+    out = evaluate_candidates(pd.DataFrame([row(percentile=50.0), row(percentile=90.0), row(percentile=99.0)]),
+                              catalog)
+    cap = out["capacity_rps"].to_numpy()
+    assert cap[0] >= cap[1] >= cap[2] > 0
+
+
+def test_every_catalog_model_runs_on_every_accelerator_it_fits(catalog):
+    rows = []
+    for m in catalog.models.values():
+        for a in catalog.accelerators.values():
+            for tp in (1, 8):
+                if tp > a.scale_up_domain_gpus:
+                    continue
+                engine = "vllm"
+                rows.append(row(model=m.id, accelerator=a.id, engine=engine, quant=m.native_dtype, tp=tp,
+                                slo_ttft_ms=np.nan, slo_tpot_ms=np.nan))
+    out = evaluate_candidates(pd.DataFrame(rows), catalog)
+    ok = out[out["fits"]]
+    assert len(ok) > 50
+    assert np.isfinite(ok[["ttft_ms", "tpot_ms", "e2e_ms", "capacity_rps"]].to_numpy()).all()
+    assert (ok["capacity_rps"] > 0).all()
+    assert (out.loc[~out["fits"], "pruned_reason"] != "").all()
+
+
+def test_ten_thousand_rows_are_fast(catalog):
+    rng = np.random.default_rng(0)
+    models = ["llama-3.1-8b", "llama-3.1-70b", "mixtral-8x7b", "qwen3-32b"]
+    accs = ["h100-sxm", "h200-sxm", "a100-80gb-sxm", "l40s", "b200", "mi300x"]
+    n = 10_000
+    df = pd.DataFrame({"model": rng.choice(models, n), "accelerator": rng.choice(accs, n), "engine": "vllm",
+                       "quant": rng.choice(["bf16", "fp8"], n), "kv_quant": "bf16", "tp": rng.choice([1, 2, 4, 8], n),
+                       "pp": 1, "ep": 1, "max_batch": rng.choice([8, 64, 256], n), "isl": 1000.0, "osl": 200.0,
+                       "slo_ttft_ms": 2000.0, "slo_tpot_ms": 50.0, "slo_e2e_ms": np.nan, "percentile": 99.0})
+    evaluate_candidates(df.head(10), catalog)
+    t = time.perf_counter()
+    out = evaluate_candidates(df, catalog)
+    assert time.perf_counter() - t < 2.0
+    assert len(out) == n

@@ -1,0 +1,117 @@
+"""Property tests (hypothesis): monotonicity and consistency between modes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
+
+from solver.catalog.loader import load_catalog
+from solver.perf import estimate_many, evaluate_candidates
+from solver.perf.candidates import Prepared
+from solver.perf.serving import Serving
+
+CATALOG = load_catalog()
+CONFIGS = [
+    ("llama-3.1-8b", "h100-sxm", "vllm", "bf16", 1),
+    ("llama-3.1-70b", "h200-sxm", "trtllm", "fp8", 2),
+    ("mixtral-8x7b", "a100-80gb-sxm", "vllm", "bf16", 4),
+    ("qwen3-235b-a22b", "b200", "sglang", "fp8", 8),
+    ("deepseek-v3", "h200-sxm", "sglang", "fp8", 8),
+    ("gpt-oss-120b", "mi300x", "vllm", "mxfp4", 1),
+    ("gemma-3-27b", "l40s", "vllm", "bf16", 2),
+]
+SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+config = st.sampled_from(CONFIGS)
+isl = st.sampled_from([128.0, 1000.0, 4000.0])
+osl = st.sampled_from([64.0, 500.0, 2000.0])
+
+
+def serving_for(cfg, s, o, batches, kv="bf16"):
+    model, acc, engine, quant, tp = cfg
+    rows = [{"model": model, "accelerator": acc, "engine": engine, "quant": quant, "kv_quant": kv, "tp": tp,
+             "pp": 1, "ep": 1, "max_batch": b, "isl": s, "osl": o} for b in batches]
+    prep = Prepared(pd.DataFrame(rows), CATALOG)
+    assert len(prep.idx) == len(rows), prep.reason
+    m = prep.memory(np.asarray(batches, float))
+    return Serving(prep.R, np.full(len(rows), s), np.full(len(rows), o), np.maximum(m["b_max"], 1),
+                   np.full(len(rows), 99.0))
+
+
+@SETTINGS
+@given(cfg=config, s=isl, o=osl, b=st.integers(1, 200), extra=st.integers(1, 200))
+def test_more_batch_never_lowers_throughput_nor_tpot(cfg, s, o, b, extra):
+    sv = serving_for(cfg, s, o, [b, b + extra])
+    thr = sv.lam_sat * sv.O
+    assert thr[1] >= thr[0] * (1 - 1e-9)
+    assert sv.tau_max[1] >= sv.tau_max[0] * (1 - 1e-9)
+
+
+@SETTINGS
+@given(cfg=config, s=isl, o=osl)
+def test_fp8_kv_never_needs_more_memory(cfg, s, o):
+    model, acc, engine, quant, tp = cfg
+    rows = [{"model": model, "accelerator": acc, "engine": engine, "quant": quant, "kv_quant": kv, "tp": tp,
+             "pp": 1, "ep": 1, "max_batch": 32, "isl": s, "osl": o} for kv in ("fp8", "bf16")]
+    prep = Prepared(pd.DataFrame(rows), CATALOG)
+    assume(len(prep.idx) == 2)  # the engine runs an fp8 KV cache on this family
+    m = prep.memory(np.array([32.0, 32.0]))
+    assert m["per_req_full"][1] >= m["per_req_full"][0]
+    assert m["kv_tokens"][1] <= m["kv_tokens"][0]
+
+
+@SETTINGS
+@given(cfg=config, s=isl, o=osl, frac=st.floats(0.05, 0.9))
+def test_rate_latency_grows_with_load_and_concurrency_agrees_with_little(cfg, s, o, frac):
+    sv = serving_for(cfg, s, o, [256])
+    lo, _ = sv.at_rate(sv.lam_sat * frac * 0.5)
+    hi, _ = sv.at_rate(sv.lam_sat * frac)
+    # TTFT grows with load for dense models. For MoE models a prompt's marginal prefill cost falls as
+    # the decode batch already touches more experts, so it may dip a little before queueing dominates.
+    dense = CATALOG.models[cfg[0]].architecture == "dense"
+    assert hi.ttft_p[0] >= lo.ttft_p[0] * (1 - (1e-9 if dense else 0.1))
+    assert hi.tpot_mean[0] >= lo.tpot_mean[0] * (1 - 1e-9)
+    assert hi.lam[0] == pytest.approx(sv.lam_sat[0] * frac, rel=5e-3)
+    # A closed loop with N = λ·E2E requests in flight obeys Little's law itself and runs at about the
+    # same rate (it differs only in that a client's own prefill does not interfere with itself).
+    n = hi.lam * (hi.ttft_mean + sv.O1 * hi.tpot_mean)
+    assume(n[0] >= 2 and n[0] < sv.b_max[0])
+    closed, _ = sv.at_concurrency(n)
+    assert closed.lam[0] * (closed.ttft_mean[0] + sv.O1[0] * closed.tpot_mean[0]) == pytest.approx(n[0], rel=0.02)
+    assert closed.lam[0] == pytest.approx(hi.lam[0], rel=0.3)
+
+
+@SETTINGS
+@given(cfg=config, s=isl, o=osl, ttft=st.floats(200, 20000), tpot=st.floats(10, 300))
+def test_slo_capacity_meets_its_slos_and_never_exceeds_saturation(cfg, s, o, ttft, tpot):
+    model, acc, engine, quant, tp = cfg
+    r = {"model": model, "accelerator": acc, "engine": engine, "quant": quant, "kv_quant": "bf16", "tp": tp,
+         "pp": 1, "ep": 1, "max_batch": 256, "isl": s, "osl": o, "slo_e2e_ms": np.nan, "percentile": 99.0}
+    out = evaluate_candidates(pd.DataFrame([{**r, "slo_ttft_ms": ttft, "slo_tpot_ms": tpot},
+                                            {**r, "slo_ttft_ms": np.nan, "slo_tpot_ms": np.nan}]), CATALOG)
+    a, free = out.iloc[0], out.iloc[1]
+    assert a["capacity_rps"] <= free["capacity_rps"] * (1 + 1e-9)
+    if a["fits"]:
+        assert a["ttft_ms"] <= ttft * (1 + 1e-6) and a["tpot_ms"] <= tpot * (1 + 1e-6)
+    else:
+        assert a["pruned_reason"].startswith("slo:")
+
+
+@SETTINGS
+@given(cfg=config, s=isl, o=osl)
+def test_modes_are_consistent(cfg, s, o):
+    model, acc, engine, quant, tp = cfg
+    base = {"model": model, "accelerator": acc, "engine": engine, "quant": quant, "gpus": tp, "tp": tp, "pp": 1,
+            "ep": 1, "isl": s, "osl": o}
+    mt, c1, sb1 = estimate_many([{**base, "mode": "max_throughput"},
+                                 {**base, "mode": "concurrency", "mode_value": 1},
+                                 {**base, "mode": "static_batch", "mode_value": 1}], CATALOG)
+    assert mt["fits"] and c1["fits"] and sb1["fits"]
+    # One request alone: the closed loop of one and a static batch of one see the same decode step.
+    assert c1["tpot_ms"] == pytest.approx(sb1["tpot_ms"], rel=0.1)
+    # Nothing beats the offline maximum.
+    assert c1["output_tokens_per_s"] <= mt["output_tokens_per_s"] * (1 + 1e-9)
+    assert mt["tpot_ms"] >= c1["tpot_ms"] * (1 - 1e-9)
