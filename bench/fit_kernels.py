@@ -7,6 +7,8 @@ Every compute kernel (GEMM, fused MoE, prefill attention, decode attention) is f
 
     t = t0 + (t_c^p + t_m^p)^(1/p),   t_c = FLOPs / (η_c · P),   t_m = bytes / (η_m · BW)
 
+(fused MoE adds γ · routed pairs · hidden bytes to its traffic: the permute / un-permute copies)
+
 a smooth roofline: small shapes are memory-bound at η_m of peak bandwidth, large shapes approach η_c of
 peak compute, `p` sets how sharp the knee is (p → ∞ is the hard max), and `t0` is the per-kernel floor
 (launch + tail). P and BW are the nominal peaks of systems.csv, so η are fractions of each GPU's own
@@ -80,20 +82,26 @@ def smooth_roofline(params: np.ndarray, flops, bytes_, peak, bw, t0):
     return t0 + (tc**p + tm**p) ** (1.0 / p)
 
 
-def fit_roofline(df: pd.DataFrame, peak: float, bw: float, t0: float) -> dict | None:
-    """Least squares on log latency for (η_c, η_m, p) with t0 fixed at the measured floor."""
+def fit_roofline(df: pd.DataFrame, peak: float, bw: float, t0: float, extra: np.ndarray | None = None) -> dict | None:
+    """Least squares on log latency for (η_c, η_m, p) with t0 fixed at the measured floor.
+
+    With `extra` (MoE: routed pairs × hidden), a fourth parameter γ adds γ·extra bytes of traffic: the
+    permute / un-permute copies of routed activations, which grow with tokens, not with weights.
+    """
     if len(df) < 8:
         return None
     f = df["flops"].to_numpy(float)
     b = df["bytes"].to_numpy(float)
     t = df["latency_us"].to_numpy(float) * 1e-6
+    ex = np.zeros_like(b) if extra is None else extra
 
     def resid(x):
-        return np.log(smooth_roofline(x, f, b, peak, bw, t0)) - np.log(t)
+        return np.log(smooth_roofline(x[:3], f, b + x[3] * ex, peak, bw, t0)) - np.log(t)
 
-    sol = least_squares(resid, x0=[0.6, 0.8, 3.0], bounds=([0.02, 0.05, 1.0], [1.0, 1.0, 12.0]))
+    hi_gamma = 200.0 if extra is not None else 1e-9
+    sol = least_squares(resid, x0=[0.6, 0.8, 3.0, 0.0], bounds=([0.02, 0.05, 1.0, 0.0], [1.0, 1.0, 12.0, hi_gamma]))
     r = resid(sol.x)
-    return {
+    out = {
         "eta_c": round(float(sol.x[0]), 4),
         "eta_m": round(float(sol.x[1]), 4),
         "p": round(float(sol.x[2]), 3),
@@ -101,6 +109,9 @@ def fit_roofline(df: pd.DataFrame, peak: float, bw: float, t0: float) -> dict | 
         "rows": int(len(df)),
         "median_abs_pct_err": round(float(np.median(np.abs(np.expm1(r)))) * 100, 1),
     }
+    if extra is not None:
+        out["gamma_bytes_per_pair_hidden"] = round(float(sol.x[3]), 3)
+    return out
 
 
 def usable(df: pd.DataFrame, ridge: float) -> pd.DataFrame:
@@ -136,7 +147,11 @@ def fit_compute_table(df, systems, dtype_col, dtype_map, group_cols=("framework"
         bw = float(spec["mem_bw_tb_s"]) * 1e12
         if not np.isfinite(peak):
             continue
-        res = fit_roofline(usable(g, peak / bw), peak, bw, floor_us(g))
+        use = usable(g, peak / bw)
+        extra = None
+        if "top_k" in use.columns:
+            extra = (use["tokens"] * use["top_k"] / use["moe_ep"] * use["hidden"]).to_numpy(float)
+        res = fit_roofline(use, peak, bw, floor_us(g), extra)
         if res and stream_eta_from_bytes:
             big = g[(g["bytes"] >= stream_eta_from_bytes) & (g["frac_peak_bw"] <= 1.0)]
             if len(big) >= 5:

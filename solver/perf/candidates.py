@@ -177,15 +177,17 @@ class Prepared:
             peak_key, dt = compute_dtype(acc, q)
             peak = getattr(acc.peak_tflops, peak_key) * 1e12
             gemm = self.kernels.curve(acc, "gemm", base["fw"], dt)
-            # fp8 MoE checkpoints (DeepSeek, Qwen3-FP8) use 128-block scales: the fp8_block MoE kernels.
-            moe_dt = "fp8_block" if dt == "fp8" else dt
+            # fp8 MoE: TensorRT-LLM serves ModelOpt per-tensor fp8 checkpoints; vLLM and SGLang serve the
+            # published block-scaled ones (DeepSeek, Qwen3-FP8), run by their fp8_block MoE kernels.
+            moe_dt = ("fp8" if base["fw"] == "trtllm" else "fp8_block") if dt == "fp8" else dt
             moe = self.kernels.curve(acc, "moe", base["fw"], moe_dt)
             prof = base["prof"]
             return {"peak": peak, "peak_moe": peak,
                     "gemm_eta_c": gemm.eta_c * prof.compute_efficiency,
                     "gemm_eta_m": gemm.eta_m * prof.memory_efficiency, "gemm_p": gemm.p, "gemm_t0": gemm.t0_s,
                     "moe_eta_c": moe.eta_c * prof.compute_efficiency,
-                    "moe_eta_m": moe.eta_m * prof.memory_efficiency, "moe_p": moe.p, "moe_t0": moe.t0_s}
+                    "moe_eta_m": moe.eta_m * prof.memory_efficiency, "moe_p": moe.p, "moe_t0": moe.t0_s,
+                    "moe_gamma": moe.gamma}
 
         def kv_fn(a, e, kq):
             base = ae_map[(a, e)]
@@ -250,7 +252,7 @@ class Prepared:
                      "max_batch_default", "p2p_alpha", "inter_bw", "kv_free"):
             R[name] = take(ae, aecode, name)
         for name in ("peak", "peak_moe", "gemm_eta_c", "gemm_eta_m", "gemm_p", "gemm_t0", "moe_eta_c",
-                     "moe_eta_m", "moe_p", "moe_t0"):
+                     "moe_eta_m", "moe_p", "moe_t0", "moe_gamma"):
             R[name] = take(qv, qcode, name)
         for name in ("beta_kv", "dca_eta_c", "dca_eta_m", "dca_p", "dca_t0"):
             R[name] = take(kv, kcode, name)

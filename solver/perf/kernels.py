@@ -36,6 +36,8 @@ class Curve:
     eta_m: float
     p: float
     t0_s: float
+    gamma: float = 0.0
+    """MoE only: extra bytes per (routed pair × hidden element), the permute/un-permute copies."""
 
 
 @dataclass(frozen=True)
@@ -87,7 +89,8 @@ class KernelLibrary:
             for fw in (framework, *FRAMEWORK_ORDER):
                 entry = tables.get(fw, {}).get(dt)
                 if entry:
-                    return Curve(entry["eta_c"], entry["eta_m"], entry["p"], entry["t0_us"] * 1e-6)
+                    return Curve(entry["eta_c"], entry["eta_m"], entry["p"], entry["t0_us"] * 1e-6,
+                                 entry.get("gamma_bytes_per_pair_hidden", 0.0))
         # A table with no usable fit at all: a hard roofline at the README's headline fractions.
         raise CatalogError([Issue("kernel_fits.yaml", f"systems.{system}.{table}", "no fitted curve")])
 

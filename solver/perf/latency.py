@@ -12,7 +12,8 @@ Per layer on one GPU, with t tokens in the micro-batch and t_g = t/ep of them in
 - linear layers (attention projections; dense FFN or shared experts): F = 2·t_g·params/tp,
   bytes = params/tp·β_w + activations;
 - routed experts: pairs = t·k/ep, F = 2·pairs·expert/tp, bytes = touched·expert/tp·β_e with
-  touched = (E/ep)·(1 − (1 − k/E)^t) distinct experts hit (DESIGN §3);
+  touched = (E/ep)·(1 − (1 − k/E)^t) distinct experts hit (DESIGN §3), plus γ·pairs·d bytes of
+  routed-activation copies (γ fitted with the MoE kernel curve);
 - prefill attention: F = 2·(n_h/tp)·(d_qk + d_v)·pairs, pairs = tokens · mean causal context (windowed
   layers capped at the window), so attention cost grows with the square of the prompt;
 - decode attention: bytes = n_dec_g · context · KV bytes per token per layer; F = 2·(n_h/tp)·(d_qk+d_v)
@@ -81,7 +82,8 @@ def step_time(R: dict, n_dec, ctx_dec, n_pf, pf_ctx):
     pairs = t * g["top_k"] / ep
     touched = experts / ep * (1.0 - (1.0 - g["top_k"] / experts) ** t)
     exp_p = g["expert_params"] / tp
-    t_moe = _curve(R, "moe", 2 * pairs * exp_p, touched * exp_p * R["beta_e"] + act, R["peak_moe"],
+    routed = R["moe_gamma"] * pairs * d  # permute / un-permute copies of the routed activations
+    t_moe = _curve(R, "moe", 2 * pairs * exp_p, touched * exp_p * R["beta_e"] + act + routed, R["peak_moe"],
                    mask=g["n_moe_layers"] > 0)
     t_lin = t_lin + frac_moe * (t_shared + t_moe)
 

@@ -11,8 +11,9 @@ requests' KV cache); routed experts are sharded over all ep·tp GPUs of the stag
   kv_elems_local = 2·ceil(n_kv/tp)·d_h (KV heads are replicated when n_kv < tp) and MLA
   kv_elems_local = r_kv + d_rope (the latent is replicated on every tp rank).
 - Sliding-window layers hold min(context, window) tokens.
-- Activations: one iteration's tokens (max_num_tokens) × (hidden + local FFN width) × a few bf16
-  buffers, plus the engine's runtime reserve; the engine may use `memory_utilisation` of the device.
+- Activations: one iteration's tokens (max_num_tokens) × (2·hidden + 3·local FFN width) bf16 values
+  (the peak inside an FFN) plus fp32 logits of 256 rows, and the engine's runtime reserve; the engine
+  may use `memory_utilisation` of the device (or of what is left after weights, TensorRT-LLM).
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ from __future__ import annotations
 import numpy as np
 
 GB = 1e9
-ACTIVATION_BUFFERS = 6.0
-"""bf16 activation tensors of width (hidden + local FFN) alive at once during one layer (q/k/v, the
-gate/up output, residual): an estimate, not a measurement; it is small next to weights and KV."""
+ACTIVATION_WIDTH_HIDDEN = 2.0
+ACTIVATION_WIDTH_FFN = 3.0
+"""Peak live bf16 activations per token inside one layer: the residual and the FFN input (2·hidden)
+plus the gate/up output and the activated product (3·local FFN width)."""
 
 
 def weights_per_gpu(g: dict, beta_ne, beta_e, tp, pp, ep):
@@ -50,7 +52,8 @@ def activation_bytes(g: dict, tp, max_num_tokens):
     ffn_local = np.maximum(g["dense_ffn_params"], g["shared_params"] + g["top_k"] * g["expert_params"]) \
         / (3.0 * np.maximum(g["hidden"], 1)) / tp
     logits = max_num_tokens * 0 + g["lm_head_params"] / np.maximum(g["hidden"], 1) / tp * 4.0 * 256
-    return ACTIVATION_BUFFERS * max_num_tokens * (g["hidden"] + ffn_local) * 2.0 + logits
+    width = ACTIVATION_WIDTH_HIDDEN * g["hidden"] + ACTIVATION_WIDTH_FFN * ffn_local
+    return max_num_tokens * width * 2.0 + logits
 
 
 def usable_bytes(memory_gb, utilisation, reserve_gb):
