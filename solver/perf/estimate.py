@@ -242,9 +242,11 @@ def _pick(group: pd.DataFrame) -> pd.Series:
         per = ok["tp"] * ok["pp"] * ok["ep"]
         key = ok.assign(_per=per, _neg=-ok["output_tokens_per_s"].round(6))
         return key.sort_values(["_neg", "_per", "tp"]).iloc[0]
-    # None fits: report the least-bad reason (memory needs of the largest replica first).
+    # None fits: report the most informative reason. Parallelism mismatches are artefacts of the
+    # search, so prefer any other reason, and among those the largest replica (e.g. its memory need).
     per = group["tp"] * group["pp"] * group["ep"]
-    return group.assign(_per=per).sort_values(["_per"], ascending=False).iloc[0]
+    search = group["reason"].str.startswith("parallelism:").astype(int)
+    return group.assign(_per=per, _search=search).sort_values(["_search", "_per"], ascending=[True, False]).iloc[0]
 
 
 def estimate_many(rows: list[dict], catalog, kernels: KernelLibrary | None = None) -> list[dict]:
