@@ -85,6 +85,56 @@ class _StrictLoader(yaml.SafeLoader):
             ) from None
 
 
+    def get_single_node(self) -> yaml.Node | None:
+        """Refuse documents whose aliases expand to more than MAX_EXPANDED_NODES values before
+        building them: nine nested `*alias` lists of nine ("billion laughs") would otherwise expand
+        to 387 million values while checking and validating the file."""
+        node = super().get_single_node()
+        if node is not None:
+            size = _expanded_size(node)
+            if size > MAX_EXPANDED_NODES:
+                raise yaml.composer.ComposerError(
+                    None, None, f"anchors and aliases expand to more than {MAX_EXPANDED_NODES:,} values; "
+                    "write the repeated values out", node.start_mark)
+        return node
+
+
+MAX_EXPANDED_NODES = 200_000
+"""Largest number of values a YAML file may expand to (each built-in catalog file has fewer than 6,000;
+a 2,000-workload problem about 60,000)."""
+
+
+def _expanded_size(root: yaml.Node) -> int:
+    """Number of values the node graph expands to, counting every alias use; linear in the number of
+    distinct nodes (memoised), stops early once over the limit. Recursive aliases count once."""
+    sizes: dict[int, int] = {}
+    in_progress: set[int] = set()
+
+    def size(node: yaml.Node) -> int:
+        key = id(node)
+        if key in sizes:
+            return sizes[key]
+        if key in in_progress:
+            return 1
+        in_progress.add(key)
+        total = 1
+        if isinstance(node, yaml.SequenceNode):
+            for child in node.value:
+                total += size(child)
+                if total > MAX_EXPANDED_NODES:
+                    break
+        elif isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                total += size(k) + size(v)
+                if total > MAX_EXPANDED_NODES:
+                    break
+        in_progress.discard(key)
+        sizes[key] = total
+        return total
+
+    return size(root)
+
+
 _StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", _StrictLoader.construct_yaml_timestamp)
 
 
