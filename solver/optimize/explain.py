@@ -9,7 +9,7 @@ import pandas as pd
 
 from solver.catalog.loader import Catalog
 from solver.optimize.data import ModelInput
-from solver.problem import Problem
+from solver.problem import WEIGHT_QUANTS, Problem
 
 
 def explain_no_candidates(problem: Problem, catalog: Catalog, evaluated: pd.DataFrame, w: int,
@@ -18,8 +18,8 @@ def explain_no_candidates(problem: Problem, catalog: Catalog, evaluated: pd.Data
     wl = problem.workloads[w]
     name = f"workload {wl.name!r} ({wl.model})"
     if num_offers == 0:
-        return [f"{name}: no offer passes the fleet filters (accelerators, providers, regions, "
-                f"pricing tiers); allow more of them"], {"workload": wl.name, "cause": "no_offers"}
+        return [f"{name}: no offer passes the fleet filters (accelerators, providers, regions, offers, "
+                f"pricing tiers){_filter_hint(problem, catalog)}"], {"workload": wl.name, "cause": "no_offers"}
     rows = evaluated[evaluated["workload"] == w] if len(evaluated) else evaluated
     if rows.empty:
         return [f"{name}: no accelerator in the allowed fleet has an instance shape for any parallelism "
@@ -29,7 +29,8 @@ def explain_no_candidates(problem: Problem, catalog: Catalog, evaluated: pd.Data
     lines = [f"{name}: none of {len(rows)} configurations works ("
              + ", ".join(f"{n} {r}" for r, n in reasons.items()) + ")"]
     detail: dict = {"workload": wl.name, "reasons": {str(k): int(v) for k, v in reasons.items()}}
-    fits = rows[category == "slo"]
+    fits = rows[category == "slo"].copy()
+    fits.attrs["catalog"] = catalog
     if fits.empty and (category == "memory").any():
         mem = rows[category == "memory"]
         need = mem["pruned_reason"].str.extract(r"needs ([0-9.]+) GB")[0].astype(float)
@@ -45,13 +46,17 @@ def explain_no_candidates(problem: Problem, catalog: Catalog, evaluated: pd.Data
         return lines, detail
     if fits.empty and (category == "engine").any():
         examples = sorted(set(rows.loc[category == "engine", "pruned_reason"]))[:4]
+        families = sorted({catalog.accelerators[a].family for a in rows["accelerator"].unique()})
+        allowed = [catalog.lookup("engines", e).id for e in wl.engines] if wl.engines else sorted(catalog.engines)
         supported = sorted({
-            f"{e.id}: {', '.join(sup.weight_quants)}"
-            for e in catalog.engines.values() for sup in e.support
-            if set(sup.families) & {catalog.accelerators[a].family for a in rows["accelerator"].unique()}
+            f"{e.id} on {family}: {', '.join(q for q in WEIGHT_QUANTS if q in sup.weight_quants)}"
+            for e in (catalog.engines[i] for i in dict.fromkeys(allowed)) for sup in e.support
+            for family in families if family in sup.families and wl.model in catalog.models
+            and catalog.models[wl.model].architecture in sup.architectures
         })
         lines.append("  engine support blocks it: " + "; ".join(examples))
-        lines.append("  weight quantizations the engines run on the allowed accelerators: " + " | ".join(supported))
+        lines.append("  weight quantizations the allowed engines run for this model on the allowed accelerators: "
+                     + (" | ".join(supported) if supported else "none; allow other engines or accelerators"))
         detail["cause"] = "engine"
         return lines, detail
     if fits.empty:
@@ -61,30 +66,99 @@ def explain_no_candidates(problem: Problem, catalog: Catalog, evaluated: pd.Data
     slo = wl.slo
     causes = []
     pct = f"p{slo.percentile:g}"
-    if slo.ttft_ms is not None:
-        floor = float(fits["ttft_floor_ms"].min())
-        if floor > slo.ttft_ms:
-            causes.append("ttft")
-            lines.append(f"  TTFT SLO blocks it: the best {pct} TTFT any configuration reaches is "
-                         f"{floor:.1f} ms > {slo.ttft_ms:g} ms; loosen slo.ttft_ms to at least {math.ceil(floor)}")
-            detail["best_ttft_ms"] = floor
-    if slo.tpot_ms is not None:
-        floor = float(fits["tpot_floor_ms"].min())
-        if floor > slo.tpot_ms:
-            causes.append("tpot")
-            lines.append(f"  TPOT SLO blocks it: the best {pct} TPOT any configuration reaches is "
-                         f"{floor:.2f} ms > {slo.tpot_ms:g} ms; loosen slo.tpot_ms to at least "
-                         f"{math.ceil(floor * 10) / 10:g}")
-            detail["best_tpot_ms"] = floor
-    if slo.e2e_ms is not None and "e2e" in " ".join(reasons.index):
-        causes.append("e2e")
-        lines.append(f"  the end-to-end SLO of {slo.e2e_ms:g} ms is out of reach at {pct}")
+    nearest = nearest_feasible_slos(fits, slo)
+    floors = {"ttft_ms": float(fits["ttft_floor_ms"].min()), "tpot_ms": float(fits["tpot_floor_ms"].min())}
+    e2e_floors = fits["pruned_reason"].str.extract(r" E2E ([0-9.]+) ms")[0].astype(float)
+    if e2e_floors.notna().any():
+        floors["e2e_ms"] = float(e2e_floors.min())
+    names = {"ttft_ms": "TTFT", "tpot_ms": "TPOT", "e2e_ms": "end-to-end"}
+    for key in ("ttft_ms", "tpot_ms", "e2e_ms"):
+        limit = getattr(slo, key)
+        if limit is None or key not in nearest:
+            continue
+        floor = floors.get(key, math.nan)
+        causes.append(key.removesuffix("_ms"))
+        lines.append(f"  {names[key]} SLO blocks it: no configuration serves at {pct} {names[key]} <= {limit:g} ms; "
+                     f"the nearest feasible value is {nearest[key]:g} ms: loosen slo.{key} to at least "
+                     f"{nearest[key]:g}")
+        detail[f"best_{key}"] = floor
+        detail[f"nearest_{key}"] = nearest[key]
     if not causes:
         causes.append("combined")
-        lines.append("  each SLO is reachable alone but no configuration meets all of them together; "
-                     "loosen one of them")
+        lines.append("  no single SLO loosened up to 100x makes a configuration work; loosen several of them "
+                     "or allow faster accelerators")
     detail["cause"] = "+".join(causes)
     return lines, detail
+
+
+NEAREST_FACTORS = (1.0, 1.01, 1.02, 1.05, 1.1, 1.2, 1.35, 1.5, 1.75, 2.0, 2.5, 3.0, 4.0, 6.0, 10.0, 20.0, 40.0, 100.0)
+"""Multiples of the blocking SLO tried (together, in one vectorised evaluation) to find the nearest
+feasible value; the bracket found is then refined in ten steps."""
+MIN_CAPACITY_RPS = 0.002
+"""A configuration 'serves' when it sustains at least this rate (two of the optimiser's integer units)."""
+
+
+def _round_up(value: float, key: str) -> float:
+    return math.ceil(value * 10 - 1e-9) / 10 if key == "tpot_ms" else float(math.ceil(value - 1e-9))
+
+
+def nearest_feasible_slos(rows: pd.DataFrame, slo) -> dict[str, float]:
+    """For each SLO the workload sets: the smallest looser value (others unchanged) at which at least
+    one of `rows` (configurations that fit memory and engine support) sustains a positive rate, found
+    by re-running the performance model on a grid of values. Missing when even 100x does not help."""
+    from solver.perf import evaluate_candidates
+
+    inputs = ["model", "accelerator", "engine", "quant", "kv_quant", "tp", "pp", "ep", "max_batch", "isl", "osl",
+              "slo_ttft_ms", "slo_tpot_ms", "slo_e2e_ms", "percentile"]
+    base = rows[[c for c in inputs if c in rows.columns]].reset_index(drop=True)
+    out: dict[str, float] = {}
+    for key in ("ttft_ms", "tpot_ms", "e2e_ms"):
+        limit = getattr(slo, key)
+        if limit is None or f"slo_{key}" not in base.columns or base.empty:
+            continue
+
+        def first_feasible(values: list[float], key: str = key) -> float | None:
+            grid = pd.concat([base.assign(**{f"slo_{key}": v}) for v in values], ignore_index=True)
+            ev = evaluate_candidates(grid, _catalog_of(rows))
+            ok = ev["capacity_rps"].to_numpy() >= MIN_CAPACITY_RPS
+            hits = [v for i, v in enumerate(values) if ok[i * len(base):(i + 1) * len(base)].any()]
+            return min(hits) if hits else None
+
+        if first_feasible([limit]) is not None:
+            continue  # this SLO alone does not block
+        coarse = [_round_up(limit * f, key) for f in NEAREST_FACTORS[1:]]
+        hit = first_feasible(coarse)
+        if hit is None:
+            continue
+        i = coarse.index(hit)
+        low = coarse[i - 1] if i else limit
+        fine = sorted({_round_up(low + (hit - low) * k / 10, key) for k in range(1, 11)})
+        out[key] = first_feasible(fine) or hit
+    return out
+
+
+def _catalog_of(rows: pd.DataFrame):
+    catalog = rows.attrs.get("catalog")
+    if catalog is None:
+        raise RuntimeError("nearest_feasible_slos needs rows.attrs['catalog']")
+    return catalog
+
+
+def _filter_hint(problem: Problem, catalog: Catalog) -> str:
+    """Which single fleet filter, removed, would let offers through (the nearest feasible fleet)."""
+    from solver.optimize.inputs import allowed_offers
+
+    fleet = problem.fleet
+    hints = []
+    for field, everything in (("accelerators", None), ("providers", None), ("regions", None), ("offers", None),
+                              ("pricing_tiers", ["on_demand", "spot", "reserved_1y", "reserved_3y", "owned"])):
+        if getattr(fleet, field) is None or (everything is not None and getattr(fleet, field) == everything):
+            continue
+        relaxed = problem.model_copy(update={"fleet": fleet.model_copy(update={field: everything})})
+        n = len(allowed_offers(relaxed, catalog))
+        if n:
+            hints.append(f"without fleet.{field} {n} offer{'s' if n > 1 else ''} would pass")
+    return "; " + "; ".join(hints) if hints else "; allow more of them"
 
 
 def explain_model_infeasible(data: ModelInput, solve_fn) -> tuple[list[str], dict]:
