@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import string
 from typing import TYPE_CHECKING
 
@@ -75,13 +76,20 @@ def sanity_issues(catalog: Catalog, origin: dict[tuple[str, str], tuple[str, int
         p = acc.peak_tflops
         if p.fp8 is not None and p.bf16 is not None and p.fp8 < p.bf16:
             issues.append(Issue(*where("accelerators", acc.id, "peak_tflops.fp8"),
-                                f"fp8 peak {p.fp8} is below bf16 peak {p.bf16}"))
+                                f"fp8 peak {p.fp8:g} is below bf16 peak {p.bf16:g}"))
         if p.fp4 is not None and p.fp8 is not None and p.fp4 < p.fp8:
             issues.append(Issue(*where("accelerators", acc.id, "peak_tflops.fp4"),
-                                f"fp4 peak {p.fp4} is below fp8 peak {p.fp8}"))
+                                f"fp4 peak {p.fp4:g} is below fp8 peak {p.fp8:g}"))
         if p.bf16 is None:
             issues.append(Issue(*where("accelerators", acc.id, "peak_tflops.bf16"),
                                 "bf16 peak is required to model compute"))
+    tomorrow = dt.date.today() + dt.timedelta(days=1)
+    for section in ("accelerators", "models", "offers", "engines"):
+        for entry in catalog.section(section).values():
+            if entry.as_of > tomorrow:  # values are dated when read; a future date is a typo
+                issues.append(Issue(*where(section, entry.id, "as_of"),
+                                    f"{entry.as_of} is in the future; as_of is the date the values were "
+                                    "published or read"))
     for acc in catalog.accelerators.values():
         for name, (low, high, unit) in ACCELERATOR_RANGES.items():
             value = getattr(acc, name)
@@ -99,12 +107,12 @@ def sanity_issues(catalog: Catalog, origin: dict[tuple[str, str], tuple[str, int
         od, spot = offer.usd_per_hour_on_demand, offer.usd_per_hour_spot
         if od and spot and spot > od:
             issues.append(Issue(*where("offers", offer.id, "usd_per_hour_spot"),
-                                f"spot price {spot} is above on-demand {od}"))
+                                f"spot price {spot:g} is above on-demand {od:g}"))
         for tier in ("usd_per_hour_reserved_1y", "usd_per_hour_reserved_3y"):
             r = getattr(offer, tier)
             if od and r and r > od:
                 issues.append(Issue(*where("offers", offer.id, tier),
-                                    f"reserved price {r} is above on-demand {od}"))
+                                    f"reserved price {r:g} is above on-demand {od:g}"))
         acc = catalog.accelerators.get(offer.accelerator)
         if acc and offer.gpus_per_instance > max(acc.gpus_per_node, acc.scale_up_domain_gpus):
             issues.append(Issue(*where("offers", offer.id, "gpus_per_instance"),
