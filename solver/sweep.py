@@ -41,7 +41,13 @@ def parse_grid(spec: str | list[float] | None, name: str) -> list[float] | None:
                 start, stop, step = (float(p) for p in text.split(":"))
                 if step <= 0 or stop < start:
                     raise ValueError
-                count = int(math.floor((stop - start) / step + 1e-9)) + 1
+                if not all(math.isfinite(v) for v in (start, stop, step)):
+                    raise ValueError
+                span = (stop - start) / step  # a float: '1:1e300:1e-300' is not an integer overflow
+                if span + 1 > MAX_POINTS:  # before building the list: '1:1e9:0.001' is 1e12 values
+                    raise ProblemError([Issue("sweep", name, f"{spec!r} has more than {MAX_POINTS} values; "
+                                                              "use a larger step")])
+                count = int(math.floor(span + 1e-9)) + 1
                 values = [round(start + i * step, 9) for i in range(count)]
             else:
                 values = [float(p) for p in text.split(",") if p.strip()]

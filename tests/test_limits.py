@@ -208,6 +208,39 @@ def test_candidate_row_bound_stops_huge_problems_before_evaluating(cli, tiny, tm
     assert "workloads[0]" in line and "more than 50 candidate configurations" in line, line
 
 
+# --- Sweep grids ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize(("sweep", "location", "words"), [
+    ({"tpot_ms": "60:20:5"}, "sweep.tpot_ms", "cannot read '60:20:5'; use start:stop:step"),
+    ({"ttft_ms": "a,b"}, "sweep.ttft_ms", "cannot read 'a,b'"),
+    ({"rate": [1, -2]}, "sweep.rate", "values must be finite and > 0"),
+    ({"tpot_ms": "1:1e9:0.001"}, "sweep.tpot_ms", "has more than 2000 values"),
+    ({"tpot_ms": "1:1e300:1e-300"}, "sweep.tpot_ms", "has more than 2000 values"),
+    ({"tpot_ms": "1:inf:1"}, "sweep.tpot_ms", "cannot read"),
+])
+def test_bad_sweep_grid_in_the_problem_file_is_located(cli, tiny, tmp_path, sweep, location, words):
+    """Reported at `sweep.tpot_ms` of the problem file (it used to say `sweep: --tpot-ms`), at load,
+    by `solve` as well as `sweep`; a grid of 1e12 points is refused before it is built."""
+    path = write(tmp_path, {"workloads": [chat()], "solver": SOLVER, "sweep": sweep})
+    for command in ("solve", "sweep"):
+        start = time.perf_counter()
+        result = cli(command, path)
+        assert time.perf_counter() - start < 10
+        assert result.exit_code == 1, result.stderr
+        line = first_error(result)
+        assert line.startswith(f"{path}: {location}: "), line
+        assert words in line, line
+
+
+def test_huge_sweep_grid_on_the_command_line_is_refused_fast(cli, tiny, tmp_path):
+    path = write(tmp_path, {"workloads": [chat()], "solver": SOLVER})
+    start = time.perf_counter()
+    result = cli("sweep", path, "--tpot-ms", "1:1e9:0.001")
+    assert time.perf_counter() - start < 10
+    assert result.exit_code == 1
+    assert "--tpot-ms: '1:1e9:0.001' has more than 2000 values" in first_error(result)
+
+
 # --- Time limits --------------------------------------------------------------------------------
 
 def hard_problem(tmp_path: Path) -> Path:
