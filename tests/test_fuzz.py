@@ -10,6 +10,8 @@ Three generators, all derandomized so CI is reproducible:
 - text-level damage of the YAML (truncation, YAML-special characters inserted, lines deleted or
   swapped, bytes replaced by binary garbage) and pure random bytes, through both commands.
 
+- sweep grid specs (text, start:stop:step with any floats, lists) through `parse_grid`.
+
 Cases that stay valid reach the solver on the tiny catalog in tests/fixtures/tiny with a 2 s limit.
 Run with `--hypothesis-show-statistics` to see how many examples of each mutation class ran.
 """
@@ -326,3 +328,27 @@ def test_base_files_are_valid_and_solve(cli, tiny, tmp_path):
     cat_problem.write_text(dump(CATALOG_PROBLEM))
     result = cli("solve", cat_problem, "--catalog", catalog, *SOLVE)
     assert result.exit_code == 0, result.stderr
+
+
+@fuzz(500)
+@given(spec=st.one_of(
+    st.text(alphabet="0123456789.:,-+eEinfa ", max_size=24),
+    st.builds(lambda a, b, c: f"{a}:{b}:{c}", *[st.floats(allow_nan=True, allow_infinity=True)] * 3),
+    st.lists(st.one_of(st.floats(), st.integers(-(10**30), 10**30)), max_size=5),
+))
+def test_fuzz_sweep_grid(spec):
+    """Any grid text either parses to at most 2,000 finite positive values or is a located ProblemError,
+    quickly (a huge range is refused before it is built)."""
+    from solver.errors import ProblemError
+    from solver.sweep import MAX_POINTS, parse_grid
+
+    event("grid: list" if isinstance(spec, list) else "grid: text")
+    try:
+        values = parse_grid(spec, "tpot_ms")
+    except ProblemError as exc:
+        assert all(i.location == "tpot_ms" and i.message for i in exc.issues)
+        event("outcome: bad grid")
+        return
+    assert values is not None and 0 < len(values) <= MAX_POINTS
+    assert all(math.isfinite(v) and v > 0 for v in values)
+    event("outcome: grid parsed")
