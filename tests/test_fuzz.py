@@ -1,15 +1,14 @@
 """Fuzzing the whole path from file to result: every generated problem or catalog file either solves
 (a checked plan) or exits non-zero with `file: location: message` lines, never a traceback.
 
-Three generators, all derandomized so CI is reproducible:
+Four generators, all derandomized so CI is reproducible:
 - structural mutations of a valid problem file (`trilemma solve`), 1-3 per example: a key deleted,
   an unknown key added, a value replaced by a wrong type, negative, zero, NaN/inf, huge number,
   unknown id, empty list/string, unit-suffixed string ("80GB", "50ms") or random text, a list item
   duplicated (duplicate names);
 - the same mutations of a valid user catalog given with `--catalog` to the same solve;
 - text-level damage of the YAML (truncation, YAML-special characters inserted, lines deleted or
-  swapped, bytes replaced by binary garbage) and pure random bytes, through both commands.
-
+  swapped, bytes replaced by binary garbage) and pure random bytes, through both commands;
 - sweep grid specs (text, start:stop:step with any floats, lists) through `parse_grid`.
 
 Cases that stay valid reach the solver on the tiny catalog in tests/fixtures/tiny with a 2 s limit.
