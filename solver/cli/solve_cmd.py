@@ -14,6 +14,7 @@ from rich.text import Text
 from solver.catalog.loader import load_catalog
 from solver.cli import app
 from solver.cli.catalog_cmd import CatalogFiles, _stdout
+from solver.errors import InputError, Issue
 from solver.optimize.report import result_rows, result_to_dict
 from solver.optimize.solve import SolveResult, solve
 from solver.problem import load_problem
@@ -31,6 +32,7 @@ def solve_command(
     catalog: CatalogFiles = None,
 ) -> None:
     """Find the cheapest deployment meeting every workload's SLOs (proven optimal when it says so)."""
+    check_run_options(time_limit=time_limit, workers=workers)
     cat = load_catalog(catalog or [])
     problem = load_problem(problem_file, cat)
     result = solve(problem, cat, time_limit_s=time_limit, workers=workers)
@@ -46,6 +48,19 @@ def solve_command(
         print_result(result)
     if result.violations:
         raise typer.Exit(4)
+
+
+def check_run_options(time_limit: float | None = None, workers: int | None = None, jobs: int | None = None) -> None:
+    """Command-line limits: checked here so a typo is bad input (exit 1), not a solver failure."""
+    issues = []
+    if time_limit is not None and not (math.isfinite(time_limit) and 0 < time_limit <= 86_400):
+        issues.append(Issue("command line", "--time-limit", f"got {time_limit}; allowed: seconds > 0 and ≤ 86400"))
+    if workers is not None and not 1 <= workers <= 64:
+        issues.append(Issue("command line", "--workers", f"got {workers}; allowed: 1 to 64"))
+    if jobs is not None and not 1 <= jobs <= 64:
+        issues.append(Issue("command line", "--jobs", f"got {jobs}; allowed: 1 to 64"))
+    if issues:
+        raise InputError(issues)
 
 
 def _ms(v: float | None) -> str:

@@ -18,17 +18,55 @@ REL_TOL = 1e-9
 
 def pack_replicas(replica_sizes: list[int], gpus_per_instance: int) -> int:
     """Instances needed to host replicas whole: replicas larger than an instance take ⌈n/G⌉ whole
-    instances; smaller ones are packed first-fit decreasing into the remaining instances."""
-    whole = sum(math.ceil(n / gpus_per_instance) for n in replica_sizes if n > gpus_per_instance)
-    free: list[int] = []
-    for n in sorted((n for n in replica_sizes if n <= gpus_per_instance), reverse=True):
-        for i, f in enumerate(free):
-            if f >= n:
-                free[i] -= n
+    instances; smaller ones are packed largest first, each into the open instance with the most
+    free space (worst-fit decreasing), opening a new instance when none has room. When sizes
+    divide each other (powers of two) this is optimal: ⌈Σ n / G⌉.
+
+    Sizes are grouped (a plan has few distinct replica sizes but may have tens of thousands of
+    replicas), and instances with equal free space are filled in bulk, so the time does not grow
+    with the number of replicas."""
+    G = gpus_per_instance
+    counts: dict[int, int] = {}
+    for n in replica_sizes:
+        counts[n] = counts.get(n, 0) + 1
+    whole = sum(math.ceil(n / G) * c for n, c in counts.items() if n > G)
+    free: dict[int, int] = {}
+    """free space -> number of open instances with that much free space"""
+    opened = 0
+    for n in sorted((n for n in counts if n <= G), reverse=True):
+        left = counts[n]
+        for space in sorted(free, reverse=True):
+            if left == 0:
                 break
-        else:
-            free.append(gpus_per_instance - n)
-    return whole + len(free)
+            if space < n:
+                continue
+            # Instances with the most free space first; each takes as many replicas as fit.
+            per_instance = space // n
+            instances = free.pop(space)
+            full = min(instances, left // per_instance)
+            left -= full * per_instance
+            remainder = space - per_instance * n
+            if full:
+                free[remainder] = free.get(remainder, 0) + full
+            rest = instances - full
+            if rest and left:
+                partial_space = space - left * n
+                left = 0
+                free[partial_space] = free.get(partial_space, 0) + 1
+                rest -= 1
+            if rest:
+                free[space] = free.get(space, 0) + rest
+        if left:
+            per_instance = G // n
+            new = math.ceil(left / per_instance)
+            opened += new
+            full_new = left // per_instance
+            if full_new:
+                free[G - per_instance * n] = free.get(G - per_instance * n, 0) + full_new
+            if left % per_instance:
+                leftover = G - (left % per_instance) * n
+                free[leftover] = free.get(leftover, 0) + 1
+    return whole + opened
 
 
 def check_plan(data: ModelInput, plan: Plan, reported_total_usd: float | None = None) -> list[str]:
