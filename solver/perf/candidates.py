@@ -222,6 +222,10 @@ class Prepared:
         fam = np.array([a.family if a is not None else "" for a in accs], dtype=object)[acode]
         arch_model = {m.architecture: m for m in models if m is not None}
 
+        no_int4 = np.array([a is not None and not a.int4_weight_only for a in accs], bool)[acode]
+        flag((reason == "") & no_int4 & (df["quant"].to_numpy() == "int4"),
+             lambda i: f"quant: {df['accelerator'].iat[i]} has no weight-only int4 kernels")
+
         def sup_fn(ar, fa, e, q, kq):
             eng = _lookup(catalog, "engines", e)
             if not ar or not fa or eng is None:

@@ -9,8 +9,9 @@ x ≤ x_max = B_max/(O−1) and the saturation rate is λ_sat = x_max/τ(x_max).
 - TPOT: the mean is τ (prefill interference included). A request sees N ~ Poisson(x·(O−1)) prompt
   prefills during its decode, each costing Δ_S = τ(n_dec, S) − τ(n_dec, 0), so
   TPOT_p = τ + z_p·Δ_S·√(x(O−1))/(O−1).
-- TTFT = engine overhead + residual of the running iteration (mean τ/2, p-quantile p·τ) + the prompt's
-  own prefill (⌈S/chunk⌉ iterations of decode work plus Δ_S of prefill work) + queueing:
+- TTFT = engine overhead + residual of the running iteration when the engine is busy (probability
+  1 − e^(−n_dec), mean τ/2, p-quantile p·τ) + the prompt's own prefill next to the n_dec decoding
+  requests (⌈S/chunk⌉ iterations of decode work plus Δ_S of prefill work) + queueing:
   an M/D/1 queue for the prefill work (ρ_p = λ·Δ_S, W = ρ_p·Δ_S / (2(1−ρ_p))) plus waiting for a batch
   slot, an M/D/c queue with c = B_max (Allen–Cunneen with Sakasegawa's M/M/c approximation:
   W = ½·ρ^(√(2(c+1))−1) / (λ_sat·(1−ρ)), ρ = λ/λ_sat). Waits are exponential beyond their probability
@@ -91,12 +92,16 @@ class Serving:
         # A decoding request always shares its iterations with itself: below one request on average
         # the iterations it sees still carry one decode (the TPOT floor is the batch-1 step).
         n_seen = np.maximum(n_dec, 1.0)
-        tau_d = step_time(R, n_seen, self.ctx, 0.0, 0.0)
         tau = step_time(R, n_seen, self.ctx, others * x * S, self.pf_ctx)
-        tau_s = step_time(R, n_seen, self.ctx, S, self.pf_ctx)
+        # A new prompt is prefilled next to the requests already decoding (others · n_dec of them).
+        n_other = others * n_dec
+        tau_d = step_time(R, n_other, self.ctx, 0.0, 0.0)
+        tau_s = step_time(R, n_other, self.ctx, S, self.pf_ctx)
         delta_s = np.maximum(tau_s - tau_d, 0.0)
-        chunk = np.maximum(R["max_num_tokens"] - n_dec, 256.0)
+        chunk = np.maximum(R["max_num_tokens"] - n_other, 256.0)
         service = (np.ceil(S / chunk) - 1.0) * tau_d + tau_s
+        # It waits for the running iteration only if the engine is busy (P = 1 − e^(−others·n_dec)).
+        busy = 1.0 - np.exp(-n_other)
         lam = x / tau
         # Prefill queue (M/D/1) and slot queue (M/D/c).
         rho_p = np.minimum(others * lam * delta_s, RHO_CAP)
@@ -113,8 +118,8 @@ class Serving:
         w_p = np.where(p_pf > tail, w_pf / p_pf * np.log(p_pf / tail), 0.0) \
             + np.where(p_sl > tail, w_slot / p_sl * np.log(p_sl / tail), 0.0)
         over = R["ttft_overhead"]
-        ttft_mean = over + 0.5 * tau + service + wait
-        ttft_p = over + np.minimum(self.p, 1.0) * tau + service + w_p
+        ttft_mean = over + 0.5 * busy * tau + service + wait
+        ttft_p = over + busy * np.minimum(self.p, 1.0) * tau + service + w_p
         if closed_extra_wait is not None:
             ttft_mean = ttft_mean + closed_extra_wait
             ttft_p = ttft_p + closed_extra_wait
