@@ -87,7 +87,7 @@ TokenCount = Annotated[int, Field(ge=1, le=10_000_000, strict=True)]
 
 class LengthBucket(Strict):
     tokens: int = Field(ge=1, le=10_000_000)
-    weight: float = Field(gt=0)
+    weight: float = Field(gt=0, le=1e9)
     """Relative frequency; weights are normalised."""
 
 
@@ -143,7 +143,7 @@ class Workload(Strict):
     """Replicas kept up in every slot for availability."""
     headroom: float = Field(default=0.0, ge=0, le=10)
     """Capacity margin over demand: serve rate·(1 + headroom)."""
-    max_scale_step: int | None = Field(default=None, ge=1)
+    max_scale_step: int | None = Field(default=None, ge=1, le=100_000)
     """At most this many replicas added or removed between consecutive slots."""
     spot_max_share: float = Field(default=0.0, ge=0, le=1)
     """Largest share of the workload's capacity that may run on spot instances."""
