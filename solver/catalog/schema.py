@@ -270,7 +270,8 @@ class EfficiencyProfile(Strict):
     step_overhead_ms: float = Field(ge=0)
     """Fixed CPU/launch/sampling overhead per engine iteration."""
     collective_latency_us: float = Field(ge=0)
-    """α of one all-reduce inside a node; used when the kernel tables have no data for the GPU."""
+    """α of one 8-GPU all-reduce inside a node (recorded from the kernel fits of the family; the model
+    reads α per GPU count from catalogs/kernel_fits.yaml)."""
     fitted_to: str
     """Which data the values came from (calibration cases, kernel tables, or a stated prior)."""
     kernel_framework: str | None = None

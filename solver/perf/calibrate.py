@@ -286,12 +286,25 @@ def build_profiles(cases: list[dict], catalog, cases_label: str) -> tuple[dict[s
         for fams in fam_groups:
             params, why, err = resolve((eng, fams[0]))
             entry = {"families": fams, **{k: float(params[k]) for k in FIT_PARAMS},
-                     "collective_latency_us": 5.0, **ENGINE_SETTINGS[eng], "kernel_framework": eng,
-                     "fitted_to": why}
+                     "collective_latency_us": _alpha_us(fams[0], eng), **ENGINE_SETTINGS[eng],
+                     "kernel_framework": eng, "fitted_to": why}
             if err:
                 entry["fit_error"] = err
             out[eng].append(entry)
     return out, fits
+
+
+def _alpha_us(family: str, framework: str) -> float:
+    """8-GPU all-reduce α of the family's kernel system for this framework (kernel_fits.yaml); the
+    model itself reads α per GPU count from the kernel fits, this records the value in the profile."""
+    from solver.perf.kernels import load_kernel_fits
+
+    fits = load_kernel_fits()
+    system = fits["family_fallback"].get(family, "h100_sxm")
+    table = fits["systems"][system]["allreduce"]
+    row = table.get(framework) or table.get("nccl") or {}
+    sizes = sorted(int(k) for k in row)
+    return float(row[sizes[-1]]["alpha_us"]) if sizes else 5.0
 
 
 def _grp(case, catalog):
