@@ -115,9 +115,8 @@ class Prepared:
         keys = next((list(r) for r in geo_rows if r), [])
         self.g = {k: np.array([r[k] if r else np.nan for r in geo_rows], float)[mcode] for k in keys}
         g = self.g
-        tp = np.nan_to_num(df["tp"].to_numpy(), nan=1.0)
-        pp = np.nan_to_num(df["pp"].to_numpy(), nan=1.0)
-        ep = np.nan_to_num(df["ep"].to_numpy(), nan=1.0)
+        # Invalid sizes (< 1) are already flagged; 1 keeps the arithmetic below quiet.
+        tp, pp, ep = (np.where(df[c].to_numpy() >= 1, df[c].to_numpy(), 1.0) for c in ("tp", "pp", "ep"))
         S = df["isl"].to_numpy()
         osl = df["osl"].to_numpy()
 
@@ -246,6 +245,10 @@ class Prepared:
         self.ok = ok
         idx = np.flatnonzero(ok)
         self.idx = idx
+        self.reason = reason
+        if len(idx) == 0:
+            self.R = {"g": {}}
+            return
         R: dict = {"g": {k: v[idx] for k, v in g.items()}}
         def take(values, codes, name):
             table = np.array([v[name] if v and not v.get("reason") else np.nan for v in values], float)
