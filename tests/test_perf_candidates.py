@@ -131,3 +131,11 @@ def test_ten_thousand_rows_are_fast(catalog):
     out = evaluate_candidates(df, catalog)
     assert time.perf_counter() - t < 2.0
     assert len(out) == n
+
+
+def test_empty_and_all_invalid_tables(catalog):
+    empty = evaluate_candidates(pd.DataFrame(columns=list(row())), catalog)
+    assert len(empty) == 0 and "capacity_rps" in empty.columns
+    out = evaluate_candidates(pd.DataFrame([row(model="nope"), row(tp=0)]), catalog)
+    assert not out["fits"].any()
+    assert out["pruned_reason"].tolist() == ["catalog: unknown model 'nope'", "input: tp must be >= 1"]

@@ -10,6 +10,13 @@ Output: the same rows, same order, plus
   ttft_floor_ms, tpot_floor_ms (one request alone), utilisation (busy fraction λ/λ_sat at capacity),
   batch (mean requests decoding at capacity), max_batch_effective (the batch bound actually used).
 
+Conventions: GPUs per replica = tp·pp·ep. ep > 1 (MoE only) means attention, dense and shared layers
+run data-parallel over ep groups of tp GPUs (each group holds its own requests' KV cache) while routed
+experts are sharded over all ep·tp GPUs of a pipeline stage; tokens reach their experts by all-to-all.
+max_batch is the most requests decoding at once in the replica (the engine's max_num_seqs); the batch
+actually used is also bounded by the KV cache and the iteration token budget (`max_batch_effective`).
+NaN max_batch means the engine's default. An empty kv_quant means the profile's default KV dtype.
+
 Catalog look-ups run once per distinct key (model; accelerator × engine; × quant; × kv_quant; × tp),
 never once per row; all per-row arithmetic is numpy.
 """
