@@ -285,6 +285,7 @@ def build_profiles(cases: list[dict], catalog, cases_label: str) -> tuple[dict[s
         out[eng] = []
         for fams in fam_groups:
             params, why, err = resolve((eng, fams[0]))
+            why = f"{why}. Kernel curves: {_kernel_note(fams[0])}"
             entry = {"families": fams, **{k: float(params[k]) for k in FIT_PARAMS},
                      "collective_latency_us": _alpha_us(fams[0], eng), **ENGINE_SETTINGS[eng],
                      "kernel_framework": eng, "fitted_to": why}
@@ -292,6 +293,21 @@ def build_profiles(cases: list[dict], catalog, cases_label: str) -> tuple[dict[s
                 entry["fit_error"] = err
             out[eng].append(entry)
     return out, fits
+
+
+MEASURED_FAMILY_SYSTEMS = {"ampere": "a100_sxm", "ada": "l40s", "hopper": "h100_sxm", "blackwell": "b200_sxm",
+                           "blackwell-ultra": "b300_sxm"}
+
+
+def _kernel_note(family: str) -> str:
+    from solver.perf.kernels import load_kernel_fits
+
+    system = load_kernel_fits()["family_fallback"].get(family, "h100_sxm")
+    if MEASURED_FAMILY_SYSTEMS.get(family) == system:
+        return (f"kernel tables measured on this family ({system}; GPUs listed in kernel_fits.yaml use their "
+                f"own tables)")
+    return (f"prior - no kernel data for {family}: the {system} efficiencies, applied as fractions of this "
+            f"GPU's own spec-sheet peaks (busbw scaled by its link bandwidth)")
 
 
 def _alpha_us(family: str, framework: str) -> float:
