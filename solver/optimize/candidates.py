@@ -127,6 +127,8 @@ def build_candidates(
     tightens, so only the rows usable at the previous point are candidates at the next."""
     from solver.perf import evaluate_candidates
 
+    if evaluated_cache is None:
+        evaluated_cache = {}  # identical workloads in one problem are evaluated once
     accelerators = allowed_accelerators(problem, catalog, offer_ids)
     sizes: dict[str, set[int]] = {}
     for o in offer_ids:
@@ -149,7 +151,7 @@ def build_candidates(
                 configs = configs.merge(viable[slo_free_key], on=CONFIG_COLUMNS, how="inner")
             evaluated_rows += len(configs)
             if evaluated_rows > MAX_EVALUATED_ROWS:
-                raise ProblemError([Issue("problem", f"workloads[{w}]",
+                raise ProblemError([Issue(problem.name or "problem", f"workloads[{w}]",
                                           f"more than {MAX_EVALUATED_ROWS:,} candidate configurations to evaluate; "
                                           "restrict fleet.accelerators, quantizations, engines or "
                                           "solver.max_batch_options, or split the problem")])

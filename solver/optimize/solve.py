@@ -150,10 +150,15 @@ def solve(problem: Problem, catalog: Catalog, *, time_limit_s: float | None = No
     counts = candidate_counts(problem, cands, rows)
     all_rows, all_data = rows, data
     raw, rows, data = _solve_with_bound_pruning(problem, catalog, rows, data, run, hint, time_limit_s)
+
     for w, wl in enumerate(problem.workloads):
         counts[wl.name]["bound_pruned"] = counts[wl.name]["offer_rows"] - int((rows["workload"] == w).sum())
     if raw.status == "infeasible":
-        lines, detail = explain_model_infeasible(data, run)
+        # Diagnosis re-solves relaxed copies (budget, caps, steps): they share the time limit.
+        def diagnose(d: ModelInput) -> RawSolution:
+            return solve_model(d, time_limit_s=max(0.5, time_limit_s / 3), workers=workers, seed=settings.seed)
+
+        lines, detail = explain_model_infeasible(data, diagnose)
         raise InfeasibleError(lines, [detail])
     if not raw.has_solution:
         raise NoSolutionError(f"no feasible plan found within the {time_limit_s:g} s time limit "
