@@ -123,7 +123,8 @@ def print_result(result: SolveResult) -> None:
         for col in ("workload", "accelerator", "offer", "TP/PP/EP", "quant", "batch", "USD/h", "vs optimum"):
             rt.add_column(col)
         for r in ru.itertuples():
-            rt.add_row(r.workload, r.accelerator + (" *" if r.chosen else ""), r.offer, f"{r.tp}/{r.pp}/{r.ep}",
+            rt.add_row(r.workload, r.accelerator + (" *" if r.chosen else ""), f"{r.offer} ({r.kind})",
+                       f"{r.tp}/{r.pp}/{r.ep}",
                        r.quant, str(r.max_batch), f"{r.standalone_usd_per_hour:,.2f}",
                        f"{r.extra_usd_per_hour:+,.2f}")
         console.print(rt)

@@ -1,4 +1,5 @@
-"""What the optimum beat: the best stand-alone configuration on each accelerator type.
+"""What the optimum beat: the best stand-alone configuration on each accelerator type, rented
+(cloud) and owned separately.
 
 Stand-alone cost of a row k for workload w: Σ_t h_t · p_g · ⌈R_kt·n_k / G_g⌉ / H, with
 R_kt = max(min_replicas, ⌈D_t/μ_k⌉) and p_g the cheapest allowed non-spot price of the offer.
@@ -37,19 +38,22 @@ def standalone_usd_per_hour(data: ModelInput, rows: pd.DataFrame) -> np.ndarray:
 def runner_ups(problem: Problem, data: ModelInput, rows: pd.DataFrame, plan: Plan) -> pd.DataFrame:
     if rows.empty:
         return pd.DataFrame()
-    table = rows.assign(standalone_usd_per_hour=standalone_usd_per_hour(data, rows))
+    table = rows.assign(standalone_usd_per_hour=standalone_usd_per_hour(data, rows),
+                        kind=[data.offers[o].kind for o in rows["offer"]])
     table = table[np.isfinite(table["standalone_usd_per_hour"])]
-    best = table.sort_values(["workload", "accelerator", "standalone_usd_per_hour", "offer"], kind="mergesort")
-    best = best.groupby(["workload", "accelerator"], as_index=False).first()
+    best = table.sort_values(["workload", "accelerator", "kind", "standalone_usd_per_hour", "offer"],
+                             kind="mergesort")
+    best = best.groupby(["workload", "accelerator", "kind"], as_index=False).first()
     best["workload"] = [problem.workloads[int(w)].name for w in best["workload"]]
-    chosen = plan.choices.assign(workload=[problem.workloads[int(w)].name for w in plan.choices["workload"]])
-    chosen_acc = chosen.groupby("workload")["accelerator"].apply(set).to_dict()
+    chosen = plan.choices.assign(workload=[problem.workloads[int(w)].name for w in plan.choices["workload"]],
+                                 kind=[data.offers[o].kind if o in data.offers else "" for o in plan.choices["offer"]])
+    chosen_keys = set(zip(chosen["workload"], chosen["accelerator"], chosen["kind"], strict=True))
     optimum = plan.costs.groupby("workload")["usd"].sum() / data.horizon_hours
-    best["chosen"] = [acc in chosen_acc.get(w, set()) for w, acc in zip(best["workload"], best["accelerator"],
-                                                                          strict=True)]
+    best["chosen"] = [key in chosen_keys for key in zip(best["workload"], best["accelerator"], best["kind"],
+                                                         strict=True)]
     best["optimum_usd_per_hour"] = [float(optimum.get(w, math.nan)) for w in best["workload"]]
     best["extra_usd_per_hour"] = best["standalone_usd_per_hour"] - best["optimum_usd_per_hour"]
-    cols = ["workload", "accelerator", "offer", "engine", "quant", "kv_quant", "tp", "pp", "ep", "max_batch",
+    cols = ["workload", "accelerator", "kind", "offer", "engine", "quant", "kv_quant", "tp", "pp", "ep", "max_batch",
             "gpus", "capacity_rps", "standalone_usd_per_hour", "optimum_usd_per_hour", "extra_usd_per_hour",
             "chosen"]
     return best[cols].sort_values(["workload", "standalone_usd_per_hour"], kind="mergesort").reset_index(drop=True)

@@ -172,7 +172,7 @@ def solve(problem: Problem, catalog: Catalog, *, time_limit_s: float | None = No
         gap=raw.gap, solve_time_s=raw.wall_time_s, total_time_s=0.0,
         num_variables=raw.num_variables, num_constraints=raw.num_constraints,
         candidate_counts=counts, model_rows=len(rows), plan=plan,
-        workloads=[], runner_ups=runner_ups(problem, data, rows, plan), violations=violations, raw=raw,
+        workloads=[], runner_ups=runner_ups(problem, all_data, all_rows, plan), violations=violations, raw=raw,
     )
     result.workloads = workload_summaries(problem, catalog, data, plan)
     for w, summary in enumerate(result.workloads):
