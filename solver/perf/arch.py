@@ -70,6 +70,9 @@ class Geometry:
     total_params: float
     active_params: float
     max_context: float
+    attn_gemms: float
+    """Separate GEMM kernels of the attention block (GQA: qkv, o = 2; MLA: q_a, q_b, kv_a, the two
+    absorbed batched GEMMs, o = 6)."""
 
     def as_dict(self) -> dict[str, float]:
         return asdict(self)
@@ -111,6 +114,7 @@ def geometry(model: Model) -> Geometry:
         total_params=float(pc.total),
         active_params=float(pc.active),
         max_context=float(model.max_context_tokens),
+        attn_gemms=6.0 if model.is_mla else 2.0,
     )
 
 

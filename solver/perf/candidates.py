@@ -154,6 +154,7 @@ class Prepared:
                 return {"reason": f"engine: {eng.id} has no efficiency profile for the {acc.family} family"}
             fw = prof.kernel_framework or eng.id
             pfa = self.kernels.curve(acc, "prefill_attention", fw, "bf16")
+            floor = self.kernels.curve(acc, "gemm", fw, "bf16").t0_s
             scale_c, scale_m = prof.compute_efficiency, prof.memory_efficiency
             out = {
                 "reason": "", "acc": acc, "eng": eng, "prof": prof, "fw": fw,
@@ -167,6 +168,7 @@ class Prepared:
                 "reserve_gb": prof.runtime_reserve_gb, "kv_admit": prof.kv_admission_output_fraction,
                 "max_batch_default": float(prof.max_batch_default),
                 "kv_free": float(prof.kv_memory_fraction_of_free),
+                "floor": floor,
                 "p2p_alpha": self.kernels.p2p_latency_s(acc),
                 "inter_bw": (acc.inter_node_bandwidth_gb_s or 25.0) * 1e9,
             }
@@ -263,7 +265,7 @@ class Prepared:
 
         for name in ("bw", "peak_bf16", "domain", "pfa_eta_c", "pfa_eta_m", "pfa_p", "pfa_t0", "step_overhead",
                      "ttft_overhead", "max_num_tokens", "util", "reserve_gb", "kv_admit", "memory_gb",
-                     "max_batch_default", "p2p_alpha", "inter_bw", "kv_free"):
+                     "max_batch_default", "p2p_alpha", "inter_bw", "kv_free", "floor"):
             R[name] = take(ae, aecode, name)
         for name in ("peak", "peak_moe", "gemm_eta_c", "gemm_eta_m", "gemm_p", "gemm_t0", "moe_eta_c",
                      "moe_eta_m", "moe_p", "moe_t0", "moe_gamma"):

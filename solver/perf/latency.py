@@ -21,8 +21,11 @@ Per layer on one GPU, with t tokens in the micro-batch and t_g = t/ep of them in
 - communication: 2 tensor-parallel all-reduces of t_g·d·2 bytes per layer, α + 2(tp−1)/tp·bytes/busbw
   (an expert-parallel MoE layer replaces one by dispatch + combine all-to-alls,
   α + (n−1)/n·t_g·k·d·2/busbw each, n = tp·ep); crossing the scale-up domain uses the network link;
-- `MISC_KERNELS` element-wise kernels (2 RMSNorms, rotary embedding, activation) at the GEMM floor t0
-  plus their activation traffic.
+- kernel floors: the lumped linear layers above are costed as one kernel each, so the other GEMM
+  kernels of a layer add their floor t0 (attention: GQA 2 kernels, MLA 6; dense FFN 2; MoE layers a
+  router and, with shared experts, 2 more); element-wise kernels (`MISC_KERNELS`: 2 RMSNorms, rotary
+  embedding, activation; MLA +2 latent norms; MoE +2 for top-k and combine) cost the framework's
+  bf16 kernel floor plus their activation traffic.
 """
 
 from __future__ import annotations
@@ -112,7 +115,10 @@ def step_time(R: dict, n_dec, ctx_dec, n_pf, pf_ctx):
     a2a = R["a2a_alpha"] + (n_a2a - 1) / n_a2a * t_g * g["top_k"] * d * 2.0 / R["a2a_busbw"]
     t_comm = np.where(ep > 1, t_ar + frac_moe * 2 * a2a + (1 - frac_moe) * t_ar, 2 * t_ar)
 
-    t_misc = MISC_KERNELS * (R["gemm_t0"] + act / (R["gemm_eta_m"] * R["bw"]))
+    misc = MISC_KERNELS + 2.0 * g["is_mla"] + 2.0 * frac_moe
+    t_misc = misc * (R["floor"] + act / (R["gemm_eta_m"] * R["bw"]))
+    extra_gemms = (g["attn_gemms"] - 1.0) + frac_dense * (ffn_p > 0) + frac_moe * (shared_p > 0)
+    t_misc = t_misc + extra_gemms * R["gemm_t0"] + frac_moe * R["floor"]  # + the router GEMM
     t_layer = t_lin + t_pf + t_dec + t_comm + t_misc
 
     # LM head on the last stage: one logit row per decoding request and per prefilled prompt.
