@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 FIXTURES = Path(__file__).parent / "fixtures"
+ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass
@@ -46,3 +48,21 @@ def fixture_catalog(monkeypatch: pytest.MonkeyPatch) -> Path:
     path = FIXTURES / "builtin"
     monkeypatch.setenv("TRILEMMA_CATALOG_DIR", str(path))
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """tests/fixtures/tiny plus the real kernel fits (the performance model needs them): a small
+    catalog that solves fast."""
+    path = tmp_path_factory.mktemp("tiny-catalog")
+    for f in (FIXTURES / "tiny").glob("*.yaml"):
+        shutil.copy(f, path / f.name)
+    shutil.copy(ROOT / "catalogs" / "kernel_fits.yaml", path / "kernel_fits.yaml")
+    return path
+
+
+@pytest.fixture
+def tiny(tiny_dir: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Use the tiny catalog as the built-in catalogs."""
+    monkeypatch.setenv("TRILEMMA_CATALOG_DIR", str(tiny_dir))
+    return tiny_dir

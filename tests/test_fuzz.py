@@ -20,37 +20,18 @@ from __future__ import annotations
 import copy
 import json
 import math
-import shutil
 from pathlib import Path
 from typing import Any
 
-import pytest
 import yaml
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = Path(__file__).parent / "fixtures" / "tiny"
 
 def fuzz(max_examples: int) -> settings:
     return settings(max_examples=max_examples, deadline=None, derandomize=True, database=None,
                     suppress_health_check=list(HealthCheck))
-
-
-@pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory) -> Path:
-    """tests/fixtures/tiny plus the real kernel fits (the performance model needs them)."""
-    path = tmp_path_factory.mktemp("tiny-catalog")
-    for f in TINY.glob("*.yaml"):
-        shutil.copy(f, path / f.name)
-    shutil.copy(ROOT / "catalogs" / "kernel_fits.yaml", path / "kernel_fits.yaml")
-    return path
-
-
-@pytest.fixture
-def tiny(tiny_dir, monkeypatch) -> Path:
-    monkeypatch.setenv("TRILEMMA_CATALOG_DIR", str(tiny_dir))
-    return tiny_dir
 
 
 BASE_PROBLEM: dict[str, Any] = {

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import resource
-import shutil
 import subprocess
 import sys
 import time
@@ -16,23 +15,6 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = Path(__file__).parent / "fixtures" / "tiny"
-
-
-@pytest.fixture(scope="module")
-def tiny_dir(tmp_path_factory) -> Path:
-    """tests/fixtures/tiny plus the real kernel fits (the performance model needs them)."""
-    path = tmp_path_factory.mktemp("tiny-catalog")
-    for f in TINY.glob("*.yaml"):
-        shutil.copy(f, path / f.name)
-    shutil.copy(ROOT / "catalogs" / "kernel_fits.yaml", path / "kernel_fits.yaml")
-    return path
-
-
-@pytest.fixture
-def tiny(tiny_dir, monkeypatch) -> Path:
-    monkeypatch.setenv("TRILEMMA_CATALOG_DIR", str(tiny_dir))
-    return tiny_dir
 
 
 def chat(name: str = "chat", rate: float = 5, **extra) -> dict:
