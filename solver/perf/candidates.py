@@ -8,7 +8,8 @@ Output: the same rows, same order, plus
   capacity_rps (highest Poisson rate one replica sustains meeting every SLO at the percentile, req/s),
   ttft_ms, tpot_ms, e2e_ms (at that percentile at capacity), output_tokens_per_s (at capacity),
   ttft_floor_ms, tpot_floor_ms (one request alone), utilisation (busy fraction λ/λ_sat at capacity),
-  batch (mean requests decoding at capacity), max_batch_effective (the batch bound actually used).
+  batch (mean requests decoding at capacity), max_batch_effective (the batch bound actually used),
+  kv_quant_effective (the KV dtype used, after the profile default for an empty kv_quant).
 
 Conventions: GPUs per replica = tp·pp·ep. ep > 1 (MoE only) means attention, dense and shared layers
 run data-parallel over ep groups of tp GPUs (each group holds its own requests' KV cache) while routed
@@ -435,6 +436,7 @@ def evaluate_candidates(df_in: pd.DataFrame, catalog, kernels: KernelLibrary | N
         reason[idx] = rs
     out["fits"] = reason == ""
     out["pruned_reason"] = reason.astype(str)
+    out["kv_quant_effective"] = prep.df["kv_quant"].to_numpy()
     for k, v in cols.items():
         out[k] = v
     out["capacity_rps"] = out["capacity_rps"].fillna(0.0)
