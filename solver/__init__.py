@@ -2,7 +2,8 @@
 
 Python API (imported lazily, so `import solver` stays cheap):
 
-    from solver import load_catalog, load_problem, solve, sweep, estimate
+    from solver import load_catalog, load_problem, solve, estimate
+    from solver.sweep import sweep
     catalog = load_catalog()
     result = solve(load_problem("problems/chat-70b.yaml", catalog), catalog)
 """
@@ -18,7 +19,6 @@ _EXPORTS = {
     "load_catalog": "solver.catalog.loader",
     "load_problem": "solver.problem",
     "solve": "solver.optimize.solve",
-    "sweep": "solver.sweep",
     "estimate": "solver.perf",
     "estimate_many": "solver.perf",
     "evaluate_candidates": "solver.perf",
