@@ -25,11 +25,13 @@ def plot_schedule(result, path: Path) -> None:
     ax.set_xlabel("hour")
     ax.set_ylabel("replicas")
     ax2 = ax.twinx()
-    for name, part in sched.drop_duplicates(["workload", "slot"]).groupby("workload"):
+    styles = ["-", "--", ":", "-."]
+    for i, (name, part) in enumerate(sched.drop_duplicates(["workload", "slot"]).groupby("workload")):
         ax2.step(list(starts) + [starts.iloc[-1] + slots["hours"].iloc[-1]],
                  list(part["traffic_rps"]) + [part["traffic_rps"].iloc[-1]], where="post",
-                 label=f"{name} traffic", linewidth=1.5)
+                 label=f"{name} traffic", linewidth=1.8, color="black", linestyle=styles[i % len(styles)])
     ax2.set_ylabel("requests/s")
+    ax2.set_ylim(bottom=0)
     ax.set_title(f"Replica schedule: {result.usd_per_hour:,.2f} USD/h average ({result.status})")
     lines = ax.get_legend_handles_labels()
     lines2 = ax2.get_legend_handles_labels()
