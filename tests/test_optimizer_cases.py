@@ -182,3 +182,16 @@ def test_packing_counts_whole_instances():
     assert pack_replicas([4, 4, 4], 8) == 2
     assert pack_replicas([16], 8) == 2
     assert pack_replicas([], 8) == 0
+
+
+def test_mixing_two_configurations_when_it_pays():
+    # 2.5 req/s. A: 8 GPUs on an 8-GPU instance (8 USD/h), 2 req/s. B: 1 GPU (2.5 USD/h), 0.5 req/s.
+    # One configuration: A × 2 = 16 or B × 5 = 12.5 → 12.5. Two allowed: A × 1 + B × 1 = 10.5.
+    big = OfferData("big", "a", 8, {"on_demand": 8.0})
+    small = OfferData("small", "b", 1, {"on_demand": 2.5})
+    rows = [row(0, "big", 8, 2.0), row(0, "small", 1, 0.5)]
+    raw, _ = solve_checked(data([1], [workload(demand=(2.5,))], [big, small], rows))
+    assert raw.cost_usd == pytest.approx(12.5)
+    raw, _ = solve_checked(data([1], [workload(demand=(2.5,), max_configs=2)], [big, small], rows))
+    assert raw.cost_usd == pytest.approx(10.5)
+    assert raw.x == {0: 1, 1: 1}
