@@ -71,8 +71,12 @@ def print_result(result: SolveResult) -> None:
     console = _stdout()
     proof = "proven optimal" if result.status == "optimal" else "NOT proven optimal (time limit)"
     bound = result.best_bound_usd / result.horizon_hours
+    if result.objective == "max_throughput":
+        served = ", ".join(f"{w['workload']} {w['served_share']:.1%}" for w in result.workloads)
+        console.print(Text(f"Objective: most output tokens within the budget; share of demand served: {served}"))
+    bound_text = f"bound {bound:,.2f} USD/h, " if math.isfinite(bound) else ""
     console.print(Text(f"Status: {result.status} ({proof}); cost {result.usd_per_hour:,.2f} USD/h, "
-                       f"{result.usd_per_month:,.0f} USD/month; bound {bound:,.2f} USD/h, gap {result.gap:.2%}; "
+                       f"{result.usd_per_month:,.0f} USD/month; {bound_text}gap {result.gap:.2%}; "
                        f"solve {result.solve_time_s:.2f} s"))
     table = Table(title="Deployment", show_lines=False)
     for col in ("workload", "offer", "GPU", "gpus/rep", "TP/PP/EP", "quant/kv", "engine", "batch", "replicas",
@@ -129,7 +133,7 @@ def print_result(result: SolveResult) -> None:
                        f"{r.extra_usd_per_hour:+,.2f}")
         console.print(rt)
     naive = sum(w.get("naive_usd_per_hour", math.nan) for w in result.workloads)
-    if math.isfinite(naive) and naive > 0:
+    if math.isfinite(naive) and naive > 0 and result.objective == "min_cost":
         console.print(Text(f"Naive plan (peak capacity on demand all day, cheapest on-demand configuration): "
                            f"{naive:,.2f} USD/h; the optimum saves {naive - result.usd_per_hour:,.2f} USD/h "
                            f"({1 - result.usd_per_hour / naive:.1%})"))

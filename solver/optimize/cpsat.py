@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 from ortools.sat.python import cp_model
 
 from solver.optimize.data import ModelInput
-from solver.optimize.model import BuiltModel, build_model
+from solver.optimize.model import BuiltModel, build_model, throughput_objective
 from solver.scaling import usd
 
 STATUS_NAMES = {
@@ -51,7 +51,8 @@ def solve_model(
 ) -> RawSolution:
     """Build and solve. Deterministic for a given input, seed and worker count; when the first
     solve is proven optimal, a second single-worker pass fixes the optimal cost and picks the
-    lexicographically smallest configuration so the answer does not depend on `workers` either."""
+    lexicographically smallest configuration so the answer does not depend on `workers` either.
+    Maximising throughput, the served tokens are fixed first and the cost minimised."""
     start = time.perf_counter()
     b = build_model(data)
     if hint is not None:
@@ -60,11 +61,21 @@ def solve_model(
     status = solver.solve(b.model)
     raw = _read(b, solver, status, time.perf_counter() - start)
     remaining = time_limit_s - (time.perf_counter() - start)
-    if raw.status == "optimal" and data.objective == "min_cost" and remaining > 0.05:
+    if raw.status == "optimal" and data.objective == "max_throughput" and remaining > 0.05:
+        # Among plans serving the most, the cheapest: fix the served tokens, minimise cost.
+        b.model.add(throughput_objective(b) >= int(round(solver.objective_value)))
+        b.model.minimize(b.cost)
+        solver = _solver(remaining, 1, seed)
+        if solver.solve(b.model) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+            return raw
+        remaining = time_limit_s - (time.perf_counter() - start)
+    if raw.status == "optimal" and remaining > 0.05:
         canonical = _canonical(b, solver, remaining, seed)
         if canonical is not None:
             canonical.wall_time_s = time.perf_counter() - start
             canonical.best_bound, canonical.gap = raw.best_bound, raw.gap
+            if data.objective == "max_throughput":
+                canonical.objective = raw.objective
             return canonical
     return raw
 
@@ -80,7 +91,7 @@ def _solver(time_limit_s: float, workers: int, seed: int) -> cp_model.CpSolver:
 def _canonical(b: BuiltModel, first: cp_model.CpSolver, time_limit_s: float, seed: int) -> RawSolution | None:
     """Fix cost at the proven optimum, then minimise Σ rank·x and the replica and instance counts
     with one worker: among equally cheap plans, always the same one."""
-    best = int(round(first.objective_value))
+    best = int(round(first.value(b.cost)))
     b.model.add(b.cost <= best)
     tiebreak = sum((k + 1) * v for k, v in b.x.items()) * 1_000_000
     tiebreak += sum(b.r.values()) + sum(b.s.values())

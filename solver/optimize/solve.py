@@ -23,6 +23,7 @@ from solver.optimize.launch import effective_max_batch, launch_command
 from solver.optimize.plan import HOURS_PER_MONTH, Plan, extract_plan
 from solver.optimize.runner_up import naive_usd_per_hour, runner_ups
 from solver.problem import Problem
+from solver.scaling import RPS_SCALE
 
 
 @dataclass
@@ -174,21 +175,32 @@ def solve(problem: Problem, catalog: Catalog, *, time_limit_s: float | None = No
         candidate_counts=counts, model_rows=len(rows), plan=plan,
         workloads=[], runner_ups=runner_ups(problem, all_data, all_rows, plan), violations=violations, raw=raw,
     )
-    result.workloads = workload_summaries(problem, catalog, data, plan)
+    result.workloads = workload_summaries(problem, catalog, data, plan, raw)
     for w, summary in enumerate(result.workloads):
         summary["naive_usd_per_hour"] = naive_usd_per_hour(all_data, all_rows, w)
     result.total_time_s = time.perf_counter() - start
     return result
 
 
-def workload_summaries(problem: Problem, catalog: Catalog, data: ModelInput, plan: Plan) -> list[dict]:
+def served_rps(data: ModelInput, raw: RawSolution, w: int) -> list[float]:
+    """Requests/s served per slot: all traffic when minimising cost, what the budget buys otherwise."""
+    if data.objective != "max_throughput":
+        return list(data.workloads[w].traffic_rps)
+    return [raw.served.get((w, t), 0) / RPS_SCALE for t in range(data.num_slots)]
+
+
+def workload_summaries(problem: Problem, catalog: Catalog, data: ModelInput, plan: Plan,
+                       raw: RawSolution) -> list[dict]:
     out = []
     costs = plan.costs
     for w, wl in enumerate(problem.workloads):
         sched = plan.schedule[plan.schedule["workload"] == wl.name]
         usd = float(costs[costs["workload"] == wl.name]["usd"].sum())
-        tokens = sum(data.workloads[w].traffic_rps[t] * 3600 * data.slot_hours[t] for t in range(data.num_slots))
-        tokens *= wl.osl()
+        served = served_rps(data, raw, w)
+        hours = data.slot_hours
+        tokens = sum(served[t] * 3600 * hours[t] for t in range(data.num_slots)) * wl.osl()
+        demand = sum(data.workloads[w].traffic_rps[t] * hours[t] for t in range(data.num_slots))
+        served_share = sum(served[t] * hours[t] for t in range(data.num_slots)) / demand if demand else 1.0
         configs = []
         for k in sorted(sched["row"].unique()):
             row = plan.choices[plan.choices["row"] == k].iloc[0]
@@ -222,6 +234,8 @@ def workload_summaries(problem: Problem, catalog: Catalog, data: ModelInput, pla
             "usd_per_month": usd / data.horizon_hours * HOURS_PER_MONTH,
             "usd_per_million_output_tokens": usd / tokens * 1e6 if tokens else math.nan,
             "peak_utilisation": util,
+            "served_rps_by_slot": served,
+            "served_share": served_share,
             "idle_usd": plan.idle_usd.get(wl.name, 0.0),
             "cost_breakdown_usd": breakdown,
         })

@@ -1,9 +1,19 @@
 """Time of one engine iteration (vectorised): compute, memory traffic and communication.
 
 One iteration advances every decoding request by one token and prefills `n_pf` prompt tokens (chunked
-prefill). With pp stages the requests are split into m = min(pp, n_dec) micro-batches; in steady state
-each stage processes every micro-batch once per iteration, so the wall time is
-`L · t_layer(T/m) + (pp−1)·hop + lm_head + step_overhead` (a bubble when n_dec < pp).
+prefill) of prompts of `prompt` tokens each.
+
+Requests are indivisible: a decoding request or a prompt sits in one pipeline micro-batch and, with
+ep > 1, in one data-parallel attention group. With pp stages the requests are split into
+m = min(pp, n_dec + prompts) micro-batches, and the micro-batch that sets the pace is the heaviest one,
+carrying max(total/m, min(total, one request)) decode and prompt tokens (the mean when there are
+enough requests to go round, else one whole request). Each micro-batch crosses every stage once per
+iteration, so the wall time is `L · t_layer(heaviest) + max(lm_head + (pp−1)·hop, m · lm_head) +
+step_overhead`: one micro-batch's traversal, or the last stage's m LM heads when they take longer
+(a bubble when there are fewer requests than stages). So a prompt under load never costs less than
+the same prompt alone (its tokens are never spread over micro-batches or ep groups), and the TTFT and
+TPOT floors (one request alone) are lower bounds of the loaded values. `fill=True` adds the pipeline
+fill of a one-shot batch (m − 1 further stage times), used by the static-batch prefill.
 
 Per layer on one GPU, with t tokens in the micro-batch and t_g = t/ep of them in this GPU's ep group
 (see memory.py for the sharding convention), every kernel costed with its fitted smooth roofline
@@ -54,20 +64,31 @@ def _curve(R: dict, name: str, flops, bytes_, peak, mask=None):
     return out
 
 
-def step_time(R: dict, n_dec, ctx_dec, n_pf, pf_ctx):
+def _heaviest(total, unit, parts):
+    """Work of the most loaded of `parts` shares when `total` comes in indivisible units of `unit`."""
+    return np.maximum(total / parts, np.minimum(total, unit))
+
+
+def step_time(R: dict, n_dec, ctx_dec, n_pf, pf_ctx, prompt=None, fill=False):
     """Seconds for one iteration of the whole replica.
 
     n_dec: decoding requests (one token each) with mean context ctx_dec; n_pf: prompt tokens prefilled
-    in this iteration, attending over pf_ctx tokens of their own prompt (mean, i.e. ≈ (S+1)/2).
+    in this iteration, attending over pf_ctx tokens of their own prompt (mean, i.e. ≈ (S+1)/2), in
+    prompts of `prompt` tokens (None: n_pf is one prompt). fill: one-shot batch, add the pipeline fill.
     """
     g = R["g"]
     tp, pp, ep = R["tp"], R["pp"], R["ep"]
     L = g["layers"]
-    m = np.clip(np.maximum(n_dec, 1.0), 1.0, pp)
-    t = (n_dec + n_pf) / m
-    t_g = t / ep
-    dec_g = n_dec / m / ep
-    pf_g = n_pf / m / ep
+    n_dec = np.asarray(n_dec, float)
+    n_pf = np.asarray(n_pf, float)
+    unit = np.maximum(n_pf if prompt is None else np.asarray(prompt, float), 1.0)
+    m = np.clip(n_dec + n_pf / unit, 1.0, pp)
+    dec_mb = _heaviest(n_dec, 1.0, m)
+    pf_mb = _heaviest(n_pf, unit, m)
+    t = dec_mb + pf_mb
+    dec_g = _heaviest(dec_mb, 1.0, ep)
+    pf_g = _heaviest(pf_mb, unit, ep)
+    t_g = dec_g + pf_g
     d = g["hidden"]
     act = t_g * d * 4.0  # read + write of a bf16 hidden vector per token
 
@@ -121,9 +142,14 @@ def step_time(R: dict, n_dec, ctx_dec, n_pf, pf_ctx):
     t_misc = t_misc + extra_gemms * R["gemm_t0"] + frac_moe * R["floor"]  # + the router GEMM
     t_layer = t_lin + t_pf + t_dec + t_comm + t_misc
 
-    # LM head on the last stage: one logit row per decoding request and per prefilled prompt.
-    logit_rows = n_dec / m + np.minimum(n_pf, 1.0) / m
+    # LM head on the last stage: one logit row per decoding request and per prefilled prompt of the
+    # micro-batch. The last stage runs it for all m micro-batches; a micro-batch's traversal pays it once
+    # plus the pp − 1 hops.
+    logit_rows = dec_mb + pf_mb / unit
     lm_p = g["lm_head_params"] / tp
     t_lm = _curve(R, "gemm", 2 * logit_rows * lm_p, lm_p * 2.0, R["peak_bf16"])
     hop = np.where(pp > 1, (pp - 1) * (R["p2p_alpha"] + t * d * 2.0 / R["p2p_bw"]), 0.0)
-    return L * t_layer + m * t_lm / pp + hop + R["step_overhead"]
+    wall = L * t_layer + np.maximum(t_lm + hop, m * t_lm) + R["step_overhead"]
+    if fill:
+        wall = wall + (m - 1.0) * (L / pp * t_layer + t_lm)
+    return wall

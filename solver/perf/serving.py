@@ -79,7 +79,7 @@ class Serving:
         self.p = np.asarray(percentile, float) / 100.0
         self.z = z_score(percentile)
         self.x_max = self.b_max / self.O1
-        self.tau_max = step_time(R, self.b_max, self.ctx, self.x_max * self.S, self.pf_ctx)
+        self.tau_max = step_time(R, self.b_max, self.ctx, self.x_max * self.S, self.pf_ctx, self.S)
         self.lam_sat = self.x_max / self.tau_max
 
     def point(self, x, closed_extra_wait=None, queue_slots=True, others=1.0) -> Point:
@@ -92,7 +92,7 @@ class Serving:
         # A decoding request always shares its iterations with itself: below one request on average
         # the iterations it sees still carry one decode (the TPOT floor is the batch-1 step).
         n_seen = np.maximum(n_dec, 1.0)
-        tau = step_time(R, n_seen, self.ctx, others * x * S, self.pf_ctx)
+        tau = step_time(R, n_seen, self.ctx, others * x * S, self.pf_ctx, S)
         # A new prompt is prefilled next to the requests already decoding (others · n_dec of them).
         n_other = others * n_dec
         tau_d = step_time(R, n_other, self.ctx, 0.0, 0.0)
@@ -178,7 +178,7 @@ class Serving:
         n = np.maximum(np.asarray(n, float), 1.0)
         b = np.minimum(n, self.b_max)
         waves = np.ceil(n / b)
-        prefill = step_time(R, 0.0, 0.0, b * self.S, self.pf_ctx)
+        prefill = step_time(R, 0.0, 0.0, b * self.S, self.pf_ctx, self.S, fill=True)
         tau = step_time(R, b, self.ctx, 0.0, 0.0)
         ttft = R["ttft_overhead"] + prefill
         e2e = waves * (prefill + self.O1 * tau) + R["ttft_overhead"]
