@@ -14,6 +14,11 @@ requests' KV cache); routed experts are sharded over all ep·tp GPUs of the stag
 - Activations: one iteration's tokens (max_num_tokens) × (2·hidden + 3·local FFN width) bf16 values
   (the peak inside an FFN) plus fp32 logits of 256 rows, and the engine's runtime reserve; the engine
   may use `memory_utilisation` of the device (or of what is left after weights, TensorRT-LLM).
+- Device capacity: the catalog's `memory_gb` is the byte-exact capacity the driver reports (nvidia-smi
+  memory.total, e.g. H100 81,559 MiB = 85.52 GB, not the marketing "80GB", which is GiB). The CUDA
+  context, driver-reserved memory and communication buffers are the profile's `runtime_reserve_gb`,
+  subtracted once: inside the `memory_utilisation` budget (vLLM, SGLang) or before the free-memory
+  fraction (TensorRT-LLM); nothing else is deducted from the capacity.
 """
 
 from __future__ import annotations
