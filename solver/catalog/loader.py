@@ -111,6 +111,9 @@ def load_catalog(extra_files: list[Path] | tuple[Path, ...] = (), builtin: bool 
     paths: list[Path] = []
     if builtin:
         base = builtin_catalog_dir()
+        if not base.is_dir():
+            raise CatalogError([Issue(str(base), "", "built-in catalogs not found; install from a source checkout "
+                                      "(pip install -e .) or point TRILEMMA_CATALOG_DIR at a catalogs folder")])
         paths += [base / f"{name}.yaml" for name in SECTIONS if (base / f"{name}.yaml").exists()]
     paths += [Path(p) for p in extra_files]
     catalog = Catalog()
