@@ -16,7 +16,8 @@ spec and transfer to an unmeasured GPU of the same kind by its spec sheet.
 
 Collectives: t = α + f(n) · bytes / busbw with f = 2(n−1)/n for all-reduce and (n−1)/n for all-to-all,
 fitted per (system, framework, GPUs) to the envelope (fastest of the framework's graph-mode custom
-kernel and NCCL at each message size, which is what engines pick).
+kernel and the same box's NCCL at each message size, which is what engines pick; vLLM and SGLang turn
+their custom kernel off on more than two PCIe-only GPUs, so there they get NCCL alone).
 
 Per shape only the fastest kernel of a framework is kept (engines autotune or pick it).
 Filters (see the kernels README caveats): rows whose operands fit in L2 (frac_peak_bw > 0.95, or
@@ -188,6 +189,25 @@ def fit_collective(df: pd.DataFrame, factor) -> dict:
     return out
 
 
+CUSTOM_AR_PCIE_MAX_GPUS = {"vllm": 2, "sglang": 2}
+"""vLLM's custom all-reduce (and SGLang's copy of it) refuses more than two GPUs without NVLink ("not
+supported on more than two PCIe-only GPUs") and falls back to NCCL; TensorRT-LLM's AUTO strategy keeps
+its own kernel where peer access works."""
+
+
+def framework_allreduce(ar: pd.DataFrame, systems: pd.DataFrame) -> pd.DataFrame:
+    """All-reduce rows an engine actually runs, per (system, framework, GPUs): its custom kernel where the
+    engine enables it, plus the same box's NCCL, since every engine falls back to NCCL for large messages
+    (and where its custom kernel is off); `fit_collective` keeps the fastest at each message size."""
+    pcie_only = set(systems.index[systems["intra_node_bw_gb_s"] <= systems["pcie_bw_gb_s"]])
+    custom = ar[ar["source"] == "framework_custom_allreduce"]
+    limit = custom["framework"].map(CUSTOM_AR_PCIE_MAX_GPUS).fillna(np.inf)
+    custom = custom[~(custom["system"].isin(pcie_only) & (custom["num_gpus"] > limit))]
+    nccl = ar[ar["source"] == "nccl_tests"].drop(columns="framework")
+    pairs = ar.loc[ar["source"] == "framework_custom_allreduce", ["system", "framework"]].drop_duplicates()
+    return pd.concat([custom, nccl.merge(pairs, on="system")], ignore_index=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--kernels", type=Path, default=DEFAULT_KERNELS)
@@ -217,7 +237,7 @@ def main() -> None:
     ar = pd.read_csv(k / "allreduce.csv")
     a2a = pd.read_csv(k / "alltoall.csv")
     a2a = a2a[a2a["dtype"] == "float16"].assign(framework="nccl")
-    fits["allreduce"] = fit_collective(ar.assign(framework=ar["framework"]), lambda n: 2 * (n - 1) / n)
+    fits["allreduce"] = fit_collective(framework_allreduce(ar, systems), lambda n: 2 * (n - 1) / n)
     nccl_ar = ar[ar["source"] == "nccl_tests"].assign(framework="nccl")
     for system, v in fit_collective(nccl_ar, lambda n: 2 * (n - 1) / n).items():
         fits["allreduce"].setdefault(system, {}).update(v)
