@@ -11,7 +11,8 @@ Modes (per DESIGN §5 metrics; all latencies are means unless named p50/p90/p99)
 - slo: the highest Poisson rate meeting slo_ttft_ms and slo_tpot_ms at the percentile.
 
 When tp, pp or ep are not given, every parallelism that fits the GPUs is evaluated and the one with
-the highest output throughput for the mode is reported (ties: fewer GPUs per replica, then smaller tp).
+the highest output throughput for the mode is reported (ties, within `TIE_REL`: fewer GPUs per replica,
+then smaller tp).
 `quant=None` means the model's native checkpoint dtype; `quant="best"` tries every weight format the
 engine runs on the family and keeps the fastest.
 """
@@ -145,8 +146,8 @@ def evaluate_modes(cand: pd.DataFrame, catalog, kernels: KernelLibrary | None = 
         saturated = np.zeros(len(idx), bool)
         # rate
         r = mode == "rate"
+        lam_r = np.where(r, val / replicas, 1.0)
         if r.any():
-            lam_r = np.where(r, val / replicas, 1.0)
             xr = base.bisect(lambda pt: pt.lam <= lam_r)
             x = np.where(r, xr, x)
             saturated |= r & (lam_r >= base.lam_sat)
@@ -185,7 +186,8 @@ def evaluate_modes(cand: pd.DataFrame, catalog, kernels: KernelLibrary | None = 
         use_closed = kw_closed | mt
         ttft = np.where(use_closed, q_closed.ttft_mean, q_open.ttft_mean)
         tpot = q_open.tpot_mean
-        lam = np.where(saturated & r, base.lam_sat, q_open.lam)
+        # An open loop below saturation serves exactly the offered rate (the bisection only brackets it).
+        lam = np.where(r, np.where(saturated, base.lam_sat, lam_r), q_open.lam)
         lam = np.where(c & saturated, base.lam_sat, lam)
         lam = np.where(mt, base.lam_sat, lam)
         batch = q_open.n_dec
@@ -236,11 +238,20 @@ OUTPUT_KEYS = ("fits", "reason", "model", "accelerator", "engine", "quant", "kv_
                "mode", "mode_value", *_FIELDS)
 
 
+TIE_REL = 1e-3
+"""Candidates whose output throughput is within this fraction of the best are ties, settled by fewer GPUs
+per replica, then smaller tp."""
+
+
 def _pick(group: pd.DataFrame) -> pd.Series:
     ok = group[group["fits"]]
     if len(ok):
         per = ok["tp"] * ok["pp"] * ok["ep"]
-        key = ok.assign(_per=per, _neg=-ok["output_tokens_per_s"].round(6))
+        # Throughputs within TIE_REL of each other are ties (they come from bisections).
+        thr = ok["output_tokens_per_s"].to_numpy(float)
+        best = np.nanmax(thr) if len(thr) else 0.0
+        tied = thr >= best * (1.0 - TIE_REL)
+        key = ok.assign(_per=per, _neg=np.where(tied, -best, -thr))
         return key.sort_values(["_neg", "_per", "tp"]).iloc[0]
     # None fits: report the most informative reason. Parallelism mismatches are artefacts of the
     # search, so prefer any other reason, and among those the largest replica (e.g. its memory need).
