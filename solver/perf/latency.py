@@ -52,21 +52,84 @@ def _curve(R: dict, name: str, flops, bytes_, peak, mask=None):
     if mask is None:
         return smooth_roofline(flops, bytes_, peak, R["bw"], R[f"{name}_eta_c"], R[f"{name}_eta_m"],
                                R[f"{name}_p"], R[f"{name}_t0"])
-    out = np.zeros(len(mask))
-    if mask.any():
-        sel = np.flatnonzero(mask)
+    return _curve_rows(R, name, flops, bytes_, peak, _rows(R, name, mask))
 
+
+def _rows(R: dict, name: str, mask):
+    """(row indices, the curve's parameters on those rows); indices None when every row is selected."""
+    mask = np.asarray(mask, bool)
+    if mask.all():
+        return None, None
+    sel = np.flatnonzero(mask)
+    return sel, tuple(R[k][sel] for k in ("bw", f"{name}_eta_c", f"{name}_eta_m", f"{name}_p", f"{name}_t0"))
+
+
+def _curve_rows(R: dict, name: str, flops, bytes_, peak, rows):
+    sel, par = rows
+    if sel is None:
+        return _curve(R, name, flops, bytes_, peak)
+    out = np.zeros(len(R["bw"]))
+    if len(sel):
         def pick(a):
             return a[sel] if np.ndim(a) else a
 
-        out[sel] = smooth_roofline(pick(flops), pick(bytes_), pick(peak), R["bw"][sel], R[f"{name}_eta_c"][sel],
-                                   R[f"{name}_eta_m"][sel], R[f"{name}_p"][sel], R[f"{name}_t0"][sel])
+        out[sel] = smooth_roofline(pick(flops), pick(bytes_), pick(peak), *par)
     return out
 
 
 def _heaviest(total, unit, parts):
     """Work of the most loaded of `parts` shares when `total` comes in indivisible units of `unit`."""
     return np.maximum(total / parts, np.minimum(total, unit))
+
+
+def _consts(R: dict) -> dict:
+    """Per-row quantities of step_time that do not depend on the load, computed once per R (the cache is
+    keyed on R's own tp array, so a row subset of R, which has a new one, recomputes them)."""
+    cached = R.get("_step_consts")
+    if cached is not None and cached[0] is R["tp"]:
+        return cached[1]
+    g = R["g"]
+    tp, pp, ep = R["tp"], R["pp"], R["ep"]
+    L = g["layers"]
+    d = g["hidden"]
+    c: dict = {"L": L, "d": d}
+    c["frac_dense"] = frac_dense = g["n_dense_layers"] / L
+    c["frac_moe"] = frac_moe = g["n_moe_layers"] / L
+    c["attn_p"] = attn_p = g["attn_params"] / tp
+    c["attn_w"] = attn_p * R["beta_ne"]
+    c["ffn_p"] = ffn_p = g["dense_ffn_params"] / tp
+    c["ffn_w"] = ffn_p * R["beta_ne"]
+    c["ffn_rows"] = _rows(R, "gemm", ffn_p > 0)
+    c["shared_p"] = shared_p = g["shared_params"] / tp
+    c["shared_w"] = shared_p * R["beta_ne"]
+    c["shared_rows"] = _rows(R, "gemm", shared_p > 0)
+    experts = np.maximum(g["experts"], 1.0)
+    c["k_ep"] = g["top_k"] / ep
+    c["miss"] = 1.0 - g["top_k"] / experts
+    c["exp_p"] = exp_p = g["expert_params"] / tp
+    c["exp_w"] = experts / ep * exp_p * R["beta_e"]
+    c["moe_rows"] = _rows(R, "moe", g["n_moe_layers"] > 0)
+    c["heads_dd"] = g["heads"] / tp * (g["d_qk"] + g["d_v"])
+    c["sw"] = g["sw_layers"] / L
+    c["win"] = g["window"]
+    dec_flops_dim = np.where(g["is_mla"] > 0, g["mla_decode_dim"], g["d_qk"] + g["d_v"])
+    c["dec_f"] = 2 * (g["heads"] / tp) * dec_flops_dim
+    c["kv_b"] = R["kv_elems_local"] * R["beta_kv"]
+    c["ar_alpha"] = np.where(tp > 1, R["ar_alpha"], 0.0)
+    c["ar_coef"] = np.where(tp > 1, 2 * (tp - 1) / tp * d * 2.0 / R["ar_busbw"], 0.0)
+    n_a2a = tp * ep
+    c["a2a_coef"] = (n_a2a - 1) / n_a2a * g["top_k"] * d * 2.0 / R["a2a_busbw"]
+    c["ep_on"] = ep > 1
+    misc = MISC_KERNELS + 2.0 * g["is_mla"] + 2.0 * frac_moe
+    c["misc_m"] = misc * d * 4.0 / (R["gemm_eta_m"] * R["bw"])
+    extra_gemms = (g["attn_gemms"] - 1.0) + frac_dense * (ffn_p > 0) + frac_moe * (shared_p > 0)
+    c["misc_0"] = misc * R["floor"] + extra_gemms * R["gemm_t0"] + frac_moe * R["floor"]  # + the router GEMM
+    c["lm_p"] = lm_p = g["lm_head_params"] / tp
+    c["lm_w"] = lm_p * 2.0
+    c["hop_0"] = np.where(pp > 1, (pp - 1) * R["p2p_alpha"], 0.0)
+    c["hop_t"] = np.where(pp > 1, (pp - 1) * d * 2.0 / R["p2p_bw"], 0.0)
+    R["_step_consts"] = (R["tp"], c)
+    return c
 
 
 def step_time(R: dict, n_dec, ctx_dec, n_pf, pf_ctx, prompt=None, fill=False):
@@ -76,9 +139,9 @@ def step_time(R: dict, n_dec, ctx_dec, n_pf, pf_ctx, prompt=None, fill=False):
     in this iteration, attending over pf_ctx tokens of their own prompt (mean, i.e. ≈ (S+1)/2), in
     prompts of `prompt` tokens (None: n_pf is one prompt). fill: one-shot batch, add the pipeline fill.
     """
-    g = R["g"]
+    c = _consts(R)
     tp, pp, ep = R["tp"], R["pp"], R["ep"]
-    L = g["layers"]
+    L = c["L"]
     n_dec = np.asarray(n_dec, float)
     n_pf = np.asarray(n_pf, float)
     unit = np.maximum(n_pf if prompt is None else np.asarray(prompt, float), 1.0)
@@ -89,66 +152,47 @@ def step_time(R: dict, n_dec, ctx_dec, n_pf, pf_ctx, prompt=None, fill=False):
     dec_g = _heaviest(dec_mb, 1.0, ep)
     pf_g = _heaviest(pf_mb, unit, ep)
     t_g = dec_g + pf_g
-    d = g["hidden"]
-    act = t_g * d * 4.0  # read + write of a bf16 hidden vector per token
+    act = t_g * c["d"] * 4.0  # read + write of a bf16 hidden vector per token
 
     # Linear layers (per layer, averaged over dense and MoE layers).
-    frac_dense = g["n_dense_layers"] / L
-    frac_moe = g["n_moe_layers"] / L
-    attn_p = g["attn_params"] / tp
-    t_lin = _curve(R, "gemm", 2 * t_g * attn_p, attn_p * R["beta_ne"] + act, R["peak"])
-    ffn_p = g["dense_ffn_params"] / tp
-    t_lin = t_lin + frac_dense * _curve(R, "gemm", 2 * t_g * ffn_p, ffn_p * R["beta_ne"] + act, R["peak"],
-                                        mask=ffn_p > 0)
-    shared_p = g["shared_params"] / tp
-    t_shared = _curve(R, "gemm", 2 * t_g * shared_p, shared_p * R["beta_ne"] + act, R["peak"], mask=shared_p > 0)
-    experts = np.maximum(g["experts"], 1.0)
-    pairs = t * g["top_k"] / ep
-    touched = experts / ep * (1.0 - (1.0 - g["top_k"] / experts) ** t)
-    exp_p = g["expert_params"] / tp
-    routed = R["moe_gamma"] * pairs * d  # permute / un-permute copies of the routed activations
-    t_moe = _curve(R, "moe", 2 * pairs * exp_p, touched * exp_p * R["beta_e"] + act + routed, R["peak_moe"],
-                   mask=g["n_moe_layers"] > 0)
+    frac_dense, frac_moe = c["frac_dense"], c["frac_moe"]
+    t_lin = _curve(R, "gemm", 2 * t_g * c["attn_p"], c["attn_w"] + act, R["peak"])
+    t_lin = t_lin + frac_dense * _curve_rows(R, "gemm", 2 * t_g * c["ffn_p"], c["ffn_w"] + act, R["peak"],
+                                             c["ffn_rows"])
+    t_shared = _curve_rows(R, "gemm", 2 * t_g * c["shared_p"], c["shared_w"] + act, R["peak"], c["shared_rows"])
+    pairs = t * c["k_ep"]
+    touched_w = c["exp_w"] * (1.0 - c["miss"] ** t)  # bytes of the distinct experts hit (DESIGN §3)
+    routed = R["moe_gamma"] * pairs * c["d"]  # permute / un-permute copies of the routed activations
+    t_moe = _curve_rows(R, "moe", 2 * pairs * c["exp_p"], touched_w + act + routed, R["peak_moe"], c["moe_rows"])
     t_lin = t_lin + frac_moe * (t_shared + t_moe)
 
     # Attention core.
-    heads = g["heads"] / tp
-    sw = g["sw_layers"] / L
-    win = g["window"]
+    sw, win = c["sw"], c["win"]
 
-    def capped(c):
-        return np.where(win > 0, (1 - sw) * c + sw * np.minimum(c, win), c)
+    def capped(x):
+        return np.where(win > 0, (1 - sw) * x + sw * np.minimum(x, win), x)
 
-    pf_pairs = pf_g * capped(pf_ctx)
     pf_on = np.broadcast_to(pf_g > 0, tp.shape)
-    t_pf = _curve(R, "pfa", 2 * heads * (g["d_qk"] + g["d_v"]) * pf_pairs,
-                  pf_g * heads * (g["d_qk"] + g["d_v"]) * 4.0, R["peak_bf16"], mask=pf_on)
+    t_pf = _curve(R, "pfa", 2 * c["heads_dd"] * pf_g * capped(pf_ctx), pf_g * c["heads_dd"] * 4.0, R["peak_bf16"],
+                  mask=pf_on)
     ctx = capped(ctx_dec)
-    dec_flops_dim = np.where(g["is_mla"] > 0, g["mla_decode_dim"], g["d_qk"] + g["d_v"])
     dec_on = np.broadcast_to(dec_g > 0, tp.shape)
-    t_dec = _curve(R, "dca", 2 * heads * dec_flops_dim * ctx * dec_g,
-                   dec_g * ctx * R["kv_elems_local"] * R["beta_kv"], R["peak_bf16"], mask=dec_on)
+    t_dec = _curve(R, "dca", c["dec_f"] * ctx * dec_g, dec_g * ctx * c["kv_b"], R["peak_bf16"], mask=dec_on)
 
     # Communication.
-    ar_bytes = t_g * d * 2.0
-    t_ar = np.where(tp > 1, R["ar_alpha"] + 2 * (tp - 1) / tp * ar_bytes / R["ar_busbw"], 0.0)
-    n_a2a = tp * ep
-    a2a = R["a2a_alpha"] + (n_a2a - 1) / n_a2a * t_g * g["top_k"] * d * 2.0 / R["a2a_busbw"]
-    t_comm = np.where(ep > 1, t_ar + frac_moe * 2 * a2a + (1 - frac_moe) * t_ar, 2 * t_ar)
+    t_ar = c["ar_alpha"] + c["ar_coef"] * t_g
+    a2a = R["a2a_alpha"] + c["a2a_coef"] * t_g
+    t_comm = np.where(c["ep_on"], t_ar + frac_moe * 2 * a2a + (1 - frac_moe) * t_ar, 2 * t_ar)
 
-    misc = MISC_KERNELS + 2.0 * g["is_mla"] + 2.0 * frac_moe
-    t_misc = misc * (R["floor"] + act / (R["gemm_eta_m"] * R["bw"]))
-    extra_gemms = (g["attn_gemms"] - 1.0) + frac_dense * (ffn_p > 0) + frac_moe * (shared_p > 0)
-    t_misc = t_misc + extra_gemms * R["gemm_t0"] + frac_moe * R["floor"]  # + the router GEMM
+    t_misc = c["misc_0"] + c["misc_m"] * t_g
     t_layer = t_lin + t_pf + t_dec + t_comm + t_misc
 
     # LM head on the last stage: one logit row per decoding request and per prefilled prompt of the
     # micro-batch. The last stage runs it for all m micro-batches; a micro-batch's traversal pays it once
     # plus the pp − 1 hops.
     logit_rows = dec_mb + pf_mb / unit
-    lm_p = g["lm_head_params"] / tp
-    t_lm = _curve(R, "gemm", 2 * logit_rows * lm_p, lm_p * 2.0, R["peak_bf16"])
-    hop = np.where(pp > 1, (pp - 1) * (R["p2p_alpha"] + t * d * 2.0 / R["p2p_bw"]), 0.0)
+    t_lm = _curve(R, "gemm", 2 * logit_rows * c["lm_p"], c["lm_w"], R["peak_bf16"])
+    hop = c["hop_0"] + c["hop_t"] * t
     wall = L * t_layer + np.maximum(t_lm + hop, m * t_lm) + R["step_overhead"]
     if fill:
         wall = wall + (m - 1.0) * (L / pp * t_layer + t_lm)

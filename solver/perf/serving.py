@@ -6,13 +6,19 @@ prompt tokens, its duration is τ(x) = step_time(n_dec, x·S) and λ = x/τ(x), 
 The batch is bounded by `B_max = min(max_batch, KV-cache capacity in requests, max_num_tokens)`, so
 x ≤ x_max = B_max/(O−1) and the saturation rate is λ_sat = x_max/τ(x_max).
 
+- Prefill service: waiting prompts are admitted up to the iteration's token budget,
+  chunk = max(max_num_tokens − n_dec, 256) tokens, so a backlog is worked off in full-budget iterations
+  next to the n_dec decoding requests, each lasting τ_C = τ(n_dec, chunk). A prompt's service time is its
+  share of them, D = S/chunk·τ_C, and the prefill queue's utilisation is ρ_p = λ·D. Both grow with the
+  load: τ_C/chunk, the time per budget token, grows as more requests decode beside a smaller chunk (a
+  property test checks it). One prompt's marginal cost τ(n_dec, S) − τ(n_dec, 0) does not: for MoE it
+  falls once the decode batch already reads most experts, which made TTFT dip as the rate rose.
 - TPOT: the mean is τ (prefill interference included). A request sees N ~ Poisson(x·(O−1)) prompt
-  prefills during its decode, each costing Δ_S = τ(n_dec, S) − τ(n_dec, 0), so
-  TPOT_p = τ + z_p·Δ_S·√(x(O−1))/(O−1).
+  prefills during its decode, each occupying D, so TPOT_p = τ + z_p·D·√(x(O−1))/(O−1).
 - TTFT = engine overhead + residual of the running iteration when the engine is busy (probability
   1 − e^(−n_dec), mean τ/2, p-quantile p·τ) + the prompt's own prefill next to the n_dec decoding
-  requests (⌈S/chunk⌉ iterations of decode work plus Δ_S of prefill work) + queueing:
-  an M/D/1 queue for the prefill work (ρ_p = λ·Δ_S, W = ρ_p·Δ_S / (2(1−ρ_p))) plus waiting for a batch
+  requests (⌈S/chunk⌉ iterations of decode work plus the prompt's marginal prefill work) + queueing:
+  an M/D/1 queue for the prefill work (W = ρ_p·D / (2(1−ρ_p))) plus waiting for a batch
   slot, an M/D/c queue with c = B_max (Allen–Cunneen with Sakasegawa's M/M/c approximation:
   W = ½·ρ^(√(2(c+1))−1) / (λ_sat·(1−ρ)), ρ = λ/λ_sat). Waits are exponential beyond their probability
   of waiting, so each queue's W_p = (W/P_wait)·ln(P_wait/(1−p)); the two are added.
@@ -97,9 +103,12 @@ class Serving:
         n_other = others * n_dec
         tau_d = step_time(R, n_other, self.ctx, 0.0, 0.0)
         tau_s = step_time(R, n_other, self.ctx, S, self.pf_ctx)
-        delta_s = np.maximum(tau_s - tau_d, 0.0)
         chunk = np.maximum(R["max_num_tokens"] - n_other, 256.0)
         service = (np.ceil(S / chunk) - 1.0) * tau_d + tau_s
+        # Prefill service D: the prompt's share S/chunk of a full-budget iteration next to the decoding
+        # batch (module docstring); non-decreasing in the load, unlike one prompt's marginal cost for MoE.
+        tau_c = step_time(R, n_other, self.ctx, chunk, self.pf_ctx, S)
+        delta_s = S / chunk * tau_c
         # It waits for the running iteration only if the engine is busy (P = 1 − e^(−others·n_dec)).
         busy = 1.0 - np.exp(-n_other)
         lam = x / tau
@@ -123,7 +132,7 @@ class Serving:
         if closed_extra_wait is not None:
             ttft_mean = ttft_mean + closed_extra_wait
             ttft_p = ttft_p + closed_extra_wait
-        # Each prompt prefilled during a request's decode adds its marginal cost Δ_S to that request.
+        # Each prompt prefilled during a request's decode occupies D of its iterations.
         tpot_p = tau + self.z * delta_s * np.sqrt(others * n_dec) / self.O1
         pt = Point(x, lam, n_dec, tau, ttft_mean, ttft_p, tau, tpot_p, lam / self.lam_sat)
         pt._osl1 = self.O1
