@@ -139,11 +139,14 @@ def print_result(result: SolveResult) -> None:
                            f"({1 - result.usd_per_hour / naive:.1%})"))
     for w in result.workloads:
         for c in w["configs"]:
-            console.print(Text(f"Launch ({w['workload']}, per replica): {c['launch_command']}"))
+            console.print(Text(f"Launch ({w['workload']}, per replica): {c['launch_command']}"), soft_wrap=True)
     counts = result.candidate_counts
-    total = {k: sum(c[k] for c in counts.values()) for k in ("considered", "infeasible", "dominated", "kept")}
+    keys = ("considered", "infeasible", "dominated", "kept", "offer_rows", "bound_pruned")
+    total = {k: sum(c.get(k, 0) for c in counts.values()) for k in keys}
     console.print(Text(f"Candidates: {total['considered']:,} considered, {total['infeasible']:,} infeasible, "
-                       f"{total['dominated']:,} dominated, {total['kept']:,} kept -> {result.model_rows:,} offer rows; "
-                       f"CP-SAT {result.num_variables:,} variables, {result.num_constraints:,} constraints"))
+                       f"{total['dominated']:,} without a fitting offer or dominated, {total['kept']:,} kept on "
+                       f"{total['offer_rows']:,} offer rows, {total['bound_pruned']:,} pruned by bounds -> "
+                       f"{result.model_rows:,} rows in CP-SAT ({result.num_variables:,} variables, "
+                       f"{result.num_constraints:,} constraints)"), soft_wrap=True)
     if result.violations:
         console.print(Text("CHECKER FOUND VIOLATIONS:\n" + "\n".join(result.violations), style="bold red"))
