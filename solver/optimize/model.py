@@ -48,6 +48,7 @@ class BuiltModel:
     capacity: dict[int, int] = field(default_factory=dict)
     """μ_k in milli-req/s (rounded down)."""
     replica_bound: dict[int, int] = field(default_factory=dict)
+    rows_by_workload: dict[int, list[int]] = field(default_factory=dict)
 
 
 def replicas_needed(demand_rps: float, capacity_rps: float, min_replicas: int) -> int:
@@ -90,18 +91,17 @@ def build_model(data: ModelInput) -> BuiltModel:
 
 
 def _rows_of(b: BuiltModel, w: int) -> list[int]:
-    return b._rows_by_workload.get(w, [])  # type: ignore[attr-defined]
+    return b.rows_by_workload.get(w, [])
 
 
 def _add_variables(b: BuiltModel) -> None:
     d, m = b.data, b.model
     rows = d.rows
-    b._rows_by_workload = {}  # type: ignore[attr-defined]
     for k, row in enumerate(rows.itertuples(index=False)):
         w = int(row.workload)
         wl = d.workloads[w]
         offer = d.offers[row.offer]
-        b._rows_by_workload.setdefault(w, []).append(k)  # type: ignore[attr-defined]
+        b.rows_by_workload.setdefault(w, []).append(k)
         b.capacity[k] = capacity_units(row.capacity_rps)
         need = max(replica_floor(wl, row.capacity_rps))
         bound = need if wl.max_configs == 1 or wl.max_scale_step is None else 2 * need
