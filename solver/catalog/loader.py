@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import difflib
 import os
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,11 +25,15 @@ SECTIONS = ("accelerators", "models", "offers", "engines")
 
 
 def builtin_catalog_dir() -> Path:
-    """`catalogs/` at the repository root, or $TRILEMMA_CATALOG_DIR."""
+    """$TRILEMMA_CATALOG_DIR, else `catalogs/` of the source checkout (editable install), else
+    `<prefix>/share/trilemma/catalogs` where a regular install puts them."""
     env = os.environ.get("TRILEMMA_CATALOG_DIR")
     if env:
         return Path(env)
-    return Path(__file__).resolve().parents[2] / "catalogs"
+    checkout = Path(__file__).resolve().parents[2] / "catalogs"
+    if checkout.is_dir():
+        return checkout
+    return Path(sys.prefix) / "share" / "trilemma" / "catalogs"
 
 
 def suggest(word: str, known: list[str], n: int = 3) -> str:
