@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import math
 
-import pandas as pd
-
 from solver.optimize.data import ModelInput
 from solver.optimize.plan import Plan
 
@@ -155,4 +153,4 @@ def recompute_cost(data: ModelInput, plan: Plan) -> float:
     return total
 
 
-__all__ = ["check_plan", "pack_replicas", "recompute_cost", "pd"]
+__all__ = ["check_plan", "pack_replicas", "recompute_cost"]

@@ -174,8 +174,7 @@ def explain_model_infeasible(data: ModelInput, solve_fn) -> tuple[list[str], dic
                          f"{data.budget_usd_per_hour:g} USD/h; raise fleet.budget_usd_per_hour to at least "
                          f"{math.ceil(need * 100) / 100:.2f}")
             return lines, {"cause": "budget", "min_usd_per_hour": need}
-    capped = [g for g, o in data.offers.items() if o.max_instances is not None] or data.accelerator_max_gpus
-    if capped:
+    if data.accelerator_max_gpus or any(o.max_instances is not None for o in data.offers.values()):
         offers = {g: replace(o, max_instances=None) for g, o in data.offers.items()}
         relaxed = replace(data, offers=offers, accelerator_max_gpus={}, budget_usd_per_hour=None)
         raw = solve_fn(relaxed)

@@ -262,8 +262,9 @@ def add_instance_capacity(b: BuiltModel) -> None:
     for g, offer in d.offers.items():
         ks = by_offer.get(g, [])
         G = offer.gpus_per_instance
+        held = held_instances(b, g)
         for t in range(d.num_slots):
-            regular_instances = sum(v for (gg, _), v in b.held.items() if gg == g)
+            regular_instances = held
             if (g, "on_demand", t) in b.buy:
                 regular_instances += b.buy[g, "on_demand", t]
             regular = sum(gpus[k] * b.r[k, t] for k in ks)
@@ -273,10 +274,14 @@ def add_instance_capacity(b: BuiltModel) -> None:
             b.model.add(spot <= G * spot_instances).with_name(f"spot_gpus[{g},{t}]")
 
 
+def held_instances(b: BuiltModel, g: str):
+    """Σ_τ held[g,τ]: instances of offer g held for the whole horizon (reserved, owned)."""
+    return sum(b.held.get((g, tier), 0) for tier in HELD_TIERS)
+
+
 def instances_in_slot(b: BuiltModel, g: str, t: int):
-    held = sum(v for (gg, _), v in b.held.items() if gg == g)
-    bought = sum(v for (gg, _, tt), v in b.buy.items() if gg == g and tt == t)
-    return held + bought
+    """Held instances plus those bought for slot t (on demand, spot)."""
+    return held_instances(b, g) + sum(b.buy.get((g, tier, t), 0) for tier in SLOT_TIERS)
 
 
 def add_inventory(b: BuiltModel) -> None:
@@ -342,4 +347,4 @@ def _add_objective(b: BuiltModel) -> None:
         b.model.minimize(b.cost)
 
 
-__all__ = ["BuiltModel", "build_model", "replicas_needed", "SLOT_TIERS"]
+__all__ = ["BuiltModel", "build_model", "replica_floor", "replicas_needed"]

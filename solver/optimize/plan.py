@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import pandas as pd
 
 from solver.optimize.cpsat import RawSolution
-from solver.optimize.data import HELD_TIERS, ModelInput
+from solver.optimize.data import ModelInput
 from solver.scaling import RPS_SCALE
 
 HOURS_PER_MONTH = 730.0
@@ -138,4 +138,4 @@ def _categories(offer, tier: str, slot_cost: float, hours: float, n: int) -> dic
     return {f"rental_{tier}": slot_cost}
 
 
-__all__ = ["HELD_TIERS", "HOURS_PER_MONTH", "Plan", "extract_plan"]
+__all__ = ["HOURS_PER_MONTH", "Plan", "extract_plan"]

@@ -93,10 +93,14 @@ def plan_hint(result: SolveResult) -> PlanHint:
     return out
 
 
+def row_keys(rows: pd.DataFrame) -> list[tuple[int, str, str]]:
+    """(workload, offer, config_key) per row: a row's identity across problems and prunings."""
+    return list(zip(rows["workload"].astype(int), rows["offer"], rows["config_key"], strict=True))
+
+
 def _raw_hint(rows: pd.DataFrame, hint: PlanHint) -> RawSolution:
     raw = RawSolution("hint", 0, 0, 0, 0, 0, 0, 0)
-    keys = list(zip(rows["workload"].astype(int), rows["offer"], rows["config_key"], strict=True))
-    for k, key in enumerate(keys):
+    for k, key in enumerate(row_keys(rows)):
         raw.x[k] = 1 if key in hint else 0
         if key in hint:
             for t, v in enumerate(hint[key][0]):
@@ -106,7 +110,7 @@ def _raw_hint(rows: pd.DataFrame, hint: PlanHint) -> RawSolution:
     return raw
 
 
-def _solve_with_bound_pruning(problem, catalog, rows, data, run, hint, time_limit_s):
+def _solve_with_bound_pruning(problem, catalog, rows, data, run, hint):
     """When a feasible plan can be built greedily (solver/optimize/bounds.py), rows whose lower
     bound exceeds its cost are dropped before CP-SAT runs; the optimum is unchanged."""
     greedy = greedy_upper_bound(data)
@@ -115,26 +119,15 @@ def _solve_with_bound_pruning(problem, catalog, rows, data, run, hint, time_limi
     upper, plan = greedy
     keep = ~prunable_rows(data, upper)
     keep[list(plan)] = True
+    keys = row_keys(rows)
     if hint:
-        keys = list(zip(rows["workload"].astype(int), rows["offer"], rows["config_key"], strict=True))
         keep |= np.array([key in hint for key in keys])
     pruned_rows = rows[keep].reset_index(drop=True)
     offers = {g: data.offers[g] for g in sorted(set(pruned_rows["offer"]))}
     pruned_data = model_input(problem, catalog, pruned_rows, offers)
     if hint is None:
-        hint = {(int(rows.at[k, "workload"]), rows.at[k, "offer"], rows.at[k, "config_key"]): (reps, [0] * len(reps))
-                for k, reps in plan.items()}
+        hint = {keys[k]: (reps, [0] * len(reps)) for k, reps in plan.items()}
     return run(pruned_data, _raw_hint(pruned_rows, hint)), pruned_rows, pruned_data
-
-
-def _hint_from_raw(rows: pd.DataFrame, raw: RawSolution) -> PlanHint:
-    out: PlanHint = {}
-    T = 1 + max((t for _, t in raw.r), default=0)
-    for k, v in raw.x.items():
-        if v:
-            key = (int(rows.at[k, "workload"]), rows.at[k, "offer"], rows.at[k, "config_key"])
-            out[key] = ([raw.r.get((k, t), 0) for t in range(T)], [raw.s.get((k, t), 0) for t in range(T)])
-    return out
 
 
 def solve(problem: Problem, catalog: Catalog, *, time_limit_s: float | None = None,
@@ -150,7 +143,7 @@ def solve(problem: Problem, catalog: Catalog, *, time_limit_s: float | None = No
 
     counts = candidate_counts(problem, cands, rows)
     all_rows, all_data = rows, data
-    raw, rows, data = _solve_with_bound_pruning(problem, catalog, rows, data, run, hint, time_limit_s)
+    raw, rows, data = _solve_with_bound_pruning(problem, catalog, rows, data, run, hint)
 
     for w, wl in enumerate(problem.workloads):
         counts[wl.name]["bound_pruned"] = counts[wl.name]["offer_rows"] - int((rows["workload"] == w).sum())
