@@ -1,8 +1,9 @@
 """CP-SAT against exhaustive enumeration on small random instances: the optima must agree exactly.
 
-The enumerator shares nothing with the CP-SAT model but the input structure and the integer
-rounding rules of solver/scaling.py: it picks one configuration per workload, tries every replica
-split (regular / spot) per slot, every number of reserved instances, and buys the rest on demand.
+The enumerators share nothing with the CP-SAT model but the input structure, the float definition
+of 'capacity meets demand' (solver/scaling.meets_demand) and micro-USD prices: they pick one
+configuration per workload, try every replica split (regular / spot, or across the offers a
+configuration is placed on) per slot, every number of reserved instances, and buy the rest on demand.
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from solver.optimize.checker import check_plan
 from solver.optimize.cpsat import solve_model
 from solver.optimize.data import ModelInput, OfferData, WorkloadData
 from solver.optimize.plan import extract_plan
-from solver.scaling import capacity_units, cost_units, demand_units, share_permille
+from solver.scaling import cost_units, meets_demand
 
 
 def random_instance(rng: random.Random) -> ModelInput:
@@ -69,17 +70,17 @@ def brute_force(data: ModelInput) -> float | None:
             options_w = []
             for w, k in enumerate(choice):
                 wl, row = data.workloads[w], rows[k]
-                mu = capacity_units(row["capacity_rps"])
-                dem = demand_units(wl.demand_rps[t])
+                mu = row["capacity_rps"]
+                dem = wl.demand_rps[t]
                 offer = data.offers[row["offer"]]
                 spot_ok = "spot" in offer.usd_per_hour and wl.spot_max_share > 0
-                bound = max(wl.min_replicas, math.ceil(dem / mu)) if mu else 0
+                bound = max(wl.min_replicas, math.ceil(dem / mu))
                 opts = []
                 for reg in range(bound + 1):
                     for spot in range(bound + 1 if spot_ok else 1):
-                        if mu * (reg + spot) < dem or reg + spot < wl.min_replicas:
+                        if not meets_demand(mu * (reg + spot), dem) or reg + spot < wl.min_replicas:
                             continue
-                        if 1000 * mu * spot > share_permille(wl.spot_max_share) * mu * (reg + spot):
+                        if spot > wl.spot_max_share * (reg + spot) + 1e-12:
                             continue
                         opts.append((reg, spot))
                 options_w.append(opts)

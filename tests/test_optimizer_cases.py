@@ -161,7 +161,7 @@ def test_max_throughput_serves_what_the_budget_buys():
              budget_usd_per_hour=10.0, objective="max_throughput")
     raw = solve_model(d)
     assert raw.status == "optimal"
-    assert raw.served[(0, 0)] == 3000
+    assert raw.served_rps[(0, 0)] == pytest.approx(3.0, rel=1e-6)
 
 
 @pytest.mark.parametrize("seed", range(25))

@@ -9,9 +9,9 @@ from __future__ import annotations
 import math
 
 from solver.optimize.data import ModelInput
+from solver.optimize.model import replicas_needed
 from solver.optimize.plan import Plan
-
-REL_TOL = 1e-9
+from solver.scaling import REL_TOL, meets_demand
 
 
 def pack_replicas(replica_sizes: list[int], gpus_per_instance: int) -> int:
@@ -73,7 +73,7 @@ def check_plan(data: ModelInput, plan: Plan, reported_total_usd: float | None = 
     T = data.num_slots
     for _w, wl in enumerate(data.workloads):
         mine = s[s["workload"] == wl.name]
-        configs = mine["row"].nunique()
+        configs = data.rows.loc[mine["row"].unique(), "config_key"].nunique() if len(mine) else 0
         if configs < 1 and data.objective == "min_cost":
             problems.append(f"{wl.name}: no configuration chosen")
         if configs > wl.max_configs:
@@ -85,8 +85,15 @@ def check_plan(data: ModelInput, plan: Plan, reported_total_usd: float | None = 
             spot_capacity = float((slot["spot_replicas"] * slot["replica_capacity_rps"]).sum())
             replicas = int((slot["replicas"] + slot["spot_replicas"]).sum())
             totals.append(replicas)
-            if data.objective == "min_cost" and capacity < wl.demand_rps[t] * (1 - REL_TOL):
-                problems.append(f"{wl.name} slot {t}: capacity {capacity:.4f} < demand {wl.demand_rps[t]:.4f} req/s")
+            if data.objective == "min_cost" and not meets_demand(capacity, wl.demand_rps[t]):
+                problems.append(f"{wl.name} slot {t}: capacity {capacity:.6g} < demand {wl.demand_rps[t]:.6g} req/s")
+            if data.objective == "min_cost" and configs == 1 and len(slot) and wl.max_scale_step is None:
+                # The integer model must not have bought replicas the float need does not call for
+                # unless instances already paid for host them (rounding would show here first).
+                need = replicas_needed(wl.demand_rps[t], float(slot["replica_capacity_rps"].iat[0]), wl.min_replicas)
+                extra = replicas - need
+                if extra > 0 and _extra_replicas_cost_instances(data, plan, slot, t, extra):
+                    problems.append(f"{wl.name} slot {t}: {replicas} replicas where {need} serve the demand")
             if replicas < wl.min_replicas and (data.objective == "min_cost" or configs):
                 problems.append(f"{wl.name} slot {t}: {replicas} replicas < minimum {wl.min_replicas}")
             if spot_capacity > wl.spot_max_share * capacity * (1 + REL_TOL) + 1e-12:
@@ -125,6 +132,24 @@ def check_plan(data: ModelInput, plan: Plan, reported_total_usd: float | None = 
     if reported_total_usd is not None and not math.isclose(total, reported_total_usd, rel_tol=1e-6, abs_tol=1e-3):
         problems.append(f"reported cost {reported_total_usd:.6f} USD differs from recomputed {total:.6f} USD")
     return problems
+
+
+def _extra_replicas_cost_instances(data: ModelInput, plan: Plan, slot, t: int, extra: int) -> bool:
+    """Would hosting `extra` fewer replicas of this slot's configuration free a paid instance?"""
+    inst = plan.instances
+    s = plan.schedule
+    for row in slot.itertuples():
+        for _ in range(min(extra, int(row.replicas))):
+            g = row.offer
+            here = s[(s["offer"] == g) & (s["slot"] == t)]
+            sizes = [int(r.gpus_per_replica) for r in here.itertuples() for _ in range(int(r.replicas))]
+            sizes.remove(int(row.gpus_per_replica))
+            bought = inst[(inst["offer"] == g) & (inst["slot"] == t) & (inst["tier"] != "spot")]["instances"].sum()
+            held = inst[(inst["offer"] == g) & (inst["slot"] == t)
+                        & inst["tier"].isin(["reserved_1y", "reserved_3y", "owned"])]["instances"].sum()
+            if pack_replicas(sizes, data.offers[g].gpus_per_instance) < bought and bought > held:
+                return True
+    return False
 
 
 def recompute_cost(data: ModelInput, plan: Plan) -> float:

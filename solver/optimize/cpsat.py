@@ -33,12 +33,16 @@ class RawSolution:
     num_variables: int
     num_constraints: int
     x: dict[int, int] = field(default_factory=dict)
+    """Per placement (row): 1 when it is part of the plan (its configuration chosen, replicas on it)."""
+    config: dict[int, int] = field(default_factory=dict)
+    """Per configuration index: x[c]."""
     r: dict[tuple[int, int], int] = field(default_factory=dict)
     s: dict[tuple[int, int], int] = field(default_factory=dict)
     y: dict[tuple[int, int], int] = field(default_factory=dict)
     held: dict[tuple[str, str], int] = field(default_factory=dict)
     buy: dict[tuple[str, str, int], int] = field(default_factory=dict)
     served: dict[tuple[int, int], int] = field(default_factory=dict)
+    served_rps: dict[tuple[int, int], float] = field(default_factory=dict)
 
     @property
     def has_solution(self) -> bool:
@@ -111,7 +115,14 @@ def _canonical(b: BuiltModel, first: cp_model.CpSolver, time_limit_s: float, see
 
 
 def _apply_hint(b: BuiltModel, hint: RawSolution) -> None:
-    for name in ("x", "r", "s", "held", "buy"):
+    chosen: dict[int, int] = {}
+    for k, v in hint.x.items():
+        if k < len(b.config_of):
+            c = b.config_of[k]
+            chosen[c] = max(chosen.get(c, 0), int(v))
+    for c, v in chosen.items():
+        b.model.add_hint(b.x[c], v)
+    for name in ("r", "s", "held", "buy"):
         own, theirs = getattr(b, name), getattr(hint, name)
         for key, var in own.items():
             if key in theirs:
@@ -136,11 +147,28 @@ def _read(b: BuiltModel, solver: cp_model.CpSolver, status: int, wall: float) ->
     denom = max(abs(raw.objective), 1e-12)
     raw.gap = abs(raw.objective - raw.best_bound) / denom if status != cp_model.OPTIMAL else 0.0
     raw.cost_usd = usd(solver.value(b.cost)) if b.cost is not None and not isinstance(b.cost, int) else 0.0
-    raw.x = {k: solver.value(v) for k, v in b.x.items()}
+    raw.config = {c: solver.value(v) for c, v in b.x.items()}
     raw.r = {k: solver.value(v) for k, v in b.r.items()}
     raw.s = {k: solver.value(v) for k, v in b.s.items()}
+    raw.x = _placements_in_use(b, raw)
     raw.y = {k: solver.value(v) for k, v in b.y.items()}
     raw.held = {k: solver.value(v) for k, v in b.held.items()}
     raw.buy = {k: solver.value(v) for k, v in b.buy.items()}
     raw.served = {k: solver.value(v) for k, v in b.served.items()}
+    raw.served_rps = {(w, t): b.rate_scale[w].rps(v) if w in b.rate_scale else float(v)
+                      for (w, t), v in raw.served.items()}
     return raw
+
+
+def _placements_in_use(b: BuiltModel, raw: RawSolution) -> dict[int, int]:
+    """A placement is in the plan when its configuration is chosen and it hosts replicas in some
+    slot; a chosen configuration with no replicas anywhere keeps its first placement."""
+    T = b.data.num_slots
+    out = {k: 0 for k in range(len(b.config_of))}
+    for c, ks in b.placements.items():
+        if not raw.config.get(c):
+            continue
+        used = [k for k in ks if any(raw.r.get((k, t), 0) + raw.s.get((k, t), 0) for t in range(T))]
+        for k in used or ks[:1]:
+            out[k] = 1
+    return out

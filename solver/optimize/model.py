@@ -1,16 +1,17 @@
 """The CP-SAT model: one function per constraint family, its math in the docstring.
 
-Sets: workloads w, candidate rows k ∈ K_w (each on one offer g(k), with n_k GPUs per replica and
-capacity μ_k requests/s), time slots t of h_t hours (H = Σ h_t), pricing tiers: held for the whole
-horizon (reserved, owned) or bought per slot (on-demand, spot).
+Sets: workloads w; configurations c ∈ C_w (what runs on the GPUs: accelerator, engine,
+parallelism, quantization, batch cap; capacity μ_c requests/s per replica of n_c GPUs); placements
+k ∈ K_c (the configuration on one offer g(k)); time slots t of h_t hours (H = Σ h_t); pricing tiers
+held for the whole horizon (reserved, owned) or bought per slot (on-demand, spot).
 
 Variables:
-- x[k] ∈ {0,1}: configuration k is used by its workload;
-- r[k,t] ∈ ℤ≥0: replicas of k on regular (non-spot) instances in slot t; s[k,t] on spot instances;
-- y[k,t] ∈ ℤ≥0: load served by owned-hardware rows (milli-req/s), to charge power by utilisation;
+- x[c] ∈ {0,1}: configuration c is used by its workload (`max_configs` counts these);
+- r[k,t] ∈ ℤ≥0: replicas of placement k on regular (non-spot) instances in slot t; s[k,t] on spot;
+- y[k,t] ∈ ℤ≥0: busy units of an owned placement (1/Q of a replica doing work), to charge power;
 - held[g,τ] ∈ ℤ≥0: instances of offer g held all horizon under tier τ; buy[g,τ,t] per slot;
 - served[w,t]: load served (max-throughput objective only); u[c] ∈ {0,1}: distinct config c in use.
-Everything is integer: rates in milli-req/s, money in micro-USD (see solver/scaling.py).
+Everything is integer; solver/scaling.py holds every rule that turns a float into an integer.
 """
 
 from __future__ import annotations
@@ -22,13 +23,20 @@ from ortools.sat.python import cp_model
 
 from solver.optimize.data import HELD_TIERS, SLOT_TIERS, ModelInput
 from solver.scaling import (
-    RPS_SCALE,
+    REL_TOL,
+    SHARE_SCALE,
+    RateScale,
     budget_units,
-    capacity_units,
     cost_units,
-    demand_units,
-    share_permille,
+    hour_weight,
+    replicas_for,
+    share_units,
 )
+
+BUSY_UNITS = 1000
+"""Q: owned placements count their busy load in 1/Q of a replica (power is charged per unit)."""
+THROUGHPUT_TOL = 1e-6
+"""Relative precision of `served` in the max-throughput objective (it weighs, never limits)."""
 
 
 @dataclass
@@ -36,6 +44,7 @@ class BuiltModel:
     model: cp_model.CpModel
     data: ModelInput
     x: dict[int, cp_model.IntVar] = field(default_factory=dict)
+    """Per configuration index c."""
     r: dict[tuple[int, int], cp_model.IntVar] = field(default_factory=dict)
     s: dict[tuple[int, int], cp_model.IntVar] = field(default_factory=dict)
     y: dict[tuple[int, int], cp_model.IntVar] = field(default_factory=dict)
@@ -45,19 +54,22 @@ class BuiltModel:
     used_config: dict[str, cp_model.IntVar] = field(default_factory=dict)
     cost_terms: list = field(default_factory=list)
     cost: cp_model.LinearExpr | None = None
-    capacity: dict[int, int] = field(default_factory=dict)
-    """μ_k in milli-req/s (rounded down)."""
+    config_of: list[int] = field(default_factory=list)
+    """Placement k -> its configuration index c."""
+    placements: dict[int, list[int]] = field(default_factory=dict)
+    """Configuration c -> its placements k."""
+    config_workload: list[int] = field(default_factory=list)
+    config_capacity_rps: list[float] = field(default_factory=list)
     replica_bound: dict[int, int] = field(default_factory=dict)
-    rows_by_workload: dict[int, list[int]] = field(default_factory=dict)
+    """Per configuration: most replicas it can need in one slot."""
+    rate_scale: dict[int, RateScale] = field(default_factory=dict)
+    """Per workload, when its demand constraint mixes configurations (see solver/scaling.py)."""
+    configs_by_workload: dict[int, list[int]] = field(default_factory=dict)
 
 
 def replicas_needed(demand_rps: float, capacity_rps: float, min_replicas: int) -> int:
-    """max(min_replicas, ⌈D / μ⌉) with the integer rounding of solver/scaling."""
-    cap = capacity_units(capacity_rps)
-    dem = demand_units(demand_rps)
-    if cap <= 0:
-        return 10**9
-    return max(min_replicas, -(-dem // cap))
+    """max(min_replicas, ⌈D / μ⌉), computed in floating point (solver/scaling.replicas_for)."""
+    return max(min_replicas, replicas_for(demand_rps, capacity_rps))
 
 
 def replica_floor(wl, capacity_rps: float) -> list[int]:
@@ -72,9 +84,15 @@ def replica_floor(wl, capacity_rps: float) -> list[int]:
     return [max(need[s] - step * min(abs(s - t), T - abs(s - t)) for s in range(T)) for t in range(T)]
 
 
+def single_config(b: BuiltModel, w: int) -> bool:
+    """One configuration serves all of w's demand: its replica floor is the exact demand constraint."""
+    return b.data.workloads[w].max_configs == 1 and b.data.objective == "min_cost"
+
+
 def build_model(data: ModelInput) -> BuiltModel:
     m = cp_model.CpModel()
     b = BuiltModel(model=m, data=data)
+    _index_configurations(b)
     _add_variables(b)
     add_configuration_choice(b)
     add_replica_links(b)
@@ -90,23 +108,57 @@ def build_model(data: ModelInput) -> BuiltModel:
     return b
 
 
-def _rows_of(b: BuiltModel, w: int) -> list[int]:
-    return b.rows_by_workload.get(w, [])
+def _replicas(b: BuiltModel, c: int, t: int):
+    """Σ_{k∈K_c} r[k,t] + s[k,t]."""
+    return sum(b.r[k, t] + (b.s[k, t] if (k, t) in b.s else 0) for k in b.placements[c])
+
+
+def _index_configurations(b: BuiltModel) -> None:
+    """Configurations are (workload, config_key); placements of one share its capacity and GPUs."""
+    d = b.data
+    index: dict[tuple[int, str], int] = {}
+    for k, (w, key, cap) in enumerate(zip(d.rows["workload"].astype(int), d.rows["config_key"],
+                                          d.rows["capacity_rps"], strict=True)):
+        c = index.setdefault((w, key), len(index))
+        if c == len(b.config_workload):
+            b.config_workload.append(w)
+            b.config_capacity_rps.append(float(cap))
+            b.configs_by_workload.setdefault(w, []).append(c)
+        b.config_of.append(c)
+        b.placements.setdefault(c, []).append(k)
+    for c, w in enumerate(b.config_workload):
+        wl = d.workloads[w]
+        need = max(replica_floor(wl, b.config_capacity_rps[c]))
+        b.replica_bound[c] = need if wl.max_configs == 1 or wl.max_scale_step is None else 2 * need
+    for w, wl in enumerate(d.workloads):
+        if single_config(b, w):
+            continue
+        units = sum(b.replica_bound[c] * (BUSY_UNITS if _has_owned(b, c) else 1)
+                    for c in b.configs_by_workload.get(w, []))
+        demands = list(wl.demand_rps if d.objective == "min_cost" else wl.traffic_rps)
+        if d.objective == "min_cost":
+            b.rate_scale[w] = RateScale.for_demand(demands, units)
+        else:
+            positive = [v for v in demands if v > 0]
+            per = max(1, units) / (2 * THROUGHPUT_TOL * min(positive)) if positive else 1.0
+            b.rate_scale[w] = RateScale(float(2 ** max(0, math.ceil(math.log2(per)))))
+
+
+def _has_owned(b: BuiltModel, c: int) -> bool:
+    offers = b.data.rows["offer"]
+    return any(b.data.offers[offers.iat[k]].busy_gpu_usd_per_hour > 0 for k in b.placements[c])
 
 
 def _add_variables(b: BuiltModel) -> None:
     d, m = b.data, b.model
-    rows = d.rows
-    for k, row in enumerate(rows.itertuples(index=False)):
-        w = int(row.workload)
-        wl = d.workloads[w]
-        offer = d.offers[row.offer]
-        b.rows_by_workload.setdefault(w, []).append(k)
-        b.capacity[k] = capacity_units(row.capacity_rps)
-        need = max(replica_floor(wl, row.capacity_rps))
-        bound = need if wl.max_configs == 1 or wl.max_scale_step is None else 2 * need
-        b.replica_bound[k] = bound
-        b.x[k] = m.new_bool_var(f"x[{k}]")
+    offers_col = d.rows["offer"].tolist()
+    for c in range(len(b.config_workload)):
+        b.x[c] = m.new_bool_var(f"x[{c}]")
+    for k, g in enumerate(offers_col):
+        c = b.config_of[k]
+        wl = d.workloads[b.config_workload[c]]
+        offer = d.offers[g]
+        bound = b.replica_bound[c]
         regular_ok = any(t in offer.usd_per_hour for t in (*HELD_TIERS, "on_demand"))
         spot_ok = "spot" in offer.usd_per_hour and wl.spot_max_share > 0
         for t in range(d.num_slots):
@@ -114,7 +166,7 @@ def _add_variables(b: BuiltModel) -> None:
             if spot_ok:
                 b.s[k, t] = m.new_int_var(0, bound, f"s[{k},{t}]")
             if offer.busy_gpu_usd_per_hour > 0:
-                b.y[k, t] = m.new_int_var(0, bound * b.capacity[k], f"y[{k},{t}]")
+                b.y[k, t] = m.new_int_var(0, bound * BUSY_UNITS, f"y[{k},{t}]")
     for g, offer in d.offers.items():
         for tier in offer.usd_per_hour:
             if tier in HELD_TIERS:
@@ -124,104 +176,115 @@ def _add_variables(b: BuiltModel) -> None:
                     b.buy[g, tier, t] = m.new_int_var(0, _instance_bound(b, g), f"buy[{g},{tier},{t}]")
     if d.objective == "max_throughput":
         for w, wl in enumerate(d.workloads):
+            scale = b.rate_scale.get(w, RateScale(1.0))
             for t in range(d.num_slots):
-                b.served[w, t] = m.new_int_var(0, demand_units(wl.traffic_rps[t]), f"served[{w},{t}]")
+                b.served[w, t] = m.new_int_var(0, scale.capacity(wl.traffic_rps[t]), f"served[{w},{t}]")
 
 
 def _instance_bound(b: BuiltModel, g: str) -> int:
     """No more instances than it takes to host every replica that could run on the offer."""
     offer = b.data.offers[g]
-    gpus = sum(
-        b.replica_bound[k] * int(row.gpus)
-        for k, row in enumerate(b.data.rows.itertuples(index=False))
-        if row.offer == g
-    )
+    gpus = sum(b.replica_bound[b.config_of[k]] * int(n)
+               for k, (o, n) in enumerate(zip(b.data.rows["offer"], b.data.rows["gpus"], strict=True)) if o == g)
     bound = math.ceil(gpus / offer.gpus_per_instance)
     return bound if offer.max_instances is None else min(bound, offer.max_instances)
 
 
 def add_configuration_choice(b: BuiltModel) -> None:
-    """1 ≤ Σ_{k∈K_w} x[k] ≤ max_configs_w (0 ≤ ... when maximising throughput, which may drop a
-    workload); u[c] ≥ x[k] for every row k of distinct configuration c."""
+    """1 ≤ Σ_{c∈C_w} x[c] ≤ max_configs_w (0 ≤ ... when maximising throughput, which may drop a
+    workload); u[key] ≥ x[c] for every configuration with that key (fixed cost per distinct key)."""
     lower = 0 if b.data.objective == "max_throughput" else 1
     for w, wl in enumerate(b.data.workloads):
-        ks = _rows_of(b, w)
-        b.model.add(sum(b.x[k] for k in ks) >= lower).with_name(f"one_config[{wl.name}]")
-        b.model.add(sum(b.x[k] for k in ks) <= wl.max_configs).with_name(f"max_configs[{wl.name}]")
+        cs = b.configs_by_workload.get(w, [])
+        b.model.add(sum(b.x[c] for c in cs) >= lower).with_name(f"one_config[{wl.name}]")
+        b.model.add(sum(b.x[c] for c in cs) <= wl.max_configs).with_name(f"max_configs[{wl.name}]")
     if b.data.config_fixed_usd_per_hour > 0:
-        for k, key in enumerate(b.data.rows["config_key"]):
+        keys = b.data.rows["config_key"]
+        for c, ks in b.placements.items():
+            key = keys.iat[ks[0]]
             if key not in b.used_config:
                 b.used_config[key] = b.model.new_bool_var(f"u[{key}]")
-            b.model.add_implication(b.x[k], b.used_config[key])
+            b.model.add_implication(b.x[c], b.used_config[key])
 
 
 def add_replica_links(b: BuiltModel) -> None:
-    """r[k,t] + s[k,t] ≤ U_k·x[k]; with one configuration per workload also
-    r[k,t] + s[k,t] ≥ floor_kt·x[k] (`replica_floor`: a valid cut that tightens the bound).
-    Owned rows: y[k,t] ≤ μ_k·r[k,t]."""
+    """Σ_{k∈K_c} r[k,t] + s[k,t] ≤ U_c·x[c]; with one configuration per workload also
+    Σ_{k∈K_c} r[k,t] + s[k,t] ≥ R_ct·x[c], the exact replica need (`replica_floor`, computed in
+    floating point). Owned placements: y[k,t] ≤ Q·r[k,t]."""
     d = b.data
-    for k, row in enumerate(d.rows.itertuples(index=False)):
-        wl = d.workloads[int(row.workload)]
-        floor = replica_floor(wl, row.capacity_rps)
+    for c, w in enumerate(b.config_workload):
+        wl = d.workloads[w]
+        floor = replica_floor(wl, b.config_capacity_rps[c])
         for t in range(d.num_slots):
-            total = b.r[k, t] + (b.s[k, t] if (k, t) in b.s else 0)
-            b.model.add(total <= b.replica_bound[k] * b.x[k]).with_name(f"link[{k},{t}]")
+            total = _replicas(b, c, t)
+            b.model.add(total <= b.replica_bound[c] * b.x[c]).with_name(f"link[{c},{t}]")
             if wl.max_configs == 1 and d.objective == "min_cost":
-                b.model.add(total >= floor[t] * b.x[k]).with_name(f"need[{k},{t}]")
-            if (k, t) in b.y:
-                b.model.add(b.y[k, t] <= b.capacity[k] * b.r[k, t]).with_name(f"owned_load[{k},{t}]")
+                b.model.add(total >= floor[t] * b.x[c]).with_name(f"need[{c},{t}]")
+    for (k, t), y in b.y.items():
+        b.model.add(y <= BUSY_UNITS * b.r[k, t]).with_name(f"owned_load[{k},{t}]")
 
 
-def _served_capacity(b: BuiltModel, w: int, t: int):
-    """Σ_k μ_k·(r+s), with owned rows counted through y (the load they actually serve)."""
-    terms = []
-    for k in _rows_of(b, w):
-        if (k, t) in b.y:
-            terms.append(b.y[k, t])
-        else:
-            terms.append(b.capacity[k] * b.r[k, t])
+def _units(b: BuiltModel, c: int, t: int) -> list[tuple[int, cp_model.IntVar]]:
+    """(units per replica q, variable) pairs counting configuration c's serving capacity in slot t:
+    whole replicas (q = 1), and busy units y (q = Q) in place of an owned placement's replicas."""
+    out = []
+    for k in b.placements[c]:
+        out.append((BUSY_UNITS, b.y[k, t]) if (k, t) in b.y else (1, b.r[k, t]))
         if (k, t) in b.s:
-            terms.append(b.capacity[k] * b.s[k, t])
-    return sum(terms)
+            out.append((1, b.s[k, t]))
+    return out
 
 
 def add_demand(b: BuiltModel) -> None:
-    """min_cost: Σ_k μ_k·(r[k,t] + s[k,t]) ≥ λ_w(t)·(1 + headroom) for every workload and slot.
-    max_throughput: served[w,t] ≤ Σ_k μ_k·(r+s) and served ≤ λ_w(t)."""
-    for w, wl in enumerate(b.data.workloads):
-        for t in range(b.data.num_slots):
-            cap = _served_capacity(b, w, t)
-            if b.data.objective == "max_throughput":
+    """min_cost, one configuration c per workload: Σ_units (Q/q)·units ≥ ⌈Q·D_t/μ_c·(1 − tol)⌉ when c
+    has owned placements (their busy units must cover the load; otherwise the replica floor above is
+    the demand constraint). Mixing configurations: Σ_c Σ_units round(μ_c·S/q)·units ≥ ⌈D_t·S·(1 − tol)⌉
+    in the workload's rate scale S. max_throughput: served[w,t] ≤ the same capacity sum."""
+    d = b.data
+    for w, wl in enumerate(d.workloads):
+        cs = b.configs_by_workload.get(w, [])
+        for t in range(d.num_slots):
+            if single_config(b, w):
+                for c in cs:
+                    if not any(q == BUSY_UNITS for q, _ in _units(b, c, t)):
+                        continue
+                    need = math.ceil(BUSY_UNITS * wl.demand_rps[t] / b.config_capacity_rps[c] * (1 - REL_TOL))
+                    units = sum((BUSY_UNITS // q) * v for q, v in _units(b, c, t))
+                    b.model.add(units >= need * b.x[c]).with_name(f"demand[{wl.name},{c},{t}]")
+                continue
+            scale = b.rate_scale[w]
+            cap = sum(scale.capacity(b.config_capacity_rps[c], q) * v for c in cs for q, v in _units(b, c, t))
+            if d.objective == "max_throughput":
                 b.model.add(b.served[w, t] <= cap).with_name(f"served[{wl.name},{t}]")
             else:
-                b.model.add(cap >= demand_units(wl.demand_rps[t])).with_name(f"demand[{wl.name},{t}]")
+                b.model.add(cap >= scale.demand(wl.demand_rps[t])).with_name(f"demand[{wl.name},{t}]")
 
 
 def add_min_replicas(b: BuiltModel) -> None:
-    """Σ_k r[k,t] + s[k,t] ≥ min_replicas_w in every slot (availability)."""
+    """Σ_c Σ_{k∈K_c} r[k,t] + s[k,t] ≥ min_replicas_w in every slot (availability)."""
     for w, wl in enumerate(b.data.workloads):
         if wl.min_replicas <= 0:
             continue
+        cs = b.configs_by_workload.get(w, [])
         for t in range(b.data.num_slots):
-            total = sum(b.r[k, t] + (b.s[k, t] if (k, t) in b.s else 0) for k in _rows_of(b, w))
+            total = sum(_replicas(b, c, t) for c in cs)
             if b.data.objective == "max_throughput":
                 # A workload the budget cannot serve at all may be dropped: floor only if chosen.
-                chosen = sum(b.x[k] for k in _rows_of(b, w))
+                chosen = sum(b.x[c] for c in cs)
                 b.model.add(total >= wl.min_replicas * chosen).with_name(f"min_replicas[{wl.name},{t}]")
             else:
                 b.model.add(total >= wl.min_replicas).with_name(f"min_replicas[{wl.name},{t}]")
 
 
 def add_scale_steps(b: BuiltModel) -> None:
-    """|R_w(t) − R_w(t−1)| ≤ step_w with R_w(t) = Σ_k r + s; slots form a cycle (the day repeats)."""
+    """|R_w(t) − R_w(t−1)| ≤ step_w with R_w(t) = Σ r + s; slots form a cycle (the day repeats)."""
     T = b.data.num_slots
     if T < 2:
         return
     for w, wl in enumerate(b.data.workloads):
         if wl.max_scale_step is None:
             continue
-        totals = [sum(b.r[k, t] + (b.s[k, t] if (k, t) in b.s else 0) for k in _rows_of(b, w))
-                  for t in range(T)]
+        totals = [sum(_replicas(b, c, t) for c in b.configs_by_workload.get(w, [])) for t in range(T)]
         for t in range(T):
             diff = totals[t] - totals[t - 1]
             b.model.add(diff <= wl.max_scale_step).with_name(f"scale_up[{wl.name},{t}]")
@@ -229,25 +292,30 @@ def add_scale_steps(b: BuiltModel) -> None:
 
 
 def add_spot_share(b: BuiltModel) -> None:
-    """1000·Σ_k μ_k·s[k,t] ≤ share‰ · Σ_k μ_k·(r[k,t] + s[k,t]): spot can be reclaimed, so only a
-    bounded share of each workload's capacity may run on it. With one configuration per workload
-    μ_k cancels and the row-wise form (1000 − share‰)·s[k,t] ≤ share‰·r[k,t] is equivalent and
-    much easier for the solver (small coefficients)."""
-    for w, wl in enumerate(b.data.workloads):
-        ks = [k for k in _rows_of(b, w) if (k, 0) in b.s]
-        if not ks:
+    """Σ μ_c·s ≤ share·Σ μ_c·(r + s) per workload and slot: spot can be reclaimed, so only a bounded
+    share of each workload's capacity may run on it. With one configuration μ_c cancels and the form
+    (P − p)·Σ_{k∈K_c} s[k,t] ≤ p·Σ_{k∈K_c} r[k,t] (p = share in parts per million P) is exact; mixing
+    configurations weighs replicas by round(μ_c·S') with S' the workload's rate scale at THROUGHPUT_TOL
+    precision (keeps coefficients small; the share is then exact to 1e-6)."""
+    d = b.data
+    P = SHARE_SCALE
+    for w, wl in enumerate(d.workloads):
+        cs = [c for c in b.configs_by_workload.get(w, []) if any((k, 0) in b.s for k in b.placements[c])]
+        if not cs:
             continue
-        permille = share_permille(wl.spot_max_share)
-        for t in range(b.data.num_slots):
+        p = share_units(wl.spot_max_share)
+        for t in range(d.num_slots):
             if wl.max_configs == 1:
-                for k in ks:
-                    b.model.add((1000 - permille) * b.s[k, t] <= permille * b.r[k, t]).with_name(
-                        f"spot_share[{wl.name},{k},{t}]")
+                for c in cs:
+                    spot = sum(b.s[k, t] for k in b.placements[c] if (k, t) in b.s)
+                    regular = sum(b.r[k, t] for k in b.placements[c])
+                    b.model.add((P - p) * spot <= p * regular).with_name(f"spot_share[{wl.name},{c},{t}]")
                 continue
-            spot = sum(b.capacity[k] * b.s[k, t] for k in ks)
-            total = sum(b.capacity[k] * (b.r[k, t] + (b.s[k, t] if (k, t) in b.s else 0))
-                        for k in _rows_of(b, w))
-            b.model.add(1000 * spot <= permille * total).with_name(f"spot_share[{wl.name},{t}]")
+            weight = {c: max(1, round(b.config_capacity_rps[c] / min(b.config_capacity_rps[i] for i in cs) * 1e3))
+                      for c in b.configs_by_workload[w]}
+            spot = sum(weight[c] * b.s[k, t] for c in cs for k in b.placements[c] if (k, t) in b.s)
+            total = sum(weight[c] * _replicas(b, c, t) for c in b.configs_by_workload[w])
+            b.model.add(P * spot <= p * total).with_name(f"spot_share[{wl.name},{t}]")
 
 
 def add_instance_capacity(b: BuiltModel) -> None:
@@ -299,11 +367,16 @@ def add_inventory(b: BuiltModel) -> None:
             b.model.add(total <= cap).with_name(f"inventory[{acc},{t}]")
 
 
+def busy_unit_usd(busy_gpu_usd_per_hour: float, gpus: int, hours: float) -> float:
+    """Power above idle of one busy unit (1/Q replica) of an owned placement for a slot."""
+    return busy_gpu_usd_per_hour * gpus * hours / BUSY_UNITS
+
+
 def _add_cost(b: BuiltModel) -> None:
     """Total cost over the horizon, micro-USD:
     Σ_{g,τ held} p_gτ·H·held + Σ_t h_t·Σ_{g,τ slot} p_gτ·buy
-    + Σ_t h_t·Σ_{owned k} c_g^busy·(n_k/μ_k)·y[k,t]  (power above idle, by utilisation)
-    + f·H·Σ_c u[c]  (fixed cost per distinct configuration)."""
+    + Σ_t Σ_{owned k} c_g^busy·n_k·h_t·y[k,t]/Q  (power above idle, by busy units)
+    + f·H·Σ u  (fixed cost per distinct configuration)."""
     d = b.data
     H = d.horizon_hours
     terms = []
@@ -314,8 +387,7 @@ def _add_cost(b: BuiltModel) -> None:
     gpus = d.rows["gpus"].astype(int).tolist()
     offers = d.rows["offer"].tolist()
     for (k, t), v in b.y.items():
-        busy = d.offers[offers[k]].busy_gpu_usd_per_hour
-        per_unit = busy * gpus[k] / (b.capacity[k] / RPS_SCALE) / RPS_SCALE * d.slot_hours[t]
+        per_unit = busy_unit_usd(d.offers[offers[k]].busy_gpu_usd_per_hour, gpus[k], d.slot_hours[t])
         terms.append(cost_units(per_unit) * v)
     if d.config_fixed_usd_per_hour > 0:
         per = cost_units(d.config_fixed_usd_per_hour * H)
@@ -332,9 +404,12 @@ def add_budget(b: BuiltModel) -> None:
 
 
 def throughput_objective(b: BuiltModel):
-    """Served output tokens over the horizon (integer weights: h_t in centi-hours · osl)."""
+    """Served output tokens over the horizon: Σ h_t·osl_w·served[w,t]/S_w with integer weights
+    (hours in seconds; S_w powers of two, brought to the largest with integer multipliers)."""
+    top = max((s.per_rps for s in b.rate_scale.values()), default=1.0)
     return sum(
-        round(b.data.slot_hours[t] * 100) * max(1, round(wl.output_tokens)) * b.served[w, t]
+        hour_weight(b.data.slot_hours[t]) * max(1, round(wl.output_tokens))
+        * int(top / b.rate_scale.get(w, RateScale(1.0)).per_rps) * b.served[w, t]
         for w, wl in enumerate(b.data.workloads)
         for t in range(b.data.num_slots)
     )
@@ -347,4 +422,4 @@ def _add_objective(b: BuiltModel) -> None:
         b.model.minimize(b.cost)
 
 
-__all__ = ["BuiltModel", "build_model", "replica_floor", "replicas_needed"]
+__all__ = ["BUSY_UNITS", "BuiltModel", "build_model", "replica_floor", "replicas_needed"]

@@ -9,7 +9,7 @@ import pandas as pd
 
 from solver.optimize.cpsat import RawSolution
 from solver.optimize.data import ModelInput
-from solver.scaling import RPS_SCALE
+from solver.optimize.model import busy_unit_usd
 
 HOURS_PER_MONTH = 730.0
 
@@ -115,8 +115,7 @@ def _attribute_costs(data: ModelInput, raw: RawSolution, schedule: pd.DataFrame,
     for (k, t), y in raw.y.items():
         if y:
             offer = data.offers[data.rows.at[k, "offer"]]
-            mu = data.rows.at[k, "capacity_rps"]
-            usd = offer.busy_gpu_usd_per_hour * gpus[k] * (y / RPS_SCALE) / mu * data.slot_hours[t]
+            usd = busy_unit_usd(offer.busy_gpu_usd_per_hour, int(gpus[k]), data.slot_hours[t]) * y
             rows_out.append((data.workloads[int(data.rows.at[k, "workload"])].name, "power_cooling", usd))
     if data.config_fixed_usd_per_hour > 0:
         chosen = schedule.drop_duplicates("row")

@@ -23,7 +23,6 @@ from solver.optimize.launch import effective_max_batch, launch_command
 from solver.optimize.plan import HOURS_PER_MONTH, Plan, extract_plan
 from solver.optimize.runner_up import naive_usd_per_hour, runner_ups
 from solver.problem import Problem
-from solver.scaling import RPS_SCALE
 
 
 @dataclass
@@ -179,7 +178,7 @@ def served_rps(data: ModelInput, raw: RawSolution, w: int) -> list[float]:
     """Requests/s served per slot: all traffic when minimising cost, what the budget buys otherwise."""
     if data.objective != "max_throughput":
         return list(data.workloads[w].traffic_rps)
-    return [raw.served.get((w, t), 0) / RPS_SCALE for t in range(data.num_slots)]
+    return [raw.served_rps.get((w, t), 0.0) for t in range(data.num_slots)]
 
 
 def workload_summaries(problem: Problem, catalog: Catalog, data: ModelInput, plan: Plan,
