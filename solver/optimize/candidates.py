@@ -98,14 +98,23 @@ def enumerate_configs(
     return rows
 
 
-def remove_dominated(rows: pd.DataFrame, group: tuple[str, ...] = ("workload", "offer")) -> pd.DataFrame:
-    """Keep, per group (workload, offer), rows whose capacity beats every row with ≤ GPUs.
+def remove_dominated(rows: pd.DataFrame, group: tuple[str, ...] = ("workload", "offer"),
+                     fits: bool = False) -> pd.DataFrame:
+    """Keep, per group, rows whose capacity beats every row with ≤ GPUs.
+
+    With `fits` (rows are candidate × offer placements): a candidate is dropped from every offer when
+    another of the same workload and accelerator needs no more GPUs per replica, sustains at least
+    the same rate, and fits every offer it fits. Then any plan using it, on any mix of its offers,
+    can use the other instead at no more cost; dropping it per offer alone would forbid plans that
+    split one configuration over several offers.
 
     Ties go to the first row in a fixed order (fewest GPUs, highest capacity, then the config
     columns), so the result is deterministic.
     """
     if rows.empty:
         return rows
+    if fits:
+        return _remove_dominated_placements(rows)
     keys = list(group)
     columns = [*keys, "gpus", "capacity_rps", *CONFIG_COLUMNS]
     ascending = [True] * len(keys) + [True, False] + [True] * len(CONFIG_COLUMNS)
@@ -114,6 +123,32 @@ def remove_dominated(rows: pd.DataFrame, group: tuple[str, ...] = ("workload", "
     previous_best = best_so_far.groupby([order[k] for k in keys]).shift(1).fillna(-1.0)
     keep = order["capacity_rps"] > previous_best
     return order[keep].sort_index()
+
+
+def _remove_dominated_placements(rows: pd.DataFrame) -> pd.DataFrame:
+    # Each candidate's set of fitting offers as a bit mask (bit = offer's index on its accelerator).
+    bit_of = {}
+    for _acc, offers in rows.groupby("accelerator")["offer"]:
+        for i, g in enumerate(sorted(offers.unique())):
+            bit_of[g] = 1 << i
+    bits = rows["offer"].map(bit_of).astype("int64")
+    fits = bits.groupby(rows["candidate"]).sum()
+    first = rows.drop_duplicates("candidate").set_index("candidate")
+    cands = first[["workload", "accelerator", "gpus", "capacity_rps", *CONFIG_COLUMNS[1:]]].assign(fits=fits)
+    order = cands.sort_values(["workload", "accelerator", "gpus", "capacity_rps", *CONFIG_COLUMNS[1:]],
+                              ascending=[True, True, True, False] + [True] * (len(CONFIG_COLUMNS) - 1),
+                              kind="mergesort")
+    dominated = np.zeros(len(order), dtype=bool)
+    group_ids = order.groupby(["workload", "accelerator"], sort=False).ngroup().to_numpy()
+    masks = order["fits"].to_numpy()
+    capacity = order["capacity_rps"].to_numpy()
+    for gid in np.unique(group_ids):
+        idx = np.flatnonzero(group_ids == gid)
+        for signature in np.unique(masks[idx]):
+            pool = idx[(masks[idx] & signature) == signature]
+            previous_best = np.concatenate(([-1.0], np.maximum.accumulate(capacity[pool])[:-1]))
+            dominated[pool[(masks[pool] == signature) & (capacity[pool] <= previous_best)]] = True
+    return rows[~rows["candidate"].isin(order.index[dominated])]
 
 
 def build_candidates(

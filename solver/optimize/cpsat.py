@@ -20,6 +20,10 @@ STATUS_NAMES = {
 }
 
 
+CANONICAL_BUDGET_S = 2.0
+"""Seconds the canonical pass may always use, even when the first solve used up the time limit."""
+
+
 @dataclass
 class RawSolution:
     status: str
@@ -43,6 +47,9 @@ class RawSolution:
     buy: dict[tuple[str, str, int], int] = field(default_factory=dict)
     served: dict[tuple[int, int], int] = field(default_factory=dict)
     served_rps: dict[tuple[int, int], float] = field(default_factory=dict)
+    canonical: bool = False
+    """The plan is the canonical one among equally cheap plans (same input, same plan, whatever the
+    worker count); False when the canonical pass could not prove its choice in time."""
 
     @property
     def has_solution(self) -> bool:
@@ -54,8 +61,9 @@ def solve_model(
     hint: RawSolution | None = None,
 ) -> RawSolution:
     """Build and solve. Deterministic for a given input, seed and worker count; when the first
-    solve is proven optimal, a second single-worker pass fixes the optimal cost and picks the
-    lexicographically smallest configuration so the answer does not depend on `workers` either.
+    solve is proven optimal, a canonical pass (`_canonical`) fixes the optimal cost and picks one plan
+    among the equally cheap ones, so the answer does not depend on `workers` either; it has a budget
+    of its own (at least CANONICAL_BUDGET_S) and the result says whether it was applied.
     Maximising throughput, the served tokens are fixed first and the cost minimised."""
     start = time.perf_counter()
     b = build_model(data)
@@ -73,13 +81,14 @@ def solve_model(
         if solver.solve(b.model) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             return raw
         remaining = time_limit_s - (time.perf_counter() - start)
-    if raw.status == "optimal" and remaining > 0.05:
-        canonical = _canonical(b, solver, remaining, seed)
+    if raw.status == "optimal":
+        canonical = _canonical(b, solver, max(remaining, CANONICAL_BUDGET_S), seed, workers)
         if canonical is not None:
             canonical.wall_time_s = time.perf_counter() - start
             canonical.best_bound, canonical.gap = raw.best_bound, raw.gap
             if data.objective == "max_throughput":
                 canonical.objective = raw.objective
+            canonical.canonical = True
             return canonical
     return raw
 
@@ -92,22 +101,30 @@ def _solver(time_limit_s: float, workers: int, seed: int) -> cp_model.CpSolver:
     return solver
 
 
-def _canonical(b: BuiltModel, first: cp_model.CpSolver, time_limit_s: float, seed: int) -> RawSolution | None:
-    """Fix cost at the proven optimum, then minimise Σ rank·x and the replica and instance counts
-    with one worker: among equally cheap plans, always the same one."""
+def _canonical(b: BuiltModel, first: cp_model.CpSolver, time_limit_s: float, seed: int,
+               workers: int = 1) -> RawSolution | None:
+    """Among plans at the proven optimal cost, always the same one, with one worker and two
+    lexicographic stages: (1) the configurations, minimising Σ rank_c·x[c]; (2) with those fixed,
+    where they run, minimising Σ rank_k·(r + s) + Σ instances. None when a stage cannot prove its
+    optimum within `time_limit_s` (the caller keeps the first plan and says it is not canonical)."""
+    start = time.perf_counter()
     best = int(round(first.value(b.cost)))
     b.model.add(b.cost <= best)
-    tiebreak = sum((k + 1) * v for k, v in b.x.items()) * 1_000_000
-    tiebreak += sum(b.r.values()) + sum(b.s.values())
-    tiebreak += sum(b.held.values()) + sum(b.buy.values())
-    b.model.minimize(tiebreak)
     b.model.clear_hints()
     for var_dict in (b.x, b.r, b.s, b.held, b.buy):
         for v in var_dict.values():
             b.model.add_hint(v, first.value(v))
-    solver = _solver(time_limit_s, 1, seed)
-    status = solver.solve(b.model)
-    if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+    ranks = sum((c + 1) * v for c, v in b.x.items())
+    b.model.minimize(ranks)
+    solver = _solver(time_limit_s, workers, seed)
+    if solver.solve(b.model) != cp_model.OPTIMAL:
+        return None
+    for v in b.x.values():
+        b.model.add(v == solver.value(v))
+    placement_ranks = sum((k + 1) * (v + b.s.get((k, t), 0)) for (k, t), v in b.r.items())
+    b.model.minimize(placement_ranks + sum(b.held.values()) + sum(b.buy.values()))
+    solver = _solver(max(0.05, time_limit_s - (time.perf_counter() - start)), workers, seed)
+    if solver.solve(b.model) != cp_model.OPTIMAL:
         return None
     raw = _read(b, solver, cp_model.OPTIMAL, 0.0)
     raw.objective = raw.cost_usd

@@ -113,7 +113,7 @@ def join_offers(usable: pd.DataFrame, offers: dict[str, OfferData], catalog: Cat
     divides = G % n == 0
     spans = (n % G == 0) & (G >= rows["node_gpus"])
     rows = rows[(rows["tp"] <= G) & (divides | spans)]
-    rows = remove_dominated(rows)
+    rows = remove_dominated(rows, fits=True)
     rows = rows.sort_values(["workload", "candidate", "offer"], kind="mergesort").reset_index(drop=True)
     rows["config_key"] = (
         rows["model"] + "|" + rows["accelerator"] + "|" + rows["engine"] + "|" + rows["quant"] + "|"

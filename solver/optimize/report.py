@@ -40,6 +40,7 @@ def result_to_dict(result: SolveResult, timings: bool = False) -> dict[str, Any]
         "horizon_hours": result.horizon_hours,
         "best_bound_usd_per_hour": result.best_bound_usd / result.horizon_hours,
         "gap": result.gap,
+        "canonical": bool(result.raw.canonical) if result.raw is not None else False,
         "cost_breakdown_usd": costs,
         "idle_usd": sum(plan.idle_usd.values()),
         "workloads": result.workloads,
