@@ -91,7 +91,7 @@ def print_result(result: SolveResult) -> None:
             if any(c["spot_replicas_by_slot"]):
                 reps_text += f" ({max(c['spot_replicas_by_slot'])} spot)"
             table.add_row(
-                w["workload"], c["offer"], c["accelerator"], str(c["gpus_per_replica"]),
+                w["workload"], " + ".join(c["offers"]), c["accelerator"], str(c["gpus_per_replica"]),
                 f"{c['tp']}/{c['pp']}/{c['ep']}", f"{c['quant']}/{c['kv_quant']}", c["engine"], str(c["max_batch"]),
                 reps_text, f"{_ms(c['ttft_ms'])} ({_ms(slo['ttft_ms'])}) {pct}",
                 f"{_ms(c['tpot_ms'])} ({_ms(slo['tpot_ms'])})", f"{w['peak_utilisation']:.0%}",

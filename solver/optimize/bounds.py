@@ -1,11 +1,13 @@
 """Exact pruning of candidate rows by bounds, so CP-SAT proves optimality on fewer rows.
 
-For a row k of workload w on offer g (G GPUs per instance, cheapest allowed price p_g per instance-
-hour over every tier) the replicas it needs in slot t are R_kt = max(min_replicas, ⌈D_t/μ_k⌉), and
+For a placement k of configuration c of workload w (cheapest allowed price p_g per instance-hour
+over every tier, G_g GPUs per instance) the replicas c needs in slot t are R_ct = max(min_replicas,
+⌈D_t/μ_c⌉), and
 
-    LB_k = Σ_t h_t · p_g · R_kt · n_k / G        (GPU-hours at the cheapest rate; replicas of other
-                                                  workloads may share the instances)
-    LB_k = Σ_t h_t · p_g · ⌈R_kt · n_k / G⌉      (one workload: it pays whole instances).
+    LB_k = Σ_t h_t · min_{g∈c} (p_g/G_g) · R_ct · n_c   (GPU-hours at the cheapest rate of any offer c
+                                                         is placed on; instances may be shared)
+    LB_k = Σ_t h_t · p_g · ⌈R_ct · n_c / G_g⌉           (one workload, c placed on offer g alone:
+                                                         it pays whole instances).
 
 Any plan where w uses k costs at least LB_k + Σ_{w'≠w} min_{k'} LB_k'. Given the cost UB of a
 feasible plan, rows whose bound exceeds UB cannot be in an optimal plan and are dropped. Valid
@@ -20,21 +22,36 @@ import numpy as np
 
 from solver.optimize.data import ModelInput
 from solver.optimize.model import replica_floor
+from solver.optimize.standalone import standalone
 
 
 def row_lower_bounds(data: ModelInput) -> np.ndarray:
+    """LB per placement, the same for every placement of one configuration: GPU-hours at the
+    configuration's cheapest price per GPU over its offers; whole instances of its one offer when
+    the workload is alone and the configuration has a single placement."""
     single = len(data.workloads) == 1
-    out = np.zeros(len(data.rows))
-    for k, row in enumerate(data.rows.itertuples(index=False)):
+    rows = data.rows
+    per_gpu = np.array([min(data.offers[g].usd_per_hour.values()) / data.offers[g].gpus_per_instance
+                        for g in rows["offer"]])
+    config = list(zip(rows["workload"].astype(int), rows["config_key"], strict=True))
+    cheapest: dict = {}
+    placements: dict = {}
+    for key, p in zip(config, per_gpu, strict=True):
+        cheapest[key] = min(cheapest.get(key, math.inf), p)
+        placements[key] = placements.get(key, 0) + 1
+    out = np.zeros(len(rows))
+    for k, row in enumerate(rows.itertuples(index=False)):
         wl = data.workloads[int(row.workload)]
         offer = data.offers[row.offer]
-        price = min(offer.usd_per_hour.values())
-        total = 0.0
         floor = replica_floor(wl, row.capacity_rps)
+        whole = single and placements[config[k]] == 1
+        total = 0.0
         for t, hours in enumerate(data.slot_hours):
             gpus = floor[t] * row.gpus
-            instances = math.ceil(gpus / offer.gpus_per_instance) if single else gpus / offer.gpus_per_instance
-            total += hours * price * instances
+            if whole:
+                total += hours * min(offer.usd_per_hour.values()) * math.ceil(gpus / offer.gpus_per_instance)
+            else:
+                total += hours * cheapest[config[k]] * gpus
         out[k] = total
     return out
 
@@ -51,30 +68,6 @@ def prunable_rows(data: ModelInput, upper_bound_usd: float) -> np.ndarray:
     return bound > upper_bound_usd * (1 + 1e-9) + 1e-6
 
 
-def standalone_cost(data: ModelInput, k: int) -> tuple[float, list[int], str, int]:
-    """Cost of serving row k's workload with k alone: R_kt replicas per slot on whole instances of
-    its offer, on demand, or holding the peak count under the cheapest held tier, whichever is
-    cheaper. Returns (USD over the horizon, replicas per slot, tier, held instances)."""
-    row = data.rows.iloc[k]
-    wl = data.workloads[int(row["workload"])]
-    offer = data.offers[row["offer"]]
-    replicas = replica_floor(wl, row["capacity_rps"])
-    instances = [math.ceil(r * row["gpus"] / offer.gpus_per_instance) for r in replicas]
-    options = []
-    if "on_demand" in offer.usd_per_hour:
-        options.append((sum(h * offer.usd_per_hour["on_demand"] * n for h, n in zip(data.slot_hours, instances,
-                                                                                      strict=True)),
-                        "on_demand", 0))
-    for tier in ("reserved_1y", "reserved_3y", "owned"):
-        if tier in offer.usd_per_hour:
-            peak = max(instances)
-            options.append((offer.usd_per_hour[tier] * data.horizon_hours * peak, tier, peak))
-    if not options or offer.busy_gpu_usd_per_hour > 0:
-        return math.inf, replicas, "", 0
-    cost, tier, held = min(options)
-    return cost, replicas, tier, held
-
-
 def greedy_upper_bound(data: ModelInput) -> tuple[float, dict[int, list[int]]] | None:
     """A feasible plan built without a solver: each workload alone on its cheapest stand-alone row.
     Only when nothing couples the workloads (no caps, budget, mixing, fixed config costs), so the
@@ -87,11 +80,13 @@ def greedy_upper_bound(data: ModelInput) -> tuple[float, dict[int, list[int]]] |
         return None
     total, plan = 0.0, {}
     workload = data.rows["workload"].to_numpy()
+    offers = data.rows["offer"].tolist()
     for w in range(len(data.workloads)):
-        best = min(((standalone_cost(data, k), k) for k in np.flatnonzero(workload == w)),
-                   key=lambda item: (item[0][0], item[1]), default=None)
-        if best is None or not math.isfinite(best[0][0]):
+        # Owned placements are left out: their power is charged in rounded busy units by the model.
+        ks = [int(k) for k in np.flatnonzero(workload == w) if data.offers[offers[k]].busy_gpu_usd_per_hour == 0]
+        best = min(((standalone(data, k), k) for k in ks), key=lambda item: (item[0].usd, item[1]), default=None)
+        if best is None or not math.isfinite(best[0].usd):
             return None
-        total += best[0][0]
-        plan[int(best[1])] = best[0][1]
+        total += best[0].usd
+        plan[best[1]] = best[0].replicas
     return total, plan

@@ -6,7 +6,7 @@ The CP-SAT model (`model.py`), the brute-force enumerator in the tests and the c
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pandas as pd
 
@@ -27,7 +27,6 @@ class OfferData:
     """Owned hardware: extra power cost of one GPU-hour at full load over idle."""
     idle_power_usd_per_hour: float = 0.0
     """Owned hardware: the part of `usd_per_hour['owned']` that is idle power (the rest is capital)."""
-    """Owned hardware: extra power cost of one GPU-hour at full load over idle."""
     max_instances: int | None = None
     provider: str = ""
     kind: str = "cloud"
@@ -59,6 +58,12 @@ class ModelInput:
     budget_usd_per_hour: float | None = None
     config_fixed_usd_per_hour: float = 0.0
     objective: str = "min_cost"
+
+    def subset(self, keep) -> ModelInput:
+        """The same problem over the rows where `keep` is true (offers no row uses are dropped)."""
+        rows = self.rows[keep].reset_index(drop=True)
+        offers = {g: self.offers[g] for g in sorted(set(rows["offer"]))}
+        return replace(self, rows=rows, offers=offers)
 
     @property
     def horizon_hours(self) -> float:

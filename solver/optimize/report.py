@@ -63,8 +63,8 @@ def result_rows(result: SolveResult) -> pd.DataFrame:
     for w in result.workloads:
         for c in w["configs"]:
             rows.append({
-                "workload": w["workload"], "model": w["model"], **{k: v for k, v in c.items()
-                                                                   if not isinstance(v, list)},
+                "workload": w["workload"], "model": w["model"], "offers": " + ".join(c["offers"]),
+                **{k: v for k, v in c.items() if not isinstance(v, list)},
                 "slo_ttft_ms": w["slo"]["ttft_ms"], "slo_tpot_ms": w["slo"]["tpot_ms"],
                 "percentile": w["slo"]["percentile"], "usd_per_hour": w["usd_per_hour"],
                 "usd_per_month": w["usd_per_month"],

@@ -1,9 +1,11 @@
 """What the optimum beat: the best stand-alone configuration on each accelerator type, rented
-(cloud) and owned separately.
+(cloud) and owned separately, and the naive plan; both under the limits the optimum respects.
 
-Stand-alone cost of a row k for workload w: Σ_t h_t · p_g · ⌈R_kt·n_k / G_g⌉ / H, with
-R_kt = max(min_replicas, ⌈D_t/μ_k⌉) and p_g the cheapest allowed non-spot price of the offer.
-It ignores node sharing with other workloads, so it is an upper bound for that accelerator.
+Costs come from `solver/optimize/standalone.py` (one workload on one placement, whole instances,
+availability floors and scale steps, the cheapest allowed non-spot tier). A stand-alone plan that
+breaks the offer's instance cap, the accelerator's GPU cap or the budget is left out; with several
+workloads each is costed alone (capacity the others take under a shared cap is not counted), which
+the report says.
 """
 
 from __future__ import annotations
@@ -14,33 +16,32 @@ import numpy as np
 import pandas as pd
 
 from solver.optimize.data import ModelInput
-from solver.optimize.model import replicas_needed
 from solver.optimize.plan import Plan
+from solver.optimize.standalone import standalone
 from solver.problem import Problem
+
+COLUMNS = ["workload", "accelerator", "kind", "offer", "engine", "quant", "kv_quant", "tp", "pp", "ep", "max_batch",
+           "gpus", "capacity_rps", "standalone_usd_per_hour", "optimum_usd_per_hour", "extra_usd_per_hour", "chosen"]
 
 
 def standalone_usd_per_hour(data: ModelInput, rows: pd.DataFrame) -> np.ndarray:
+    """Per row: its stand-alone cost in USD/h, inf when it has no non-spot price or breaks a limit."""
     out = np.full(len(rows), math.inf)
-    for i, row in enumerate(rows.itertuples(index=False)):
-        wl = data.workloads[int(row.workload)]
-        offer = data.offers[row.offer]
-        prices = [p for tier, p in offer.usd_per_hour.items() if tier != "spot"]
-        if not prices:
-            continue
-        total = 0.0
-        for t, hours in enumerate(data.slot_hours):
-            need = replicas_needed(wl.demand_rps[t], row.capacity_rps, wl.min_replicas)
-            total += hours * min(prices) * math.ceil(need * row.gpus / offer.gpus_per_instance)
-        out[i] = total / data.horizon_hours
+    for i in range(len(rows)):
+        plan = standalone(data, i)
+        if plan.within_limits:
+            out[i] = plan.usd / data.horizon_hours
     return out
 
 
 def runner_ups(problem: Problem, data: ModelInput, rows: pd.DataFrame, plan: Plan) -> pd.DataFrame:
     if rows.empty:
-        return pd.DataFrame()
+        return pd.DataFrame(columns=COLUMNS)
     table = rows.assign(standalone_usd_per_hour=standalone_usd_per_hour(data, rows),
                         kind=[data.offers[o].kind for o in rows["offer"]])
     table = table[np.isfinite(table["standalone_usd_per_hour"])]
+    if table.empty:
+        return pd.DataFrame(columns=COLUMNS)
     best = table.sort_values(["workload", "accelerator", "kind", "standalone_usd_per_hour", "offer"],
                              kind="mergesort")
     best = best.groupby(["workload", "accelerator", "kind"], as_index=False).first()
@@ -53,21 +54,17 @@ def runner_ups(problem: Problem, data: ModelInput, rows: pd.DataFrame, plan: Pla
                                                          strict=True)]
     best["optimum_usd_per_hour"] = [float(optimum.get(w, math.nan)) for w in best["workload"]]
     best["extra_usd_per_hour"] = best["standalone_usd_per_hour"] - best["optimum_usd_per_hour"]
-    cols = ["workload", "accelerator", "kind", "offer", "engine", "quant", "kv_quant", "tp", "pp", "ep", "max_batch",
-            "gpus", "capacity_rps", "standalone_usd_per_hour", "optimum_usd_per_hour", "extra_usd_per_hour",
-            "chosen"]
-    return best[cols].sort_values(["workload", "standalone_usd_per_hour"], kind="mergesort").reset_index(drop=True)
+    return best[COLUMNS].sort_values(["workload", "standalone_usd_per_hour"], kind="mergesort").reset_index(drop=True)
 
 
 def naive_usd_per_hour(data: ModelInput, rows: pd.DataFrame, w: int) -> float:
     """The naive plan a finance team compares against: the workload's peak replica count on demand
-    all day, on its cheapest on-demand configuration (stand-alone, no sharing, no tiers)."""
+    all day, on its cheapest on-demand configuration within the limits (NaN when none is)."""
     best = math.inf
-    wl = data.workloads[w]
-    for row in rows[rows["workload"] == w].itertuples(index=False):
-        price = data.offers[row.offer].usd_per_hour.get("on_demand")
-        if price is None:
+    for k in np.flatnonzero(rows["workload"].to_numpy() == w):
+        if "on_demand" not in data.offers[rows["offer"].iat[k]].usd_per_hour:
             continue
-        peak = max(replicas_needed(d, row.capacity_rps, wl.min_replicas) for d in wl.demand_rps)
-        best = min(best, price * math.ceil(peak * row.gpus / data.offers[row.offer].gpus_per_instance))
-    return best
+        plan = standalone(data, int(k), peak_all_day=True, tiers=("on_demand",))
+        if plan.within_limits:
+            best = min(best, plan.usd / data.horizon_hours)
+    return best if math.isfinite(best) else math.nan
