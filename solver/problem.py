@@ -200,11 +200,12 @@ class SolverSettings(Strict):
     seed: int = Field(default=0, ge=0, le=2**31 - 1)
     max_configs_per_workload: int = Field(default=1, ge=1, le=8)
     """Distinct configurations one workload may mix."""
-    max_batch_options: list[Annotated[int, Field(ge=1, le=65536)]] = Field(
-        default=[32, 128, 512], min_length=1, max_length=16)
-    """Caps on concurrently decoding requests enumerated for every candidate (the engine's
-    max-num-seqs). The performance model never lets a replica exceed what fits in KV-cache memory,
-    and its capacity does not fall as the cap rises, so a few values cover the trade-off."""
+    max_batch_options: list[Annotated[int, Field(ge=1, le=65536)]] | None = Field(
+        default=None, min_length=1, max_length=16)
+    """Caps on concurrently decoding requests (the engine's max-num-seqs) to choose from. Unset:
+    every power of two from 1 to 4096 below what the KV cache admits, and that limit itself; a
+    small cap can serve more at a tight TPOT (fewer requests decode together). A list restricts the
+    choice to those values."""
 
 
 class SweepSpec(Strict):

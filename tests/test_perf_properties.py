@@ -232,3 +232,4 @@ def test_estimate_rate_sweep_latency_is_monotone(model, acc, engine, quant, tp, 
     for k in ("ttft_ms", "ttft_p50_ms", "ttft_p99_ms", "tpot_ms", "tpot_p50_ms", "tpot_p99_ms", "e2e_ms", "e2e_p99_ms"):
         v = np.array([r[k] for r in res])
         assert (np.diff(v) >= -MONO_TOL * v[:-1]).all(), (k, v)
+

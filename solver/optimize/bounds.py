@@ -6,8 +6,8 @@ over every tier, G_g GPUs per instance) the replicas c needs in slot t are R_ct 
 
     LB_k = Σ_t h_t · min_{g∈c} (p_g/G_g) · R_ct · n_c   (GPU-hours at the cheapest rate of any offer c
                                                          is placed on; instances may be shared)
-    LB_k = Σ_t h_t · p_g · ⌈R_ct · n_c / G_g⌉           (one workload, c placed on offer g alone:
-                                                         it pays whole instances).
+    LB_k = Σ_t h_t · cover_c(R_ct)                      (one workload: it pays the cheapest whole-
+                                                         instance cover of its replicas).
 
 Any plan where w uses k costs at least LB_k + Σ_{w'≠w} min_{k'} LB_k'. Given the cost UB of a
 feasible plan, rows whose bound exceeds UB cannot be in an optimal plan and are dropped. Valid
@@ -26,34 +26,45 @@ from solver.optimize.standalone import standalone
 
 
 def row_lower_bounds(data: ModelInput) -> np.ndarray:
-    """LB per placement, the same for every placement of one configuration: GPU-hours at the
-    configuration's cheapest price per GPU over its offers; whole instances of its one offer when
-    the workload is alone and the configuration has a single placement."""
+    """LB per placement, the same for every placement of one configuration c. With several workloads
+    (instances may be shared): GPU-hours at c's cheapest price per GPU over its offers. A workload
+    alone pays whole instances: Σ_t h_t·cover_c(R_ct), the cheapest whole-instance cover of R_ct
+    replicas by c's offers at their cheapest tier (`cheapest_cover`)."""
     single = len(data.workloads) == 1
     rows = data.rows
-    per_gpu = np.array([min(data.offers[g].usd_per_hour.values()) / data.offers[g].gpus_per_instance
-                        for g in rows["offer"]])
     config = list(zip(rows["workload"].astype(int), rows["config_key"], strict=True))
-    cheapest: dict = {}
-    placements: dict = {}
-    for key, p in zip(config, per_gpu, strict=True):
-        cheapest[key] = min(cheapest.get(key, math.inf), p)
-        placements[key] = placements.get(key, 0) + 1
+    offers_of: dict = {}
+    for key, g in zip(config, rows["offer"], strict=True):
+        offers_of.setdefault(key, []).append(g)
     out = np.zeros(len(rows))
+    done: dict = {}
     for k, row in enumerate(rows.itertuples(index=False)):
-        wl = data.workloads[int(row.workload)]
-        offer = data.offers[row.offer]
-        floor = replica_floor(wl, row.capacity_rps)
-        whole = single and placements[config[k]] == 1
-        total = 0.0
-        for t, hours in enumerate(data.slot_hours):
-            gpus = floor[t] * row.gpus
-            if whole:
-                total += hours * min(offer.usd_per_hour.values()) * math.ceil(gpus / offer.gpus_per_instance)
+        key = config[k]
+        if key not in done:
+            wl = data.workloads[int(row.workload)]
+            floor = replica_floor(wl, row.capacity_rps)
+            instances = [(min(data.offers[g].usd_per_hour.values()), data.offers[g].gpus_per_instance)
+                         for g in offers_of[key]]
+            if single:
+                cover = cheapest_cover(instances, int(row.gpus), max(floor))
+                done[key] = sum(h * cover[r] for h, r in zip(data.slot_hours, floor, strict=True))
             else:
-                total += hours * cheapest[config[k]] * gpus
-        out[k] = total
+                per_gpu = min(p / G for p, G in instances)
+                done[key] = sum(h * per_gpu * r * row.gpus for h, r in zip(data.slot_hours, floor, strict=True))
+        out[k] = done[key]
     return out
+
+
+def cheapest_cover(instances: list[tuple[float, int]], gpus_per_replica: int, most: int) -> list[float]:
+    """cover[r] = cheapest hourly price of whole instances hosting r replicas of n GPUs, for r ≤ most,
+    given (price, G) per offer: an instance hosts G/n replicas (n ≤ G), or a replica takes n/G whole
+    instances. Unbounded knapsack cover: cover[r] = min_g price_g + cover[r − q_g]."""
+    n = gpus_per_replica
+    items = [(p, G // n) if n <= G else (p * (n // G), 1) for p, G in instances]
+    cover = [0.0] * (most + 1)
+    for r in range(1, most + 1):
+        cover[r] = min(p + cover[max(0, r - q)] for p, q in items)
+    return cover
 
 
 def prunable_rows(data: ModelInput, upper_bound_usd: float) -> np.ndarray:

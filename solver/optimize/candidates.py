@@ -32,6 +32,11 @@ MAX_GPUS_PER_REPLICA = 64
 MAX_EVALUATED_ROWS = 3_000_000
 """Bound on candidate rows evaluated per solve, so memory stays bounded (~1 KB per row)."""
 CONFIG_COLUMNS = ["accelerator", "engine", "quant", "kv_quant", "tp", "pp", "ep", "max_batch"]
+UNBOUNDED_BATCH = 65536
+"""A batch cap no replica reaches: the KV cache and the token budget bound the batch first."""
+DENSE_BATCH_GRID = tuple(2**i for i in range(13))
+"""Caps tried below what the KV cache admits (1 … 4096; the engines' defaults 256, 1024 and 2048
+are on it). A cap binds when the SLO is tight: fewer running requests, lower TPOT."""
 
 
 @dataclass
@@ -174,12 +179,12 @@ def build_candidates(
         model = catalog.models[workload.model]
         key = (workload.model, workload.isl(), workload.osl(), workload.slo.model_dump_json(),
                tuple(workload.quantizations or ()), tuple(workload.kv_quantizations or ()),
-               tuple(workload.engines or ()), tuple(accelerators), tuple(problem.solver.max_batch_options))
+               tuple(workload.engines or ()), tuple(accelerators), tuple(problem.solver.max_batch_options or ()))
         if evaluated_cache is not None and key in evaluated_cache:
             evaluated = evaluated_cache[key].copy()
         else:
             configs = enumerate_configs(workload, model, catalog, accelerators, sizes,
-                                        problem.solver.max_batch_options)
+                                        problem.solver.max_batch_options or [UNBOUNDED_BATCH])
             slo_free_key = key[:3] + key[4:]
             viable = evaluated_cache.setdefault("viable", {}) if evaluated_cache is not None else {}
             if evaluated_cache is not None and evaluated_cache.get("tightening") and slo_free_key in viable:
@@ -191,6 +196,8 @@ def build_candidates(
                                           "restrict fleet.accelerators, quantizations, engines or "
                                           "solver.max_batch_options, or split the problem")])
             evaluated = evaluate_candidates(configs, catalog) if len(configs) else configs
+            if problem.solver.max_batch_options is None and len(evaluated):
+                evaluated = _with_dense_batch_caps(evaluated, catalog)
             if evaluated_cache is not None:
                 evaluated_cache[key] = evaluated.copy()
                 if len(evaluated):
@@ -204,6 +211,30 @@ def build_candidates(
     else:
         usable = evaluated[(evaluated["pruned_reason"] == "") & (evaluated["capacity_rps"] > 0)]
     return CandidateSet(evaluated=evaluated, usable=usable)
+
+
+def _with_dense_batch_caps(evaluated: pd.DataFrame, catalog: Catalog) -> pd.DataFrame:
+    """The batch cap as a decision: rows evaluated with an unbounded cap learn B*, the most requests
+    the KV cache and token budget admit (their cap becomes B*); every grid cap below B* is then
+    evaluated too. Caps above B* behave as B*, so nothing is lost; dominance keeps the best."""
+    from solver.perf import evaluate_candidates
+
+    bstar = evaluated["max_batch_effective"]
+    fits = evaluated["pruned_reason"].str.startswith("slo") | (evaluated["pruned_reason"] == "")
+    fits &= bstar.notna() & (bstar >= 1)
+    base = evaluated.loc[fits, [c for c in evaluated.columns if c in _INPUT_COLUMNS]]
+    caps = pd.DataFrame({"max_batch": list(DENSE_BATCH_GRID)})
+    grid = base.drop(columns="max_batch").assign(_bstar=bstar[fits].to_numpy()).merge(caps, how="cross")
+    grid = grid[grid["max_batch"] < grid["_bstar"]].drop(columns="_bstar")
+    top = evaluated.copy()
+    top.loc[fits, "max_batch"] = bstar[fits].astype(int)
+    if grid.empty:
+        return top
+    below = evaluate_candidates(grid[base.columns].reset_index(drop=True), catalog)
+    return pd.concat([top, below], ignore_index=True)
+
+
+_INPUT_COLUMNS = ("model", *CONFIG_COLUMNS, "isl", "osl", "slo_ttft_ms", "slo_tpot_ms", "slo_e2e_ms", "percentile")
 
 
 def candidate_counts(problem: Problem, cands: CandidateSet, rows: pd.DataFrame) -> dict[str, dict[str, int]]:
