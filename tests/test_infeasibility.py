@@ -173,3 +173,20 @@ def test_infeasible_with_json_still_exits_2_and_explains_on_stderr(cli, tiny, tm
     assert result.exit_code == 2
     assert result.stdout == ""
     assert "TPOT SLO blocks it" in result.stderr
+
+
+@pytest.mark.parametrize("key", ["ttft_ms", "tpot_ms"])
+def test_the_nearest_feasible_slo_is_stable_and_exact_on_its_grid(solve, key):
+    """Bisection on the real model: two different infeasible limits get the same suggestion, the
+    suggestion solves and one grid step tighter (1 ms TTFT, 0.1 ms TPOT) does not."""
+    step = {"ttft_ms": 1.0, "tpot_ms": 0.1}[key]
+    suggestions = []
+    for limit in ({"ttft_ms": 1, "tpot_ms": 0.5}[key], {"ttft_ms": 3, "tpot_ms": 0.9}[key]):
+        body = {"workloads": [chat(slo={"ttft_ms": None, "tpot_ms": None})]}
+        body["workloads"][0]["slo"] = {key: limit}
+        suggestions.append(number_after(infeasible(solve(body)), f"loosen slo.{key} to at least"))
+    assert suggestions[0] == suggestions[1]
+    body["workloads"][0]["slo"] = {key: suggestions[0]}
+    assert solve(body).exit_code == 0
+    body["workloads"][0]["slo"] = {key: round(suggestions[0] - step, 6)}
+    assert solve(body).exit_code == 2

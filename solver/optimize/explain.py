@@ -66,7 +66,8 @@ def explain_no_candidates(problem: Problem, catalog: Catalog, evaluated: pd.Data
     slo = wl.slo
     causes = []
     pct = f"p{slo.percentile:g}"
-    nearest = nearest_feasible_slos(fits, slo)
+    peak_rps = max(s.requests_per_s for s in wl.traffic.slots()) * (1 + wl.headroom)
+    nearest = nearest_feasible_slos(fits, slo, peak_rps)
     floors = {"ttft_ms": float(fits["ttft_floor_ms"].min()), "tpot_ms": float(fits["tpot_floor_ms"].min())}
     e2e_floors = fits["pruned_reason"].str.extract(r" E2E ([0-9.]+) ms")[0].astype(float)
     if e2e_floors.notna().any():
@@ -91,49 +92,49 @@ def explain_no_candidates(problem: Problem, catalog: Catalog, evaluated: pd.Data
     return lines, detail
 
 
-NEAREST_FACTORS = (1.0, 1.01, 1.02, 1.05, 1.1, 1.2, 1.35, 1.5, 1.75, 2.0, 2.5, 3.0, 4.0, 6.0, 10.0, 20.0, 40.0, 100.0)
-"""Multiples of the blocking SLO tried (together, in one vectorised evaluation) to find the nearest
-feasible value; the bracket found is then refined in ten steps."""
-MIN_CAPACITY_RPS = 0.002
-"""A configuration 'serves' when it sustains at least this rate (two of the optimiser's integer units)."""
+SLO_RESOLUTION_MS = {"ttft_ms": 1.0, "tpot_ms": 0.1, "e2e_ms": 1.0}
+"""Suggestions are the smallest feasible value on this grid (bisection is exact on it)."""
+SUGGESTION_MAX_REPLICAS = 1000
+"""A configuration 'serves' the workload at a suggested SLO when its peak demand needs at most this
+many replicas of it (any positive capacity would, at an absurd replica count)."""
 
 
-def _round_up(value: float, key: str) -> float:
-    return math.ceil(value * 10 - 1e-9) / 10 if key == "tpot_ms" else float(math.ceil(value - 1e-9))
-
-
-def nearest_feasible_slos(rows: pd.DataFrame, slo) -> dict[str, float]:
-    """For each SLO the workload sets: the smallest looser value (others unchanged) at which at least
-    one of `rows` (configurations that fit memory and engine support) sustains a positive rate, found
-    by re-running the performance model on a grid of values. Missing when even 100x does not help."""
+def nearest_feasible_slos(rows: pd.DataFrame, slo, demand_rps: float = 0.0) -> dict[str, float]:
+    """For each SLO the workload sets: the smallest looser value (others unchanged) on the grid of
+    SLO_RESOLUTION_MS at which at least one of `rows` (configurations that fit memory and engine
+    support) serves `demand_rps` with at most SUGGESTION_MAX_REPLICAS replicas. Capacity never falls
+    as an SLO loosens, so bisection over the grid finds that value exactly, and the same problem
+    always gets the same suggestion. Missing when even 100x the limit does not help."""
     from solver.perf import evaluate_candidates
 
     inputs = ["model", "accelerator", "engine", "quant", "kv_quant", "tp", "pp", "ep", "max_batch", "isl", "osl",
               "slo_ttft_ms", "slo_tpot_ms", "slo_e2e_ms", "percentile"]
     base = rows[[c for c in inputs if c in rows.columns]].reset_index(drop=True)
+    needed_rps = max(demand_rps / SUGGESTION_MAX_REPLICAS, 1e-12)
     out: dict[str, float] = {}
     for key in ("ttft_ms", "tpot_ms", "e2e_ms"):
         limit = getattr(slo, key)
         if limit is None or f"slo_{key}" not in base.columns or base.empty:
             continue
+        step = SLO_RESOLUTION_MS[key]
 
-        def first_feasible(values: list[float], key: str = key) -> float | None:
-            grid = pd.concat([base.assign(**{f"slo_{key}": v}) for v in values], ignore_index=True)
-            ev = evaluate_candidates(grid, _catalog_of(rows))
-            ok = ev["capacity_rps"].to_numpy() >= MIN_CAPACITY_RPS
-            hits = [v for i, v in enumerate(values) if ok[i * len(base):(i + 1) * len(base)].any()]
-            return min(hits) if hits else None
+        def serves(units: int, key: str = key, step: float = step) -> bool:
+            ev = evaluate_candidates(base.assign(**{f"slo_{key}": units * step}), _catalog_of(rows))
+            return bool((ev["capacity_rps"].to_numpy() >= needed_rps).any())
 
-        if first_feasible([limit]) is not None:
+        low = math.floor(limit / step + 1e-9)
+        if serves(low):
             continue  # this SLO alone does not block
-        coarse = [_round_up(limit * f, key) for f in NEAREST_FACTORS[1:]]
-        hit = first_feasible(coarse)
-        if hit is None:
+        high = math.ceil(limit * 100 / step)
+        if not serves(high):
             continue
-        i = coarse.index(hit)
-        low = coarse[i - 1] if i else limit
-        fine = sorted({_round_up(low + (hit - low) * k / 10, key) for k in range(1, 11)})
-        out[key] = first_feasible(fine) or hit
+        while high - low > 1:  # invariant: low does not serve, high does
+            mid = (low + high) // 2
+            if serves(mid):
+                high = mid
+            else:
+                low = mid
+        out[key] = round(high * step, 6)
     return out
 
 
