@@ -179,8 +179,7 @@ def offers_from_price_csv(path: Path, catalog: Catalog, today: dt.date | None = 
             issues += [Issue(file, f"row {first_row[entry_id]} ({entry_id}): {i.location}", i.message)
                        for i in validation_issues(file, exc, Offer)]
             continue
-        out.append(offer.model_dump(mode="json", exclude_none=True, exclude_defaults=True)
-                   | {"id": offer.id, "kind": offer.kind})
+        out.append(offer.model_dump(exclude_none=True, exclude_defaults=True) | {"id": offer.id, "kind": offer.kind})
     if issues:
         raise CatalogError(issues)
     order = ("id", "kind", "provider", "instance_type", "accelerator", "gpus_per_instance", "region")

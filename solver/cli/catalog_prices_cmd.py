@@ -14,6 +14,7 @@ from typing import Annotated, Any
 import typer
 import yaml
 
+from solver.catalog.coverage import engine_coverage
 from solver.catalog.loader import Catalog, load_catalog
 from solver.catalog.prices import accelerator_prices, offers_from_price_csv, oldest_price_date, stale_offers
 from solver.cli.catalog_cmd import CatalogFiles, catalog_app
@@ -28,8 +29,10 @@ def stale_filter(days: int) -> Callable[[Catalog], set[str]]:
 
 
 def accelerator_price_columns(catalog: Catalog) -> list[tuple[str, str, Callable[[Any], Any]]]:
-    """`offers` and `cheapest on-demand USD/GPU-h` columns of `catalog accelerators`."""
+    """`offers`, cheapest on-demand USD/GPU-h and `engines` (or why none runs it) columns of
+    `catalog accelerators`."""
     prices = accelerator_prices(catalog)
+    engines = engine_coverage(catalog)
 
     def cheapest(acc: Any) -> float | None:
         value = prices[acc.id].cheapest_on_demand_usd_per_gpu_hour
@@ -39,6 +42,7 @@ def accelerator_price_columns(catalog: Catalog) -> list[tuple[str, str, Callable
         ("offers", "offers", lambda a: prices[a.id].offers),
         ("od_$/gpu-h", "cheapest_on_demand_usd_per_gpu_hour", cheapest),
         ("cheapest_offer", "cheapest_on_demand_offer", lambda a: prices[a.id].cheapest_offer),
+        ("engines", "engines", lambda a: engines[a.id]),
     ]
 
 
