@@ -340,3 +340,22 @@ fleet:
     assert used and used <= set(dates)
     assert out["prices_as_of_oldest"] == min(dates[o] for o in used)
     assert "Prices as of: oldest " + min(dates[o] for o in used) in cli("sweep", problem, "--tpot-ms", "60,100").stdout
+
+
+def test_solve_names_allowed_accelerators_that_nothing_sells(cli, tmp_path):
+    problem = _write(tmp_path / "p.yaml", """
+name: unpriced
+workloads:
+  - name: chat
+    model: llama-3.1-8b
+    traffic: {requests_per_s: 1}
+    input_tokens: 500
+    output_tokens: 100
+    slo: {ttft_ms: 3000, tpot_ms: 100}
+fleet:
+  accelerators: [l4, gaudi3, mi355x]
+  pricing_tiers: [on_demand]
+""")
+    out = json.loads(cli("solve", problem, "--json").stdout)
+    assert out["accelerators_without_offers"] == ["gaudi3", "mi355x"]
+    assert "No offer in the catalogs for: gaudi3, mi355x" in cli("solve", problem).stdout

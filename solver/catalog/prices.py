@@ -69,6 +69,12 @@ def accelerator_prices(catalog: Catalog) -> dict[str, AcceleratorPrices]:
     return out
 
 
+def accelerators_without_offers(catalog: Catalog, accelerator_ids: Iterable[str]) -> list[str]:
+    """The given accelerators that no offer in the catalog sells (in the order given)."""
+    sold = {o.accelerator for o in catalog.offers.values()}
+    return [a for a in accelerator_ids if a not in sold]
+
+
 # --------------------------------------------------------------------------------------------
 # Negotiated prices from CSV
 
@@ -301,6 +307,6 @@ def _new_entry(base: Offer | None, row, entry_id, file, n, as_of, issues, where)
 
 
 __all__ = [
-    "TIERS", "AcceleratorPrices", "accelerator_prices", "offers_from_price_csv", "oldest_price_date",
-    "stale_offers",
+    "TIERS", "AcceleratorPrices", "accelerator_prices", "accelerators_without_offers", "offers_from_price_csv",
+    "oldest_price_date", "stale_offers",
 ]

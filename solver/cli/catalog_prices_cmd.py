@@ -16,7 +16,13 @@ import yaml
 
 from solver.catalog.coverage import engine_coverage
 from solver.catalog.loader import Catalog, load_catalog
-from solver.catalog.prices import accelerator_prices, offers_from_price_csv, oldest_price_date, stale_offers
+from solver.catalog.prices import (
+    accelerator_prices,
+    accelerators_without_offers,
+    offers_from_price_csv,
+    oldest_price_date,
+    stale_offers,
+)
 from solver.cli.catalog_cmd import CatalogFiles, catalog_app
 from solver.errors import CatalogError, InputError, Issue
 
@@ -64,6 +70,15 @@ def prices_as_of_line(catalog: Catalog, offer_ids: Iterable[str], today: dt.date
             "`trilemma catalog offers --stale DAYS` lists old prices")
 
 
+def unpriced_line(catalog: Catalog, allowed: Iterable[str] | None) -> str | None:
+    """A line naming the accelerators a problem allows that no offer sells (None when there are none)."""
+    missing = accelerators_without_offers(catalog, allowed or [])
+    if not missing:
+        return None
+    return (f"No offer in the catalogs for: {', '.join(missing)} (no published price was found; add one with "
+            "`trilemma catalog prices` and --catalog)")
+
+
 @catalog_app.command("prices")
 def prices(
     csv_file: Annotated[Path, typer.Argument(metavar="IN.csv", help="CSV of negotiated prices.")],
@@ -105,4 +120,4 @@ def prices(
                f"{len(entries) - replaced} new)")
 
 
-__all__ = ["accelerator_price_columns", "prices_as_of", "prices_as_of_line", "stale_filter"]
+__all__ = ["accelerator_price_columns", "prices_as_of", "prices_as_of_line", "stale_filter", "unpriced_line"]

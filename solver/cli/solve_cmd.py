@@ -12,9 +12,10 @@ from rich.table import Table
 from rich.text import Text
 
 from solver.catalog.loader import load_catalog
+from solver.catalog.prices import accelerators_without_offers
 from solver.cli import app
 from solver.cli.catalog_cmd import CatalogFiles, _stdout
-from solver.cli.catalog_prices_cmd import prices_as_of, prices_as_of_line
+from solver.cli.catalog_prices_cmd import prices_as_of, prices_as_of_line, unpriced_line
 from solver.errors import InputError, Issue
 from solver.optimize.report import result_rows, result_to_dict
 from solver.optimize.solve import SolveResult, solve
@@ -46,10 +47,14 @@ def solve_command(
     used = used_offers(result)
     if as_json:
         out = result_to_dict(result, timings=timings) | prices_as_of(cat, used)
+        out["accelerators_without_offers"] = accelerators_without_offers(cat, problem.fleet.accelerators or [])
         typer.echo(json.dumps(out, indent=2, sort_keys=True))
     else:
         print_result(result)
         _stdout().print(Text(prices_as_of_line(cat, used)))
+        unpriced = unpriced_line(cat, problem.fleet.accelerators)
+        if unpriced:
+            _stdout().print(Text(unpriced))
     if result.violations:
         raise typer.Exit(4)
 
