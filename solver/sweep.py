@@ -99,6 +99,7 @@ def _summarise(point: dict, result) -> dict:
     rec["configuration"] = "; ".join(
         f"{c['accelerator']} tp{c['tp']}pp{c['pp']}ep{c['ep']} {c['quant']}/{c['kv_quant']} b{c['max_batch']} "
         f"x{c['replicas_peak']} ({' + '.join(c['offers'])})" for c in configs)
+    rec["offers"] = ";".join(sorted({g for c in configs for g in c["offers"]}))
     rec["ttft_ms_pred"] = max((c["ttft_ms"] for c in configs), default=math.nan)
     rec["tpot_ms_pred"] = max((c["tpot_ms"] for c in configs), default=math.nan)
     return rec

@@ -159,6 +159,7 @@ COLUMNS: dict[str, list[Column]] = {
         ("spot_$/h", lambda o: o.usd_per_hour_spot),
         ("1y_$/h", lambda o: o.usd_per_hour_reserved_1y),
         ("3y_$/h", lambda o: o.usd_per_hour_reserved_3y),
+        ("as_of", lambda o: o.as_of.isoformat()),
     ],
     "engines": [
         ("id", lambda e: e.id),
@@ -212,10 +213,20 @@ def _load(extra: list[Path] | None) -> Catalog:
     return load_catalog(list(extra or []))
 
 
-def _list_section(section: str, as_json: bool, csv_file: Path | None, extra: list[Path] | None) -> None:
+ExtraColumns = Callable[[Catalog], list[tuple[str, str, Callable[[Any], Any]]]]
+"""(table header, JSON/CSV key, getter) columns computed from the whole catalog."""
+
+
+def _list_section(section: str, as_json: bool, csv_file: Path | None, extra: list[Path] | None,
+                  keep: Callable[[Catalog], set[str]] | None = None, columns: ExtraColumns | None = None,
+                  empty_note: str | None = None) -> None:
     catalog = _load(extra)
     entries = sorted(catalog.section(section).values(), key=lambda e: e.id)
-    records = [entry_record(section, e) for e in entries]
+    if keep is not None:
+        kept = keep(catalog)
+        entries = [e for e in entries if e.id in kept]
+    more = columns(catalog) if columns else []
+    records = [entry_record(section, e) | {key: get(e) for _, key, get in more} for e in entries]
     if csv_file is not None:
         write_csv(csv_file, records)
         typer.echo(f"wrote {len(records)} {section} to {csv_file}", err=True)
@@ -223,19 +234,23 @@ def _list_section(section: str, as_json: bool, csv_file: Path | None, extra: lis
         typer.echo(json.dumps(records, indent=2))
         return
     table = Table(title=f"{section} ({len(entries)})", show_lines=False)
-    for header, _ in COLUMNS[section]:
+    cols = COLUMNS[section] + [(header, get) for header, _, get in more]
+    for header, _ in cols:
         table.add_column(header, no_wrap=header == "id", overflow="fold")
     for entry in entries:
-        table.add_row(*(_cell(get(entry)) for _, get in COLUMNS[section]))
+        table.add_row(*(_cell(get(entry)) for _, get in cols))
     _stdout().print(table)
     if not entries:
-        typer.echo(f"no {section} in the catalogs ({', '.join(catalog.files) or 'no files found'})", err=True)
+        typer.echo(empty_note or f"no {section} in the catalogs ({', '.join(catalog.files) or 'no files found'})",
+                   err=True)
 
 
 @catalog_app.command("accelerators")
 def accelerators(as_json: JsonFlag = False, csv_file: CsvFile = None, catalog: CatalogFiles = None) -> None:
-    """Accelerators: memory, bandwidth, dense peak TFLOPS, node size."""
-    _list_section("accelerators", as_json, csv_file, catalog)
+    """Accelerators: memory, bandwidth, dense peak TFLOPS, node size, offers and cheapest on-demand USD/GPU-h."""
+    from solver.cli.catalog_prices_cmd import accelerator_price_columns
+
+    _list_section("accelerators", as_json, csv_file, catalog, columns=accelerator_price_columns)
 
 
 @catalog_app.command("models")
@@ -245,9 +260,20 @@ def models(as_json: JsonFlag = False, csv_file: CsvFile = None, catalog: Catalog
 
 
 @catalog_app.command("offers")
-def offers(as_json: JsonFlag = False, csv_file: CsvFile = None, catalog: CatalogFiles = None) -> None:
-    """Offers: cloud instances and owned servers with their prices."""
-    _list_section("offers", as_json, csv_file, catalog)
+def offers(
+    as_json: JsonFlag = False,
+    csv_file: CsvFile = None,
+    catalog: CatalogFiles = None,
+    stale: Annotated[
+        int | None, typer.Option("--stale", metavar="DAYS", help="Only offers whose prices are older than DAYS days.")
+    ] = None,
+) -> None:
+    """Offers: cloud instances and owned servers with their prices and the date they were read."""
+    from solver.cli.catalog_prices_cmd import stale_filter
+
+    keep = stale_filter(stale) if stale is not None else None
+    note = f"no offer is older than {stale} days" if stale is not None else None
+    _list_section("offers", as_json, csv_file, catalog, keep=keep, empty_note=note)
 
 
 @catalog_app.command("engines")

@@ -12,8 +12,10 @@ from rich.table import Table
 from rich.text import Text
 
 from solver.catalog.loader import load_catalog
+from solver.catalog.prices import accelerators_without_offers
 from solver.cli import app
 from solver.cli.catalog_cmd import CatalogFiles, _stdout
+from solver.cli.catalog_prices_cmd import prices_as_of, prices_as_of_line, unpriced_line
 from solver.errors import InputError, Issue
 from solver.optimize.report import result_rows, result_to_dict
 from solver.optimize.solve import SolveResult, solve
@@ -42,12 +44,24 @@ def solve_command(
         from solver.plots import plot_schedule
 
         plot_schedule(result, plot)
+    used = used_offers(result)
     if as_json:
-        typer.echo(json.dumps(result_to_dict(result, timings=timings), indent=2, sort_keys=True))
+        out = result_to_dict(result, timings=timings) | prices_as_of(cat, used)
+        out["accelerators_without_offers"] = accelerators_without_offers(cat, problem.fleet.accelerators or [])
+        typer.echo(json.dumps(out, indent=2, sort_keys=True))
     else:
         print_result(result)
+        _stdout().print(Text(prices_as_of_line(cat, used)))
+        unpriced = unpriced_line(cat, problem.fleet.accelerators)
+        if unpriced:
+            _stdout().print(Text(unpriced))
     if result.violations:
         raise typer.Exit(4)
+
+
+def used_offers(result: SolveResult) -> list[str]:
+    """Offers the plan buys instances of (every tier and slot)."""
+    return sorted(set(result.plan.instances["offer"])) if len(result.plan.instances) else []
 
 
 def check_run_options(time_limit: float | None = None, workers: int | None = None, jobs: int | None = None) -> None:

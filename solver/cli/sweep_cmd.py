@@ -17,6 +17,7 @@ from rich.text import Text
 from solver.catalog.loader import load_catalog
 from solver.cli import app
 from solver.cli.catalog_cmd import CatalogFiles, _stdout
+from solver.cli.catalog_prices_cmd import prices_as_of, prices_as_of_line
 from solver.cli.solve_cmd import check_run_options
 from solver.optimize.report import _clean
 from solver.problem import load_problem
@@ -69,10 +70,12 @@ def sweep_command(
         from solver.html_report import write_sweep_html
 
         write_sweep_html(result, html_file, title=f"Trilemma sweep: {problem.name or problem_file.name}")
+    used = sorted({o for offers in points.get("offers", []) if isinstance(offers, str) for o in offers.split(";")
+                   if o})
     if as_json:
         records = points.drop(columns=["solve_time_s"], errors="ignore").to_dict("records")
-        typer.echo(json.dumps({"dimensions": result.dimensions, "points": _clean(records)}, indent=2,
-                              sort_keys=True))
+        out = {"dimensions": result.dimensions, "points": _clean(records)} | prices_as_of(cat, used)
+        typer.echo(json.dumps(out, indent=2, sort_keys=True))
         return
     console = _stdout()
     table = Table(title="Pareto frontier (each point proven optimal)")
@@ -88,6 +91,7 @@ def sweep_command(
             Text(str(r.get("configuration", ""))),
         )
     console.print(table)
+    console.print(Text(prices_as_of_line(cat, used)))
     infeasible = points[points["status"] != "optimal"]
     if len(infeasible):
         console.print(Text(f"{len(infeasible)} of {len(points)} points not proven optimal or infeasible "
