@@ -188,7 +188,9 @@ def build_candidates(
             slo_free_key = key[:3] + key[4:]
             viable = evaluated_cache.setdefault("viable", {}) if evaluated_cache is not None else {}
             if evaluated_cache is not None and evaluated_cache.get("tightening") and slo_free_key in viable:
-                configs = configs.merge(viable[slo_free_key], on=CONFIG_COLUMNS, how="inner")
+                # With the dense batch grid the cap is chosen after evaluation: match on the rest.
+                on = CONFIG_COLUMNS if problem.solver.max_batch_options else CONFIG_COLUMNS[:-1]
+                configs = configs.merge(viable[slo_free_key][on].drop_duplicates(), on=on, how="inner")
             evaluated_rows += len(configs)
             if evaluated_rows > MAX_EVALUATED_ROWS:
                 raise ProblemError([Issue(problem.name or "problem", f"workloads[{w}]",
