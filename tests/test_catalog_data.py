@@ -206,7 +206,7 @@ def test_prices_are_ordered() -> None:
 # ---------------------------------------------------------------- engines
 @pytest.mark.parametrize("engine_id", REQUIRED["engines"])
 def test_launch_renders(engine_id: str) -> None:
-    from solver.deploy.engine_args import Layout, LaunchSpec, render_launch
+    from solver.deploy.engine_args import LaunchSpec, Layout, render_launch
 
     engine = CATALOG.engines[engine_id]
     spec = LaunchSpec(engine_id, "llama-3.1-8b", "bf16", "bf16", Layout(tp=2), 64, 4096, gpus_per_node=8)

@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 from solver.catalog.loader import load_catalog
-from solver.deploy.engine_args import TRTLLM_CONFIG_FILE, Layout, LaunchSpec, render_launch
+from solver.deploy.engine_args import TRTLLM_CONFIG_FILE, LaunchSpec, Layout, render_launch
 from solver.errors import DeployError
 from solver.optimize.launch import launch_command
 
