@@ -321,6 +321,10 @@ class Engine(Sourced):
     max_model_len, port, quant_flags, kv_quant_flags, ep_flags. Fields with no value render empty."""
     launch_notes: str | None = None
     """How the built-in launch renderer spells each layout for this engine, with the docs it follows."""
+    images: dict[str, str] = {}
+    """Container image by accelerator family or vendor (family first): what emitted manifests run."""
+    images_source: str | None = None
+    """Where each image reference was read."""
     ep_flags: str = ""
     """Flags that switch expert parallelism on when ep > 1 (vLLM: --enable-expert-parallel)."""
     quant_flags: dict[str, str] = {}

@@ -29,6 +29,7 @@ def solve_command(
     workers: Annotated[int | None, typer.Option("--workers", help="CP-SAT worker threads.")] = None,
     plot: Annotated[Path | None, typer.Option("--plot", help="Write the replica schedule as a PNG chart.")] = None,
     timings: Annotated[bool, typer.Option("--timings", help="Include solve times in the JSON.")] = False,
+    emit: Annotated[Path | None, typer.Option("--emit", help="Write the plan's deployment folder here.")] = None,
     catalog: CatalogFiles = None,
 ) -> None:
     """Find the cheapest deployment meeting every workload's SLOs (proven optimal when it says so)."""
@@ -46,8 +47,17 @@ def solve_command(
         typer.echo(json.dumps(result_to_dict(result, timings=timings), indent=2, sort_keys=True))
     else:
         print_result(result)
+    if emit is not None:
+        emit_result(cat, result_to_dict(result), emit)
     if result.violations:
         raise typer.Exit(4)
+
+
+def emit_result(cat, result_json: dict, out_dir: Path) -> None:
+    from solver.cli.emit_cmd import write_folder
+    from solver.deploy.plan_io import plan_from_data
+
+    write_folder(cat, plan_from_data(result_json, "solve result"), out_dir, "UTC")
 
 
 def check_run_options(time_limit: float | None = None, workers: int | None = None, jobs: int | None = None) -> None:
