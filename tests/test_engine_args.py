@@ -118,12 +118,15 @@ def test_refusals_name_the_rule() -> None:
 
 
 def test_checkpoint_matches_the_weight_format() -> None:
-    # A recorded pre-quantized checkpoint is loaded as is, without online-quantization flags.
-    spec = LaunchSpec("vllm", "llama-3.3-70b", "fp8", "fp8", Layout(tp=2), 64, 4096, 8)
-    launch = render_launch(CATALOG, spec)
-    assert launch.checkpoint == "nvidia/Llama-3.3-70B-Instruct-FP8"
-    assert "--quantization" not in launch.leader and launch.leader[2] == "nvidia/Llama-3.3-70B-Instruct-FP8"
-    # No recorded checkpoint: vLLM quantizes online.
+    # An engine without online FP8 (TensorRT-LLM) or any engine with FP4 loads the recorded pre-quantized
+    # checkpoint as is, without quantization flags.
+    for engine, quant in (("trtllm", "fp8"), ("vllm", "fp4"), ("sglang", "fp4")):
+        spec = LaunchSpec(engine, "llama-3.3-70b", quant, "fp8", Layout(tp=2), 64, 4096, 8)
+        launch = render_launch(CATALOG, spec)
+        ckpt = f"nvidia/Llama-3.3-70B-Instruct-{quant.upper()}"
+        assert launch.checkpoint == ckpt and ckpt in launch.leader and not launch.notes
+        assert "--quantization" not in launch.leader
+    # vLLM quantizes FP8 online from the native checkpoint.
     spec = LaunchSpec("vllm", "qwen2.5-32b", "fp8", "bf16", Layout(tp=1), 64, 4096, 8)
     launch = render_launch(CATALOG, spec)
     assert launch.checkpoint == "Qwen/Qwen2.5-32B-Instruct" and _flags(launch.leader)["--quantization"] == "fp8"

@@ -146,15 +146,16 @@ def check_layout(engine_id: str, model: Model, layout: Layout) -> None:
 
 
 def _checkpoint(engine: Engine, model: Model, quant: str) -> _Parts:
-    """A pre-quantized checkpoint when the catalog records one (the engine reads its quantization from the
-    checkpoint config and must not be told again), else the native checkpoint with the engine's
-    online-quantization flags, else a note that the user must supply one."""
+    """The checkpoint for a weight quant: the native one when the quant is the checkpoint's own dtype or the
+    engine quantizes it online (quant_flags, e.g. vLLM/SGLang `--quantization fp8`); otherwise a
+    pre-quantized checkpoint recorded in the catalog (the engine reads its quantization from the checkpoint
+    config and must not be told again); otherwise a note that the user must supply one."""
     if quant == model.native_dtype:
         return _Parts(model.hf_id)
-    if quant in model.quantized_checkpoints:
-        return _Parts(model.quantized_checkpoints[quant])
     if quant in engine.quant_flags:
         return _Parts(model.hf_id, shlex.split(engine.quant_flags[quant]))
+    if quant in model.quantized_checkpoints:
+        return _Parts(model.quantized_checkpoints[quant])
     return _Parts(model.hf_id, notes=[
         f"{engine.name} runs {quant} weights from a pre-quantized checkpoint of {model.hf_id}; none is recorded "
         f"in catalogs/models.yaml (models[{model.id}].quantized_checkpoints): replace {model.hf_id} with one"])
