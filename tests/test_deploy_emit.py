@@ -420,3 +420,12 @@ def test_emit_errors_are_clear(tmp_path: Path, capsys) -> None:
     assert "not empty" in capsys.readouterr().err
     assert run(["emit", str(GOLDEN / "chat-70b" / "result.json"), str(tmp_path / "o3"), "--timezone", "Mars/Base"]) == 1
     assert "--timezone" in capsys.readouterr().err
+
+
+def test_solve_emit_failure_prints_no_result(tmp_path: Path, capsys) -> None:
+    full = tmp_path / "full"
+    full.mkdir()
+    (full / "x").write_text("")
+    assert run(["solve", str(ROOT / "problems/chat-70b.yaml"), "--json", "--emit", str(full)]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == "" and "not empty" in captured.err

@@ -37,6 +37,8 @@ def solve_command(
     cat = load_catalog(catalog or [])
     problem = load_problem(problem_file, cat)
     result = solve(problem, cat, time_limit_s=time_limit, workers=workers)
+    if emit is not None:  # before printing: results reach stdout only when the command succeeds
+        emit_result(cat, result_to_dict(result), emit)
     if csv_file is not None:
         result_rows(result).to_csv(csv_file, index=False)
     if plot is not None:
@@ -47,8 +49,6 @@ def solve_command(
         typer.echo(json.dumps(result_to_dict(result, timings=timings), indent=2, sort_keys=True))
     else:
         print_result(result)
-    if emit is not None:
-        emit_result(cat, result_to_dict(result), emit)
     if result.violations:
         raise typer.Exit(4)
 
