@@ -429,3 +429,12 @@ def test_solve_emit_failure_prints_no_result(tmp_path: Path, capsys) -> None:
     assert run(["solve", str(ROOT / "problems/chat-70b.yaml"), "--json", "--emit", str(full)]) == 1
     captured = capsys.readouterr()
     assert captured.out == "" and "not empty" in captured.err
+
+
+def test_a_schedule_cron_cannot_follow_runs_the_peak_and_says_so(tmp_path: Path) -> None:
+    cfg = _config(spot_replicas_by_slot=[0, 0, 0, 0])
+    _emit(_result([cfg], hours=(5, 5, 5, 5)), tmp_path / "out")  # a 20-hour horizon: not a day, not a week
+    docs = [d for _, d in _docs(tmp_path / "out", "kubernetes/*.yaml")]
+    (dep,) = [d for d in docs if d["kind"] == "Deployment"]
+    assert dep["spec"]["replicas"] == 3 and not [d for d in docs if d["kind"] == "ScaledObject"]
+    assert "runs its peak of 3 replicas all the time" in (tmp_path / "out" / "README.md").read_text()

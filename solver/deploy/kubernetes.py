@@ -121,6 +121,7 @@ def _placement(catalog: Catalog, cfg: DeployConfig, spot: bool) -> tuple[dict, l
 
 def _scaled_object(name: str, target: dict, counts: tuple[int, ...], slot_hours: tuple[float, ...],
                    timezone: str) -> dict | None:
+    """None when the count never changes; raises DeployError when cron cannot express the schedule."""
     sched = cron_schedule(counts, slot_hours)
     if not sched.windows:
         return None
@@ -139,6 +140,17 @@ def _scaled_object(name: str, target: dict, counts: tuple[int, ...], slot_hours:
     }
 
 
+def _scheduled(name: str, target: dict, counts: tuple[int, ...], slot_hours: tuple[float, ...], timezone: str,
+               notes: list[str]) -> dict | None:
+    """The ScaledObject, or None: a constant count, or a schedule cron cannot express (then the object runs
+    the peak count all the time and a note says so)."""
+    try:
+        return _scaled_object(name, target, counts, slot_hours, timezone)
+    except DeployError as exc:
+        notes.append(f"{name}: {exc}; it runs its peak of {max(counts)} replicas all the time")
+        return None
+
+
 def _deployment(catalog: Catalog, wl: DeployWorkload, cfg: DeployConfig, name: str, counts: tuple[int, ...],
                 spot: bool, slot_hours: tuple[float, ...], timezone: str) -> tuple[list[dict], list[str], bool]:
     launch = launch_for(catalog, wl, cfg, node_rank="0", head_address="localhost", config_dir=CONFIG_DIR)
@@ -154,9 +166,11 @@ def _deployment(catalog: Catalog, wl: DeployWorkload, cfg: DeployConfig, name: s
                               "spec": _pod(container, launch, config_name(cfg), selector, tolerations)}},
     }
     objs = [deployment]
-    so = _scaled_object(name, {"name": name}, counts, slot_hours, timezone)
+    so = _scheduled(name, {"name": name}, counts, slot_hours, timezone, notes)
     if so:
         objs.append(so)
+    else:
+        deployment["spec"]["replicas"] = max(counts) if len(set(counts)) > 1 else counts[0]
     return objs, notes, so is not None
 
 
@@ -200,10 +214,12 @@ def _leader_worker_set(catalog: Catalog, wl: DeployWorkload, cfg: DeployConfig, 
         },
     }
     objs = [lws]
-    so = _scaled_object(name, {"apiVersion": "leaderworkerset.x-k8s.io/v1", "kind": "LeaderWorkerSet",
-                               "name": name}, counts, slot_hours, timezone)
+    so = _scheduled(name, {"apiVersion": "leaderworkerset.x-k8s.io/v1", "kind": "LeaderWorkerSet", "name": name},
+                    counts, slot_hours, timezone, notes)
     if so:
         objs.append(so)
+    else:
+        lws["spec"]["replicas"] = max(counts) if len(set(counts)) > 1 else counts[0]
     return objs, notes, so is not None
 
 
