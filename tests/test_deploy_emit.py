@@ -438,3 +438,14 @@ def test_a_schedule_cron_cannot_follow_runs_the_peak_and_says_so(tmp_path: Path)
     (dep,) = [d for d in docs if d["kind"] == "Deployment"]
     assert dep["spec"]["replicas"] == 3 and not [d for d in docs if d["kind"] == "ScaledObject"]
     assert "runs its peak of 3 replicas all the time" in (tmp_path / "out" / "README.md").read_text()
+
+
+def test_a_layout_the_engine_cannot_start_is_left_out_with_the_rule(tmp_path: Path) -> None:
+    # Expert parallelism that multiplies GPUs (tp 1 x ep 8 on 8 GPUs) is not a layout any engine starts.
+    bad = _config(tp=1, ep=8, gpus_per_replica=8, spot_replicas_by_slot=[0, 0, 0, 0])
+    good = _config(spot_replicas_by_slot=[0, 0, 0, 0])
+    result = _result([bad, good], model="qwen3-235b-a22b")
+    _emit(result, tmp_path / "out")
+    readme = (tmp_path / "out" / "README.md").read_text()
+    assert "chat-1: the plan gives 8 GPUs per replica but tp·dp·pp = 1" in readme and "chat-1 is not emitted" in readme
+    assert sorted(p.name for p in (tmp_path / "out" / "kubernetes").iterdir()) == ["chat-2.yaml", "chat-service.yaml"]

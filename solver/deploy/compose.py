@@ -17,6 +17,7 @@ from solver.catalog.loader import Catalog
 from solver.deploy import targets
 from solver.deploy.kubernetes import PORT, config_name, launch_for
 from solver.deploy.plan_io import DeployConfig, DeployPlan
+from solver.errors import DeployError
 
 CONFIG_MOUNT = "/config"
 
@@ -57,7 +58,10 @@ def compose(catalog: Catalog, plan: DeployPlan) -> ComposeResult:
         first: list[int] = []  # the global node number of each of them
         for cfg, peak in items:
             wl = next(w for w in plan.workloads if w.name == cfg.workload)
-            launch = launch_for(catalog, wl, cfg, node_rank="0", head_address="localhost", config_dir=CONFIG_MOUNT)
+            try:
+                launch = launch_for(catalog, wl, cfg, node_rank="0", head_address="localhost", config_dir=CONFIG_MOUNT)
+            except DeployError:
+                continue  # emit_plan's README already says why
             if launch.nodes > 1:
                 out.notes.append(f"{config_name(cfg)}: a replica spans {launch.nodes} nodes; Compose runs one host, "
                                  "use the Kubernetes files")

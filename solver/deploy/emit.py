@@ -91,7 +91,11 @@ def emit_plan(catalog: Catalog, plan: DeployPlan, out_dir: Path | str, *, timezo
     needs_lws = needs_keda = False
     for wl in plan.workloads:
         for cfg in wl.configs:
-            launch = kube.launch_for(catalog, wl, cfg, node_rank="0", head_address="localhost", config_dir="")
+            try:
+                launch = kube.launch_for(catalog, wl, cfg, node_rank="0", head_address="localhost", config_dir="")
+            except DeployError as exc:
+                notes.append(f"{exc}; {kube.config_name(cfg)} is not emitted")
+                continue
             checkpoints.setdefault(wl.name, launch.checkpoint)
             try:
                 kc = kube.config_objects(catalog, plan, wl, cfg, timezone)
@@ -121,6 +125,8 @@ def emit_plan(catalog: Catalog, plan: DeployPlan, out_dir: Path | str, *, timezo
             for rel, text in sorted(compose_res.side_files.items()):
                 w.write(rel, text)
             w.write("docker-compose.yaml", _dump_one(compose_res.body))
+    for wl in plan.workloads:
+        checkpoints.setdefault(wl.name, catalog.lookup("models", wl.model).hf_id)
     w.write("verify.sh", verify_script(plan, checkpoints), executable=True)
     readme = _readme(catalog, plan, w.files, kube_rows, sky_rows, compose_res, notes, needs_lws, needs_keda,
                      timezone)

@@ -43,6 +43,9 @@ def launch_for(catalog: Catalog, plan_workload: DeployWorkload, cfg: DeployConfi
     spec = spec_from_config(catalog, engine=cfg.engine, model=cfg.model, quant=cfg.quant, kv_quant=cfg.kv_quant,
                             tp=cfg.tp, dp=cfg.dp, pp=cfg.pp, ep=cfg.ep, max_batch=cfg.max_batch,
                             max_model_len=plan_workload.max_context_tokens, offer=cfg.offer, port=PORT)
+    if spec.layout.gpus != cfg.gpus_per_replica:
+        raise DeployError(f"{config_name(cfg)}: the plan gives {cfg.gpus_per_replica} GPUs per replica but "
+                          f"tp·dp·pp = {spec.layout.gpus} (tp={cfg.tp} dp={cfg.dp} pp={cfg.pp} ep={cfg.ep})")
     return render_launch(catalog, spec, node_rank=node_rank, head_address=head_address, config_dir=config_dir)
 
 
