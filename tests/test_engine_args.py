@@ -152,3 +152,16 @@ def test_printed_command_writes_the_trtllm_yaml_it_references() -> None:
     assert written.startswith("printf") and written.endswith(f"> {TRTLLM_CONFIG_FILE}")
     assert "'tensor_parallel_size: 2'" in written and "'  dtype: fp8'" in written
     assert run.startswith("trtllm-serve meta-llama/Llama-3.1-8B") and "--max_seq_len 1100" in run
+
+
+def test_printed_command_refuses_a_row_whose_gpus_disagree_with_the_layout() -> None:
+    from solver.problem import Workload
+
+    wl = Workload(name="w", model="qwen3-235b-a22b", traffic={"requests_per_s": 1}, input_tokens=1000,
+                  output_tokens=100)
+    row = {"engine": "sglang", "model": "qwen3-235b-a22b", "quant": "fp8", "kv_quant": "fp8", "tp": 8, "pp": 1,
+           "ep": 8, "gpus": 64, "max_batch": 32, "offer": "aws-p5.48xlarge-us-east-1"}
+    assert launch_command(CATALOG, row, wl) == (
+        "# not startable as modelled: the row has 64 GPUs per replica but tp·dp·pp = 8")
+    row["gpus"] = 8
+    assert launch_command(CATALOG, row, wl).startswith("python3 -m sglang.launch_server")

@@ -27,6 +27,10 @@ def launch_command(catalog: Catalog, row, workload: Workload, port: int = 8000) 
         catalog, engine=row["engine"], model=row["model"], quant=row["quant"], kv_quant=row["kv_quant"],
         tp=int(row["tp"]), dp=int(dp) if dp is not None and dp == dp else 1, pp=int(row["pp"]), ep=int(row["ep"]),
         max_batch=effective_max_batch(row), max_model_len=workload.max_context(), offer=row["offer"], port=port)
+    gpus = row.get("gpus") if hasattr(row, "get") else None
+    if gpus is not None and int(gpus) != spec.layout.gpus:
+        return (f"# not startable as modelled: the row has {int(gpus)} GPUs per replica but tp·dp·pp = "
+                f"{spec.layout.gpus}")
     try:
         launch = render_launch(catalog, spec)
     except DeployError as exc:
