@@ -61,3 +61,8 @@ class NoSolutionError(TrilemmaError):
     """The time limit ran out before any feasible deployment was found."""
 
     exit_code = 3
+
+
+class DeployError(TrilemmaError):
+    """A plan cannot be turned into launch commands or manifests (a layout the engine cannot start,
+    a missing quantized checkpoint, a result file that is not a `solve --json` result)."""

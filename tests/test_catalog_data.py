@@ -204,17 +204,15 @@ def test_prices_are_ordered() -> None:
 
 
 # ---------------------------------------------------------------- engines
-TEMPLATE_FIELDS = dict(
-    hf_id="org/model", tp=2, pp=1, ep=1, max_batch=64, max_model_len=4096, port=8000,
-    quant_flags="", kv_quant_flags="", ep_flags="",
-)
-
-
 @pytest.mark.parametrize("engine_id", REQUIRED["engines"])
-def test_launch_template_renders(engine_id: str) -> None:
+def test_launch_renders(engine_id: str) -> None:
+    from solver.deploy.engine_args import LaunchSpec, Layout, render_launch
+
     engine = CATALOG.engines[engine_id]
-    command = engine.launch_template.format(**TEMPLATE_FIELDS)
-    assert "org/model" in command and "8000" in command and "{" not in command
+    spec = LaunchSpec(engine_id, "llama-3.1-8b", "bf16", "bf16", Layout(tp=2), 64, 4096, gpus_per_node=8)
+    launch = render_launch(CATALOG, spec)
+    assert "meta-llama/Llama-3.1-8B" in launch.leader and "8000" in launch.leader
+    assert not any("{" in word for word in launch.leader)
     for flags in (engine.quant_flags, engine.kv_quant_flags):
         assert set(flags) <= {"bf16", "fp16", "fp8", "int8", "int4", "fp4", "mxfp4"}
 

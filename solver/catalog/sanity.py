@@ -119,6 +119,8 @@ def sanity_issues(catalog: Catalog, origin: dict[tuple[str, str], tuple[str, int
                                 f"{offer.gpus_per_instance} GPUs exceed the {acc.id} node size "
                                 f"{acc.gpus_per_node}"))
     for engine in catalog.engines.values():
+        if engine.launch_template is None:
+            continue
         try:
             list(string.Formatter().parse(engine.launch_template))
         except ValueError as exc:  # `{hf_id` or a stray `}` would crash every launch command later

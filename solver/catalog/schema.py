@@ -135,6 +135,11 @@ class Model(Sourced):
     published_active_params_b: float | None = Field(default=None, gt=0)
     params_source: str | None = None
     """Where the published counts were read."""
+    quantized_checkpoints: dict[WeightQuant, str] = {}
+    """Pre-quantized Hugging Face checkpoints of this same model by weight quant ({fp8: nvidia/...-FP8});
+    launch commands load them instead of `hf_id` for that quant."""
+    quantized_checkpoints_source: str | None = None
+    """Where each checkpoint id was seen to exist."""
 
     @model_validator(mode="after")
     def _architecture_fields(self) -> Model:
@@ -159,6 +164,8 @@ class Model(Sourced):
             raise ValueError("sliding_window_layers needs sliding_window_tokens")
         if self.experts_per_token and self.num_experts and self.experts_per_token > self.num_experts:
             raise ValueError("experts_per_token cannot exceed num_experts")
+        if self.quantized_checkpoints and not self.quantized_checkpoints_source:
+            raise ValueError("quantized_checkpoints needs quantized_checkpoints_source")
         return self
 
     @property
@@ -308,9 +315,16 @@ class Engine(Sourced):
     """Calibrated efficiency per accelerator family (solver/perf falls back as documented there)."""
     aliases: list[str] = []
     """Other names mapped explicitly onto this engine (NVIDIA NIM runs TensorRT-LLM or vLLM)."""
-    launch_template: str
-    """Python str.format template; fields: hf_id, tp, pp, ep, max_batch, max_model_len, port,
-    quant_flags, kv_quant_flags, ep_flags. Fields with no value render empty."""
+    launch_template: str | None = None
+    """For engines without a built-in launch renderer (solver/deploy/engine_args.py renders vLLM, SGLang
+    and TensorRT-LLM): a Python str.format template; fields: hf_id, tp, dp, pp, ep, max_batch,
+    max_model_len, port, quant_flags, kv_quant_flags, ep_flags. Fields with no value render empty."""
+    launch_notes: str | None = None
+    """How the built-in launch renderer spells each layout for this engine, with the docs it follows."""
+    images: dict[str, str] = {}
+    """Container image by accelerator family or vendor (family first): what emitted manifests run."""
+    images_source: str | None = None
+    """Where each image reference was read."""
     ep_flags: str = ""
     """Flags that switch expert parallelism on when ep > 1 (vLLM: --enable-expert-parallel)."""
     quant_flags: dict[str, str] = {}

@@ -31,6 +31,7 @@ def solve_command(
     workers: Annotated[int | None, typer.Option("--workers", help="CP-SAT worker threads.")] = None,
     plot: Annotated[Path | None, typer.Option("--plot", help="Write the replica schedule as a PNG chart.")] = None,
     timings: Annotated[bool, typer.Option("--timings", help="Include solve times in the JSON.")] = False,
+    emit: Annotated[Path | None, typer.Option("--emit", help="Write the plan's deployment folder here.")] = None,
     catalog: CatalogFiles = None,
 ) -> None:
     """Find the cheapest deployment meeting every workload's SLOs (proven optimal when it says so)."""
@@ -38,6 +39,8 @@ def solve_command(
     cat = load_catalog(catalog or [])
     problem = load_problem(problem_file, cat)
     result = solve(problem, cat, time_limit_s=time_limit, workers=workers)
+    if emit is not None:  # before printing: results reach stdout only when the command succeeds
+        emit_result(cat, result_to_dict(result), emit)
     if csv_file is not None:
         result_rows(result).to_csv(csv_file, index=False)
     if plot is not None:
@@ -62,6 +65,13 @@ def solve_command(
 def used_offers(result: SolveResult) -> list[str]:
     """Offers the plan buys instances of (every tier and slot)."""
     return sorted(set(result.plan.instances["offer"])) if len(result.plan.instances) else []
+
+
+def emit_result(cat, result_json: dict, out_dir: Path) -> None:
+    from solver.cli.emit_cmd import write_folder
+    from solver.deploy.plan_io import plan_from_data
+
+    write_folder(cat, plan_from_data(result_json, "solve result"), out_dir, "UTC")
 
 
 def check_run_options(time_limit: float | None = None, workers: int | None = None, jobs: int | None = None) -> None:

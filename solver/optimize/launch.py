@@ -1,17 +1,12 @@
-"""The engine launch command of a chosen configuration, from the engine's catalog template."""
+"""The engine launch command of a chosen configuration, as one shell line (solver/deploy/engine_args.py
+renders it; the emitted manifests use the same rendering)."""
 
 from __future__ import annotations
 
-import string
-from collections import defaultdict
-
 from solver.catalog.loader import Catalog
+from solver.deploy.engine_args import render_launch, shell_join, spec_from_config
+from solver.errors import DeployError
 from solver.problem import Workload
-
-
-class _Blank(defaultdict):
-    def __missing__(self, key: str) -> str:
-        return ""
 
 
 def effective_max_batch(row) -> int:
@@ -25,18 +20,23 @@ def effective_max_batch(row) -> int:
 
 
 def launch_command(catalog: Catalog, row, workload: Workload, port: int = 8000) -> str:
-    """Fill `launch_template` with the replica's parallelism, batch limit and quantization flags.
-    Template fields the catalog does not define are left empty rather than guessed."""
-    engine = catalog.lookup("engines", row["engine"])
-    model = catalog.models[row["model"]]
-    fields = _Blank(str)
-    fields.update(
-        hf_id=model.hf_id, tp=int(row["tp"]), pp=int(row["pp"]), ep=int(row["ep"]),
-        max_batch=effective_max_batch(row), max_model_len=workload.max_context(), port=port,
-        quant=row["quant"], kv_quant=row["kv_quant"],
-        quant_flags=engine.quant_flags.get(row["quant"], "") if row["quant"] != model.native_dtype else "",
-        kv_quant_flags=engine.kv_quant_flags.get(row["kv_quant"], ""),
-        ep_flags=engine.ep_flags if int(row["ep"]) > 1 else "",
-    )
-    text = string.Formatter().vformat(engine.launch_template, (), fields)
-    return " ".join(text.split())
+    """The replica's launch as a shell line (files the engine reads are written first, in the same line).
+    A layout the engine cannot start as modelled gives a line saying why instead of a wrong command."""
+    dp = row.get("dp") if hasattr(row, "get") else None
+    spec = spec_from_config(
+        catalog, engine=row["engine"], model=row["model"], quant=row["quant"], kv_quant=row["kv_quant"],
+        tp=int(row["tp"]), dp=int(dp) if dp is not None and dp == dp else 1, pp=int(row["pp"]), ep=int(row["ep"]),
+        max_batch=effective_max_batch(row), max_model_len=workload.max_context(), offer=row["offer"], port=port)
+    gpus = row.get("gpus") if hasattr(row, "get") else None
+    if gpus is not None and int(gpus) != spec.layout.gpus:
+        return (f"# not startable as modelled: the row has {int(gpus)} GPUs per replica but tp·dp·pp = "
+                f"{spec.layout.gpus}")
+    try:
+        launch = render_launch(catalog, spec)
+    except DeployError as exc:
+        return f"# not startable as modelled: {exc}"
+    line = launch.shell()
+    if launch.worker is not None:
+        line += (f" ; # that is node 0 of {launch.nodes} (HEAD_NODE_IP = its address); on nodes NODE_RANK=1.."
+                 f"{launch.nodes - 1}: {shell_join(launch.worker)}")
+    return line

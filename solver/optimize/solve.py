@@ -143,5 +143,3 @@ def solve(problem: Problem, catalog: Catalog, *, time_limit_s: float | None = No
         summary["naive_usd_per_hour"] = naive_usd_per_hour(all_data, all_rows, w)
     result.total_time_s = time.perf_counter() - start
     return result
-
-

@@ -53,6 +53,10 @@ class WorkloadReport(TypedDict, total=False):
     workload: str
     model: str
     slo: dict
+    input_tokens_mean: float
+    output_tokens_mean: float
+    max_context_tokens: int
+    slot_hours: list[float]
     configs: list[ConfigurationReport]
     usd_total: float
     usd_per_hour: float
@@ -129,6 +133,8 @@ def workload_summaries(problem: Problem, catalog: Catalog, data: ModelInput, pla
             workload=wl.name, model=wl.model,
             slo={"ttft_ms": wl.slo.ttft_ms, "tpot_ms": wl.slo.tpot_ms, "e2e_ms": wl.slo.e2e_ms,
                  "percentile": wl.slo.percentile},
+            input_tokens_mean=wl.isl(), output_tokens_mean=wl.osl(), max_context_tokens=wl.max_context(),
+            slot_hours=list(hours),
             configs=configuration_reports(catalog, plan, sched, wl) if len(sched) else [],
             usd_total=usd, usd_per_hour=usd / data.horizon_hours,
             usd_per_month=usd / data.horizon_hours * HOURS_PER_MONTH,
