@@ -9,9 +9,13 @@ from dataclasses import dataclass
 from solver.catalog.loader import Catalog
 from solver.errors import DeployError
 
-GPU_RESOURCE = {"nvidia": "nvidia.com/gpu", "amd": "amd.com/gpu"}
-"""Extended resource names of the NVIDIA and AMD device plugins
-(https://kubernetes.io/docs/tasks/manage-gpus/scheduling-gpus/)."""
+GPU_RESOURCE = {"nvidia": "nvidia.com/gpu", "amd": "amd.com/gpu", "google": "google.com/tpu",
+                "intel": "habana.ai/gaudi"}
+"""Extended resource names of the accelerators' device plugins: NVIDIA and AMD
+(https://kubernetes.io/docs/tasks/manage-gpus/scheduling-gpus/), Cloud TPU on GKE
+(https://cloud.google.com/kubernetes-engine/docs/how-to/tpus: `google.com/tpu`), Intel Gaudi
+(https://docs.habana.ai/en/latest/Orchestration/Gaudi_Kubernetes/Device_Plugin_for_Kubernetes.html:
+`habana.ai/gaudi`)."""
 
 INSTANCE_TYPE_LABEL = "node.kubernetes.io/instance-type"
 """Well-known label the cloud provider sets to the node's instance type

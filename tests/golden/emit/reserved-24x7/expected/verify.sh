@@ -11,7 +11,7 @@ WORKLOAD=${1:?usage: ./verify.sh WORKLOAD [BASE_URL]}
 case "$WORKLOAD" in
   api)
     MODEL=meta-llama/Llama-3.1-70B; ISL=1200; OSL=300
-    PLAN_RATE=8; PLAN_REPLICAS=7; PERCENTILE=99
+    PLAN_RATE=8; PLAN_REPLICAS=2; PERCENTILE=99
     SLO_TTFT=2000; SLO_TPOT=50; SLO_E2EL=
     DEFAULT_URL=http://api:8000 ;;
   *) echo "unknown workload $WORKLOAD; known: api" >&2; exit 2 ;;
