@@ -81,3 +81,21 @@ def test_runner_ups_and_the_naive_plan_respect_inventory_caps():
         assert r.standalone_usd_per_hour >= result.usd_per_hour * (1 - 1e-9)
     naive = result.workloads[0]["naive_usd_per_hour"]
     assert math.isnan(naive) or naive >= result.usd_per_hour * (1 - 1e-9)
+
+
+def test_when_cp_sat_finds_nothing_in_time_the_greedy_plan_is_returned_not_proven(monkeypatch):
+    """An anytime limit: the stand-alone greedy plan built for pruning is feasible, so a solve whose
+    CP-SAT run ends without a solution returns it as 'feasible' with a bound and a gap."""
+    from solver.optimize import solve as solve_module
+    from solver.optimize.cpsat import RawSolution
+
+    monkeypatch.setattr(solve_module, "solve_model",
+                        lambda data, **kw: RawSolution("unknown", math.nan, math.nan, math.nan, 0.0, math.nan, 0, 0))
+    body = rag(0.5)
+    body["workloads"].append({**body["workloads"][0], "name": "rag2", "traffic": {"requests_per_s": 2.0}})
+    result = solve(problem(body), CATALOG)
+    assert result.status == "feasible" and result.violations == []
+    assert 0 <= result.gap < 1 and result.best_bound_usd <= result.total_usd
+    for w in result.workloads:
+        (config,) = w["configs"]
+        assert config["replicas_peak"] >= 1

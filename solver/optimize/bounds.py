@@ -20,6 +20,7 @@ import math
 
 import numpy as np
 
+from solver.optimize.cpsat import RawSolution
 from solver.optimize.data import ModelInput
 from solver.optimize.model import replica_floor
 from solver.optimize.standalone import standalone
@@ -101,3 +102,29 @@ def greedy_upper_bound(data: ModelInput) -> tuple[float, dict[int, list[int]]] |
         total += best[0].usd
         plan[best[1]] = best[0].replicas
     return total, plan
+
+
+def greedy_solution(data: ModelInput, plan: dict[int, list[int]]) -> RawSolution:
+    """The greedy plan as a solver result ('feasible', not proven optimal): each workload's row on
+    whole instances of its offer under the tier `standalone` picked, with the best bound
+    Σ_w min_k LB_k (`row_lower_bounds`) and the gap to it."""
+    raw = RawSolution("feasible", 0.0, 0.0, 0.0, 0.0, 0.0, 0, 0)
+    total = 0.0
+    for k, replicas in plan.items():
+        choice = standalone(data, k)
+        g = data.rows["offer"].iat[k]
+        raw.x[k] = 1
+        for t, r in enumerate(replicas):
+            raw.r[k, t] = r
+            if choice.tier == "on_demand":
+                raw.buy[g, "on_demand", t] = raw.buy.get((g, "on_demand", t), 0) + choice.instances[t]
+        if choice.tier != "on_demand":
+            raw.held[g, choice.tier] = raw.held.get((g, choice.tier), 0) + choice.held
+        total += choice.usd
+    lb = row_lower_bounds(data)
+    workload = data.rows["workload"].to_numpy()
+    bound = float(sum(lb[workload == w].min() for w in np.unique(workload)))
+    raw.objective = raw.cost_usd = total
+    raw.best_bound = min(bound, total)
+    raw.gap = (total - raw.best_bound) / total if total else 0.0
+    return raw

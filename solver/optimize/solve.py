@@ -12,7 +12,7 @@ import pandas as pd
 from solver.catalog.loader import Catalog
 from solver.errors import InfeasibleError, NoSolutionError
 from solver.optimize import hints
-from solver.optimize.bounds import greedy_upper_bound, prunable_rows
+from solver.optimize.bounds import greedy_solution, greedy_upper_bound, prunable_rows
 from solver.optimize.candidates import CandidateSet, build_candidates, candidate_counts
 from solver.optimize.checker import check_plan
 from solver.optimize.cpsat import RawSolution, solve_model
@@ -24,6 +24,9 @@ from solver.optimize.plan import HOURS_PER_MONTH, Plan, extract_plan
 from solver.optimize.runner_up import naive_usd_per_hour, runner_ups
 from solver.optimize.summary import WorkloadReport, workload_summaries
 from solver.problem import Problem
+
+MIN_SOLVER_S = 1.0
+"""CP-SAT always gets at least this long, even when preparing the model used up the time limit."""
 
 
 @dataclass
@@ -88,6 +91,7 @@ def _solve_with_bound_pruning(rows: pd.DataFrame, data: ModelInput, run, hint: P
     if greedy is None:
         return run(data, hints.raw_hint(rows, hint) if hint else None), rows, data
     upper, plan = greedy
+    fallback = (greedy_solution(data, plan), rows, data)
     keep = ~prunable_rows(data, upper)
     keep[list(plan)] = True
     keys = hints.row_keys(rows)
@@ -97,7 +101,10 @@ def _solve_with_bound_pruning(rows: pd.DataFrame, data: ModelInput, run, hint: P
     pruned_data = data.subset(keep)
     if hint is None:
         hint = {keys[k]: (reps, [0] * len(reps)) for k, reps in plan.items()}
-    return run(pruned_data, hints.raw_hint(pruned_rows, hint)), pruned_rows, pruned_data
+    raw = run(pruned_data, hints.raw_hint(pruned_rows, hint))
+    if raw.status == "unknown":  # CP-SAT found nothing in time: the greedy plan stands, not proven
+        return fallback
+    return raw, pruned_rows, pruned_data
 
 
 def solve(problem: Problem, catalog: Catalog, *, time_limit_s: float | None = None,
@@ -109,7 +116,9 @@ def solve(problem: Problem, catalog: Catalog, *, time_limit_s: float | None = No
     cands, rows, data = prepare(problem, catalog, cache)
 
     def run(d: ModelInput, h: RawSolution | None = None) -> RawSolution:
-        return solve_model(d, time_limit_s=time_limit_s, workers=workers, seed=settings.seed, hint=h)
+        # The time limit counts the whole run; CP-SAT gets what is left (at least MIN_SOLVER_S).
+        left = max(MIN_SOLVER_S, time_limit_s - (time.perf_counter() - start))
+        return solve_model(d, time_limit_s=left, workers=workers, seed=settings.seed, hint=h)
 
     counts = candidate_counts(problem, cands, rows)
     all_rows, all_data = rows, data
