@@ -15,6 +15,8 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from solver.units import HOURS_PER_YEAR
+
 ID_PATTERN = r"^[a-z0-9][a-z0-9.\-]*$"
 
 WeightQuant = Literal["bf16", "fp16", "fp8", "int8", "int4", "fp4", "mxfp4"]
@@ -233,7 +235,7 @@ class Offer(Sourced):
     def owned_capital_usd_per_hour(self) -> float:
         """purchase / (years · 8760 h)."""
         assert self.purchase_usd and self.amortization_years
-        return self.purchase_usd / (self.amortization_years * 8760.0)
+        return self.purchase_usd / (self.amortization_years * HOURS_PER_YEAR)
 
     def owned_power_usd_per_hour(self, utilisation: float) -> float:
         """(idle + u·(full − idle)) kW · PUE · USD/kWh."""

@@ -10,8 +10,7 @@ import pandas as pd
 from solver.optimize.cpsat import RawSolution
 from solver.optimize.data import ModelInput
 from solver.scaling import RPS_SCALE
-
-HOURS_PER_MONTH = 730.0
+from solver.units import HOURS_PER_MONTH
 
 
 @dataclass

@@ -24,6 +24,7 @@ from solver.optimize.plan import HOURS_PER_MONTH, Plan, extract_plan
 from solver.optimize.runner_up import naive_usd_per_hour, runner_ups
 from solver.problem import Problem
 from solver.scaling import RPS_SCALE
+from solver.units import SECONDS_PER_HOUR
 
 
 @dataclass
@@ -191,7 +192,7 @@ def workload_summaries(problem: Problem, catalog: Catalog, data: ModelInput, pla
         usd = float(costs[costs["workload"] == wl.name]["usd"].sum())
         served = served_rps(data, raw, w)
         hours = data.slot_hours
-        tokens = sum(served[t] * 3600 * hours[t] for t in range(data.num_slots)) * wl.osl()
+        tokens = sum(served[t] * SECONDS_PER_HOUR * hours[t] for t in range(data.num_slots)) * wl.osl()
         demand = sum(data.workloads[w].traffic_rps[t] * hours[t] for t in range(data.num_slots))
         served_share = sum(served[t] * hours[t] for t in range(data.num_slots)) / demand if demand else 1.0
         configs = []
