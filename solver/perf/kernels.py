@@ -19,6 +19,7 @@ from __future__ import annotations
 import functools
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import yaml
@@ -46,14 +47,35 @@ class Link:
     busbw_bytes_s: float
 
 
-def smooth_roofline(flops, bytes_, peak, bw, eta_c, eta_m, p, t0):
-    """Vectorised kernel time in seconds; all arguments broadcast (FLOP, bytes, FLOP/s, bytes/s)."""
+class KernelTime(NamedTuple):
+    """A kernel's time and its split: `floor_s` (t0) + `compute_s` + `memory_s` = `time_s`.
+
+    The smooth part ((t_c)^p + (t_m)^p)^(1/p) is split in proportion to t_c^p : t_m^p, so a clearly
+    compute-bound kernel counts as compute, a bandwidth-bound one as memory traffic, and a kernel at
+    the knee half and half.
+    """
+
+    time_s: np.ndarray
+    floor_s: np.ndarray
+    compute_s: np.ndarray
+    memory_s: np.ndarray
+
+
+def roofline(flops, bytes_, peak, bw, eta_c, eta_m, p, t0) -> KernelTime:
+    """Vectorised kernel time in seconds with its split; arguments broadcast (FLOP, bytes, FLOP/s, bytes/s)."""
     tc = flops / (eta_c * peak)
     tm = bytes_ / (eta_m * bw)
     hi = np.maximum(tc, tm)
     lo = np.minimum(tc, tm)
-    ratio = np.where(hi > 0, lo / np.where(hi > 0, hi, 1.0), 0.0)
-    return t0 + hi * (1.0 + ratio**p) ** (1.0 / p)
+    ratio_p = np.where(hi > 0, lo / np.where(hi > 0, hi, 1.0), 0.0) ** p
+    body = hi * (1.0 + ratio_p) ** (1.0 / p)
+    compute = body * np.where(tc >= tm, 1.0, ratio_p) / (1.0 + ratio_p)
+    return KernelTime(t0 + body, np.broadcast_to(t0, np.shape(body)), compute, body - compute)
+
+
+def smooth_roofline(flops, bytes_, peak, bw, eta_c, eta_m, p, t0):
+    """Vectorised kernel time in seconds (`roofline` without the split)."""
+    return roofline(flops, bytes_, peak, bw, eta_c, eta_m, p, t0).time_s
 
 
 @functools.lru_cache(maxsize=4)
