@@ -28,7 +28,7 @@ import pandas as pd
 from solver.catalog.schema import WEIGHT_QUANTS
 from solver.errors import CatalogError, EstimateError
 from solver.perf import memory as mem
-from solver.perf.breakdown import breakdown_columns
+from solver.perf.breakdown import breakdown_columns, nest
 from solver.perf.kernels import KernelLibrary
 from solver.perf.prepare import Prepared
 from solver.perf.serving import Serving, closed_others
@@ -285,10 +285,12 @@ def _pick(group: pd.DataFrame) -> pd.Series:
     return group.assign(_per=per, _search=search).sort_values(["_search", "_per"], ascending=[True, False]).iloc[0]
 
 
-def estimate_many(rows: list[dict], catalog, kernels: KernelLibrary | None = None) -> list[dict]:
-    """One result dict per input row, in input order (errors become fits=False with `error`)."""
+def estimate_many(rows: list[dict], catalog, kernels: KernelLibrary | None = None,
+                  breakdown: bool = False) -> list[dict]:
+    """One result dict per input row, in input order (errors become fits=False with `error`); with
+    `breakdown`, a fitting row also carries `breakdown` (see `solver.perf.breakdown`)."""
     cand, errors = expand(rows, catalog)
-    res = evaluate_modes(cand, catalog, kernels) if len(cand) else cand
+    res = evaluate_modes(cand, catalog, kernels, with_breakdown=breakdown) if len(cand) else cand
     out: list[dict] = []
     groups = dict(tuple(res.groupby("req"))) if len(res) else {}
     for i, row in enumerate(rows):
@@ -308,6 +310,8 @@ def estimate_many(rows: list[dict], catalog, kernels: KernelLibrary | None = Non
         for k in ("case_id",):
             if k in row and not _blank(row[k]):
                 d[k] = row[k]
+        if breakdown and d["fits"]:
+            d["breakdown"] = nest({k: _clean(v) for k, v in best.items()})
         out.append(d)
     return out
 
@@ -341,7 +345,7 @@ def estimate(model: str, accelerator: str, gpus: int | None = None, *, isl: floa
            "mode_value": mode_value, "tp": tp, "pp": pp, "ep": ep, "quant": quant, "kv_quant": kv_quant,
            "engine": engine, "slo_ttft_ms": slo_ttft_ms, "slo_tpot_ms": slo_tpot_ms, "percentile": percentile,
            "max_batch": max_batch}
-    res = estimate_many([row], catalog)[0]
+    res = estimate_many([row], catalog, breakdown=True)[0]
     if res.get("error"):
         raise EstimateError(res["error"])
     return res
