@@ -1,7 +1,8 @@
 """Fit shape-dependent kernel efficiency curves to the measured kernel tables.
 
-Reads `../shared/calibration/kernels/*.csv` (AIConfigurator 0.12.0 performance database, Apache-2.0,
-measured on NVIDIA GPUs) and writes `catalogs/kernel_fits.yaml`, which `solver/perf` reads.
+Reads kernel tables (CSV) exported from the AIConfigurator 0.12.0 performance database (the
+aiconfigurator-core 0.12.0 wheel on PyPI, aiconfigurator_core/systems/data/, Apache-2.0, measured on NVIDIA
+GPUs) and writes `catalogs/kernel_fits.yaml`, which `solver/perf` reads.
 
 Every compute kernel (GEMM, fused MoE, prefill attention, decode attention) is fitted with one form:
 
@@ -24,7 +25,7 @@ Filters (see the kernels README caveats): rows whose operands fit in L2 (frac_pe
 bytes < 64 MB while memory-bound) are dropped; DeepSeek-geometry MoE rows and `power_law` rows are
 dropped; t0 is the median latency of the smallest shape of each table.
 
-Run:  /work/venv/bin/python bench/fit_kernels.py [--kernels DIR] [--out catalogs/kernel_fits.yaml]
+Run:  python bench/fit_kernels.py --kernels DIR [--out catalogs/kernel_fits.yaml]
 """
 
 from __future__ import annotations
@@ -39,7 +40,6 @@ import yaml
 from scipy.optimize import least_squares
 
 HERE = Path(__file__).resolve().parents[1]
-DEFAULT_KERNELS = HERE.parent / "shared" / "calibration" / "kernels"
 
 # Kernel-table system -> catalog accelerator ids measured on exactly that hardware.
 SYSTEM_ACCELERATORS = {
@@ -210,7 +210,8 @@ def framework_allreduce(ar: pd.DataFrame, systems: pd.DataFrame) -> pd.DataFrame
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--kernels", type=Path, default=DEFAULT_KERNELS)
+    ap.add_argument("--kernels", type=Path, required=True,
+                    help="folder of kernel-table CSVs exported from the aiconfigurator-core 0.12.0 wheel")
     ap.add_argument("--out", type=Path, default=HERE / "catalogs" / "kernel_fits.yaml")
     args = ap.parse_args()
     k = args.kernels
@@ -256,8 +257,9 @@ def main() -> None:
             entry[table] = fits[table].get(system, {})
         out_systems[system] = entry
     doc = {
-        "source": "AIConfigurator 0.12.0 kernel database (aiconfigurator-core wheel, Apache-2.0), "
-                  "exported to ../shared/calibration/kernels/ (see its README)",
+        "source": "AIConfigurator 0.12.0 kernel database, aiconfigurator-core 0.12.0 wheel "
+                  "(https://pypi.org/project/aiconfigurator-core/0.12.0/, Apache-2.0), "
+                  "aiconfigurator_core/systems/data/<system>/<op>/<framework>/<version>/*.parquet",
         "generated_by": "bench/fit_kernels.py",
         "generated_on": dt.date.today().isoformat(),
         "form": "t = t0 + ((F/(eta_c*P))^p + (B/(eta_m*BW))^p)^(1/p); collectives t = alpha + f(n)*bytes/busbw",

@@ -41,10 +41,8 @@ PRIOR = {"compute_efficiency": 1.0, "memory_efficiency": 1.0, "step_overhead_ms"
 BOUNDS = {"compute_efficiency": (0.3, 1.0), "memory_efficiency": (0.3, 1.0), "step_overhead_ms": (0.05, 20.0),
           "ttft_overhead_ms": (0.5, 200.0)}
 PRIOR_WEIGHT = 0.02
-_SHARED_CASES = Path(__file__).resolve().parents[3] / "shared" / "calibration" / "cases.csv"
-_REPO_CASES = Path(__file__).resolve().parents[2] / "validation" / "cases.csv"
-DEFAULT_CASES = _SHARED_CASES if _SHARED_CASES.exists() else _REPO_CASES
-"""../shared/calibration/cases.csv when present, else the copy kept in validation/cases.csv."""
+DEFAULT_CASES = Path(__file__).resolve().parents[2] / "validation" / "cases.csv"
+"""The published cases kept in the repository; each row's source_id and notes name its public source."""
 
 
 def read_cases(path: Path) -> list[dict]:
