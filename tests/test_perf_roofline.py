@@ -13,7 +13,15 @@ import pandas as pd
 import pytest
 
 from solver.catalog.loader import Catalog
-from solver.catalog.schema import Accelerator, EfficiencyProfile, Engine, EngineSupport, Model, PeakTflops
+from solver.catalog.schema import (
+    Accelerator,
+    AcceleratorFamily,
+    EfficiencyProfile,
+    Engine,
+    EngineSupport,
+    Model,
+    PeakTflops,
+)
 from solver.perf.candidates import evaluate_candidates
 from solver.perf.kernels import KernelLibrary
 from solver.perf.latency import step_time
@@ -27,8 +35,7 @@ def ideal_kernels(acc_ids: list[str]) -> KernelLibrary:
     curve = {"trtllm": {"bf16": IDEAL, "fp8": IDEAL, "fp4": IDEAL, "int4_wo": IDEAL}}
     link = {"trtllm": {2: {"alpha_us": 5.0, "busbw_gb_s": 100.0}, 8: {"alpha_us": 5.0, "busbw_gb_s": 100.0}},
             "nccl": {2: {"alpha_us": 5.0, "busbw_gb_s": 100.0}, 8: {"alpha_us": 5.0, "busbw_gb_s": 100.0}}}
-    fits = {"family_fallback": {"hopper": "ideal"},
-            "systems": {"ideal": {"accelerators": acc_ids, "p2p_latency_us": 10.0, "intra_node_bw_gb_s": 100.0,
+    fits = {"systems": {"ideal": {"accelerators": acc_ids, "p2p_latency_us": 10.0, "intra_node_bw_gb_s": 100.0,
                                   "inter_node_bw_gb_s": 50.0, "gemm": curve, "moe": curve,
                                   "prefill_attention": curve, "decode_attention": curve,
                                   "allreduce": link, "alltoall": link}}}
@@ -43,13 +50,19 @@ def tiny_catalog(**profile) -> Catalog:
     model = Model(id="toy-2l", name="Toy", hf_id="x/toy", architecture="dense", num_layers=2, hidden_size=1024,
                   intermediate_size=4096, num_attention_heads=8, num_kv_heads=8, head_dim=128, vocab_size=1000,
                   max_context_tokens=32768, native_dtype="bf16", **SRC)
+    settings = {"max_batch_default": 256, "max_num_tokens": 8192, "memory_utilisation": 0.9, "runtime_reserve_gb": 2.0,
+                "kv_admission_output_fraction": 0.5, "kv_memory_fraction_of_free": False, "kv_quant_default": "auto"}
     prof = EfficiencyProfile(families=["hopper"], compute_efficiency=1.0, memory_efficiency=1.0,
                              step_overhead_ms=profile.pop("step_overhead_ms", 0.0), collective_latency_us=5.0,
-                             fitted_to="test", ttft_overhead_ms=0.0, kernel_framework="trtllm", **profile)
+                             fitted_to="test", ttft_overhead_ms=0.0, kernel_framework="trtllm",
+                             **{**settings, **profile})
     eng = Engine(id="trtllm", name="T", launch_template="x", profiles=[prof],
                  support=[EngineSupport(families=["hopper"], weight_quants=["bf16", "fp8", "int4"],
                                         kv_quants=["bf16", "fp8"])], **SRC)
-    return Catalog(accelerators={acc.id: acc}, models={model.id: model}, engines={eng.id: eng})
+    family = AcceleratorFamily(id="hopper", name="Hopper", kernel_system="ideal", kernel_tables_measured=True,
+                               default_inter_node_bandwidth_gb_s=25, **SRC)
+    return Catalog(accelerators={acc.id: acc}, models={model.id: model}, engines={eng.id: eng},
+                   families={family.id: family})
 
 
 def prepared(**row):

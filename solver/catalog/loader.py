@@ -17,11 +17,11 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from solver.catalog.sanity import sanity_issues
-from solver.catalog.schema import Accelerator, CatalogFile, Engine, Model, Offer
+from solver.catalog.schema import Accelerator, AcceleratorFamily, CatalogFile, Engine, Model, Offer
 from solver.errors import CatalogError, Issue
 from solver.yamlio import format_location, read_yaml_mapping, validation_issues
 
-SECTIONS = ("accelerators", "models", "offers", "engines")
+SECTIONS = ("accelerators", "models", "offers", "engines", "families")
 
 
 def builtin_catalog_dir() -> Path:
@@ -55,6 +55,7 @@ class Catalog:
     models: dict[str, Model] = field(default_factory=dict)
     offers: dict[str, Offer] = field(default_factory=dict)
     engines: dict[str, Engine] = field(default_factory=dict)
+    families: dict[str, AcceleratorFamily] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
     overrides: list[str] = field(default_factory=list)
     """'section id: file' for every entry a later file replaced."""
@@ -144,8 +145,35 @@ def load_catalog(extra_files: list[Path] | tuple[Path, ...] = (), builtin: bool 
     return catalog
 
 
-def _cross_reference_issues(catalog: Catalog, origin: dict[tuple[str, str], tuple[str, int]]) -> list[Issue]:
+def _family_issues(catalog: Catalog, origin: dict[tuple[str, str], tuple[str, int]]) -> list[Issue]:
+    """Every family an accelerator, engine support list, profile or prior names is in `families`."""
+    known = sorted(catalog.families)
     issues = []
+
+    def check(section: str, entry_id: str, where: str, family: str) -> None:
+        if family not in catalog.families:
+            file, i = origin[(section, entry_id)]
+            issues.append(Issue(file, f"{section}[{i}].{where}",
+                                f"unknown family {family!r}{suggest(family, known)}; families live in "
+                                f"catalogs/families.yaml"))
+
+    for acc in catalog.accelerators.values():
+        check("accelerators", acc.id, "family", acc.family)
+    for eng in catalog.engines.values():
+        for j, s in enumerate(eng.support):
+            for f in s.families:
+                check("engines", eng.id, f"support[{j}].families", f)
+        for j, p in enumerate(eng.profiles):
+            for f in p.families:
+                check("engines", eng.id, f"profiles[{j}].families", f)
+    for fam in catalog.families.values():
+        for engine_id, prior in fam.profile_priors.items():
+            check("families", fam.id, f"profile_priors.{engine_id}.family", prior.family)
+    return issues
+
+
+def _cross_reference_issues(catalog: Catalog, origin: dict[tuple[str, str], tuple[str, int]]) -> list[Issue]:
+    issues = _family_issues(catalog, origin)
     for offer in catalog.offers.values():
         if offer.accelerator not in catalog.accelerators:
             file, i = origin[("offers", offer.id)]

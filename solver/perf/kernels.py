@@ -8,9 +8,9 @@ so efficiency depends on shape the way real kernels do: a GEMM with few tokens i
 a large one approaches η_c of peak, and the knee is as sharp as measured. Collectives cost
 t = α + f(n) · bytes / busbw.
 
-Accelerators measured in the kernel tables use their own fits; others use the fit of the family's
-closest measured system (`family_fallback`), whose efficiencies are fractions of peak and so apply to
-the unmeasured GPU's own spec-sheet numbers. Busbw of a fallback is scaled by the ratio of link
+Accelerators measured in the kernel tables use their own fits; others use the fit of their family's
+`kernel_system` (catalogs/families.yaml), whose efficiencies are fractions of peak and so apply to the
+unmeasured GPU's own spec-sheet numbers. Busbw of such a system is scaled by the ratio of link
 bandwidths.
 """
 
@@ -88,20 +88,32 @@ def load_kernel_fits(path: str | None = None) -> dict:
 
 
 class KernelLibrary:
-    """Curve and link lookups for one accelerator."""
+    """Curve and link lookups for one accelerator.
 
-    def __init__(self, fits: dict | None = None):
+    fits: the kernel fits (default catalogs/kernel_fits.yaml); family_systems: family id -> the kernel
+    system of accelerators without tables of their own (`kernel_system` of catalogs/families.yaml).
+    """
+
+    def __init__(self, fits: dict | None = None, family_systems: dict[str, str] | None = None):
         self.fits = fits or load_kernel_fits()
+        self.family_systems = family_systems or {}
         self._by_acc: dict[str, str] = {}
         for system, entry in self.fits["systems"].items():
             for acc_id in entry.get("accelerators", []):
                 self._by_acc[acc_id] = system
 
+    @classmethod
+    def for_catalog(cls, catalog, fits: dict | None = None) -> KernelLibrary:
+        return cls(fits, {f.id: f.kernel_system for f in catalog.families.values()})
+
     def system_for(self, acc: Accelerator) -> tuple[str, bool]:
         """(kernel system, measured?) for an accelerator."""
         if acc.id in self._by_acc:
             return self._by_acc[acc.id], True
-        return self.fits["family_fallback"].get(acc.family, "h100_sxm"), False
+        if acc.family not in self.family_systems:
+            raise CatalogError([Issue("families", acc.family, f"no kernel_system for the {acc.family} family of "
+                                                              f"{acc.id}; add the family to catalogs/families.yaml")])
+        return self.family_systems[acc.family], False
 
     def curve(self, acc: Accelerator, table: str, framework: str, dtype: str) -> Curve:
         """Fitted curve; falls back over frameworks, then over dtypes (named in `DTYPE_FALLBACK`)."""

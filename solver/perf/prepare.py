@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from solver.catalog.schema import Accelerator, EfficiencyProfile, Engine
-from solver.errors import CatalogError
+from solver.errors import CatalogError, Issue
 from solver.perf import checks
 from solver.perf import memory as mem
 from solver.perf.arch import KV_BYTES, WEIGHT_BYTES, Geometry, compute_dtype, geometry, weight_bytes
@@ -30,7 +30,6 @@ from solver.units import BYTES_PER_GB
 
 REQUIRED = ("model", "accelerator", "engine", "quant", "kv_quant", "tp", "pp", "ep", "max_batch", "isl", "osl")
 OPTIONAL = {"slo_ttft_ms": np.nan, "slo_tpot_ms": np.nan, "slo_e2e_ms": np.nan, "percentile": 99.0}
-DEFAULT_INTER_NODE_GB_S = 25.0
 
 
 def per_key(df: pd.DataFrame, cols: list[str], fn, keys_out: dict | None = None) -> tuple[list, np.ndarray]:
@@ -96,6 +95,14 @@ class DeviceEngine:
     """Device, Runtime and prefill-attention fields, scalars."""
 
 
+def _family(catalog, acc: Accelerator):
+    family = catalog.families.get(acc.family)
+    if family is None:
+        raise CatalogError([Issue("families", acc.family, f"unknown family of {acc.id}; families live in "
+                                                          f"catalogs/families.yaml")])
+    return family
+
+
 def device_engine(catalog, kernels: KernelLibrary, a: str, e: str) -> DeviceEngine | None:
     acc: Accelerator | None = _lookup(catalog, "accelerators", a)
     eng: Engine | None = _lookup(catalog, "engines", e)
@@ -118,7 +125,7 @@ def device_engine(catalog, kernels: KernelLibrary, a: str, e: str) -> DeviceEngi
         "max_batch_default": float(prof.max_batch_default),
         "kv_memory_fraction_of_free": float(prof.kv_memory_fraction_of_free),
         "kernel_floor_s": kernels.curve(acc, "gemm", fw, "bf16").t0_s,
-        "inter_node_bytes_per_s": inter_node_bytes_per_s(acc, DEFAULT_INTER_NODE_GB_S),
+        "inter_node_bytes_per_s": inter_node_bytes_per_s(acc, _family(catalog, acc).default_inter_node_bandwidth_gb_s),
     }
     return DeviceEngine("", acc, eng, prof, fw, values)
 
@@ -159,7 +166,7 @@ class Prepared:
     def __init__(self, df: pd.DataFrame, catalog, kernels: KernelLibrary | None = None):
         self.df = df = normalise(df)
         self.catalog = catalog
-        self.kernels = kernels or KernelLibrary()
+        self.kernels = kernels or KernelLibrary.for_catalog(catalog)
         self._reasons = checks.Reasons(len(df))
         self._catalog_rows()
         self._static_checks()
