@@ -125,10 +125,12 @@ def load_catalog(extra_files: list[Path] | tuple[Path, ...] = (), builtin: bool 
     catalog = Catalog()
     issues: list[Issue] = []
     origin: dict[tuple[str, str], tuple[str, int]] = {}
+    unparsed = []
     for path in paths:
         parsed, file_issues = parse_catalog_file(path)
         issues += file_issues
         if parsed is None:
+            unparsed.append(path)
             continue
         catalog.files.append(str(path))
         for name in SECTIONS:
@@ -138,6 +140,7 @@ def load_catalog(extra_files: list[Path] | tuple[Path, ...] = (), builtin: bool 
                     catalog.overrides.append(f"{name} {entry.id}: {path}")
                 origin[key] = (str(path), i)
                 catalog.section(name)[entry.id] = entry
+    issues += [i for path in unparsed for i in _raw_family_issues(path, catalog)]
     issues += _cross_reference_issues(catalog, origin)
     issues += sanity_issues(catalog, origin)
     if issues:
@@ -145,17 +148,32 @@ def load_catalog(extra_files: list[Path] | tuple[Path, ...] = (), builtin: bool 
     return catalog
 
 
+def _unknown_family(file: str, location: str, family: object, catalog: Catalog) -> list[Issue]:
+    if not isinstance(family, str) or family in catalog.families:
+        return []
+    allowed = ", ".join(repr(f) for f in catalog.families)
+    return [Issue(file, location, f"got {family!r}; allowed: {allowed} (the ids of catalogs/families.yaml)")]
+
+
+def _raw_family_issues(path: Path, catalog: Catalog) -> list[Issue]:
+    """Unknown families in a file that did not parse, so that its every problem is reported at once."""
+    data, issues = read_yaml_mapping(path)
+    if issues or not isinstance(data, dict):
+        return []
+    out = []
+    for i, acc in enumerate(data.get("accelerators") or []):
+        if isinstance(acc, dict):
+            out += _unknown_family(str(path), f"accelerators[{i}].family", acc.get("family"), catalog)
+    return out
+
+
 def _family_issues(catalog: Catalog, origin: dict[tuple[str, str], tuple[str, int]]) -> list[Issue]:
     """Every family an accelerator, engine support list, profile or prior names is in `families`."""
-    known = sorted(catalog.families)
     issues = []
 
     def check(section: str, entry_id: str, where: str, family: str) -> None:
-        if family not in catalog.families:
-            file, i = origin[(section, entry_id)]
-            issues.append(Issue(file, f"{section}[{i}].{where}",
-                                f"unknown family {family!r}{suggest(family, known)}; families live in "
-                                f"catalogs/families.yaml"))
+        file, i = origin[(section, entry_id)]
+        issues.extend(_unknown_family(file, f"{section}[{i}].{where}", family, catalog))
 
     for acc in catalog.accelerators.values():
         check("accelerators", acc.id, "family", acc.family)
