@@ -20,14 +20,16 @@ from solver.perf.latency import StepTime
 PREFIX = "breakdown."
 
 
-def _select(mask, a: StepTime, b: StepTime) -> StepTime:
-    return StepTime(**{k: np.where(mask, getattr(a, k), getattr(b, k)) for k in vars(a)})
+def _parts(step: StepTime) -> dict[str, np.ndarray]:
+    return {**step.parts(), "total": step.total_s}
 
 
-def _step_columns(name: str, step: StepTime) -> dict[str, np.ndarray]:
-    out = {f"{PREFIX}{name}.{part.removesuffix('_s')}": v * 1e3 for part, v in step.parts().items()}
-    out[f"{PREFIX}{name}.total"] = step.total_s * 1e3
-    return out
+def _select(mask, a: dict, b: dict) -> dict:
+    return {k: np.where(mask, a[k], b[k]) for k in a}
+
+
+def _step_columns(name: str, parts: dict) -> dict[str, np.ndarray]:
+    return {f"{PREFIX}{name}.{part.removesuffix('_s')}": v * 1e3 for part, v in parts.items()}
 
 
 def breakdown_columns(base, x, others, static, static_n, ttft_parts: dict, ttft_s, plan: mem.MemoryPlan,
@@ -39,10 +41,10 @@ def breakdown_columns(base, x, others, static, static_n, ttft_parts: dict, ttft_
     parts (seconds) of every row (static rows: overhead and prefill), ttft_s their total; batch: requests
     decoding.
     """
-    decode, prefill = base.decode_step(x, others), base.prefill_step(x, others)
+    decode, prefill = _parts(base.decode_step(x, others)), _parts(base.prefill_step(x, others))
     if static.any():
         s_prefill, s_decode = base.static_steps(static_n)
-        decode, prefill = _select(static, s_decode, decode), _select(static, s_prefill, prefill)
+        decode, prefill = _select(static, _parts(s_decode), decode), _select(static, _parts(s_prefill), prefill)
     cols = {**_step_columns("decode_step_ms", decode), **_step_columns("prefill_step_ms", prefill)}
     for part, v in ttft_parts.items():
         cols[f"{PREFIX}ttft_ms.{part.removesuffix('_s')}"] = v * 1e3

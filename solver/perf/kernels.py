@@ -17,9 +17,9 @@ bandwidths.
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 import yaml
@@ -47,18 +47,37 @@ class Link:
     busbw_bytes_s: float
 
 
-class KernelTime(NamedTuple):
+class KernelTime:
     """A kernel's time and its split: `floor_s` (t0) + `compute_s` + `memory_s` = `time_s`.
 
     The smooth part ((t_c)^p + (t_m)^p)^(1/p) is split in proportion to t_c^p : t_m^p, so a clearly
     compute-bound kernel counts as compute, a bandwidth-bound one as memory traffic, and a kernel at
-    the knee half and half.
+    the knee half and half. The split is computed on first use (the hot path needs only `time_s`).
     """
 
-    time_s: np.ndarray
-    floor_s: np.ndarray
-    compute_s: np.ndarray
-    memory_s: np.ndarray
+    __slots__ = ("time_s", "_split", "_parts")
+
+    def __init__(self, time_s, split: Callable[[], tuple]):
+        self.time_s = time_s
+        self._split = split
+        self._parts: tuple | None = None
+
+    def _get(self) -> tuple:
+        if self._parts is None:
+            self._parts = self._split()
+        return self._parts
+
+    @property
+    def floor_s(self):
+        return self._get()[0]
+
+    @property
+    def compute_s(self):
+        return self._get()[1]
+
+    @property
+    def memory_s(self):
+        return self._get()[2]
 
 
 def roofline(flops, bytes_, peak, bw, eta_c, eta_m, p, t0) -> KernelTime:
@@ -69,8 +88,12 @@ def roofline(flops, bytes_, peak, bw, eta_c, eta_m, p, t0) -> KernelTime:
     lo = np.minimum(tc, tm)
     ratio_p = np.where(hi > 0, lo / np.where(hi > 0, hi, 1.0), 0.0) ** p
     body = hi * (1.0 + ratio_p) ** (1.0 / p)
-    compute = body * np.where(tc >= tm, 1.0, ratio_p) / (1.0 + ratio_p)
-    return KernelTime(t0 + body, np.broadcast_to(t0, np.shape(body)), compute, body - compute)
+
+    def split():
+        compute = body * np.where(tc >= tm, 1.0, ratio_p) / (1.0 + ratio_p)
+        return np.broadcast_to(t0, np.shape(body)), compute, body - compute
+
+    return KernelTime(t0 + body, split)
 
 
 def smooth_roofline(flops, bytes_, peak, bw, eta_c, eta_m, p, t0):

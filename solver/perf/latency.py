@@ -61,31 +61,78 @@ READ_WRITE_BF16_BYTES = 2.0 * BF16_BYTES
 """A bf16 value read once and written once."""
 
 
+PARTS = ("weights_read_s", "gemm_compute_s", "kv_read_s", "attention_s", "moe_s", "allreduce_s", "alltoall_s",
+         "pipeline_s", "other_kernels_s", "scheduler_overhead_s")
+
+
 @dataclass(frozen=True)
 class StepTime:
     """One iteration's wall time per row, in seconds, and the parts it is made of (they sum to `total_s`).
 
-    Linear layers (attention projections, dense FFN, shared experts, LM head) split into
-    `weights_read_s` and `gemm_compute_s`; decode attention into `kv_read_s` and (with prefill
-    attention) `attention_s`; kernel launch floors and element-wise kernels are `other_kernels_s`;
-    `pipeline_s` is the stage hops, the bubbles and a one-shot batch's pipeline fill.
+    Parts (`PARTS`, properties computed on first use): linear layers (attention projections, dense FFN,
+    shared experts, LM head) split into `weights_read_s` and `gemm_compute_s`; decode attention into
+    `kv_read_s` and (with prefill attention) `attention_s`; `moe_s` the routed experts; `allreduce_s`
+    and `alltoall_s` the collectives; `pipeline_s` the stage hops, bubbles and a one-shot batch's
+    pipeline fill; `other_kernels_s` element-wise kernels and kernel launch floors;
+    `scheduler_overhead_s` the engine's fixed cost per iteration.
     """
 
-    weights_read_s: np.ndarray
-    gemm_compute_s: np.ndarray
-    kv_read_s: np.ndarray
-    attention_s: np.ndarray
-    moe_s: np.ndarray
-    allreduce_s: np.ndarray
-    alltoall_s: np.ndarray
-    pipeline_s: np.ndarray
-    other_kernels_s: np.ndarray
-    scheduler_overhead_s: np.ndarray
     total_s: np.ndarray
+    layers: np.ndarray
+    linear: tuple
+    """(share of layers, KernelTime) of the attention projections, dense FFN and shared experts."""
+    lm_head: KernelTime
+    prefill_attention: KernelTime
+    decode_attention: KernelTime
+    moe_layer_s: np.ndarray
+    """Routed experts, averaged over layers."""
+    allreduce_layer_s: np.ndarray
+    alltoall_layer_s: np.ndarray
+    misc_layer_s: np.ndarray
+    pipeline_s: np.ndarray
+    scheduler_overhead_s: np.ndarray
+
+    def _linear(self, part: str):
+        per_layer = sum(share * getattr(k, part) for share, k in self.linear)
+        return self.layers * per_layer + getattr(self.lm_head, part)
+
+    @property
+    def weights_read_s(self):
+        return self._linear("memory_s")
+
+    @property
+    def gemm_compute_s(self):
+        return self._linear("compute_s")
+
+    @property
+    def kv_read_s(self):
+        return self.layers * self.decode_attention.memory_s
+
+    @property
+    def attention_s(self):
+        pf = self.prefill_attention
+        return self.layers * (pf.compute_s + pf.memory_s + self.decode_attention.compute_s)
+
+    @property
+    def moe_s(self):
+        return self.layers * self.moe_layer_s
+
+    @property
+    def allreduce_s(self):
+        return self.layers * self.allreduce_layer_s
+
+    @property
+    def alltoall_s(self):
+        return self.layers * self.alltoall_layer_s
+
+    @property
+    def other_kernels_s(self):
+        floors = self.misc_layer_s + self.prefill_attention.floor_s + self.decode_attention.floor_s
+        return self.layers * floors + self._linear("floor_s")
 
     def parts(self) -> dict[str, np.ndarray]:
-        """The named parts (every field but `total_s`)."""
-        return {k: v for k, v in vars(self).items() if k != "total_s"}
+        """The named parts, each broadcast to the rows' shape."""
+        return {k: np.broadcast_to(getattr(self, k), np.shape(self.total_s)) for k in PARTS}
 
 
 def _kernel(rows: Rows, curve: KernelCurve, flops, bytes_, peak, selected=None) -> KernelTime:
@@ -100,10 +147,14 @@ def _kernel(rows: Rows, curve: KernelCurve, flops, bytes_, peak, selected=None) 
 
     part = roofline(pick(flops), pick(bytes_), pick(peak), rows.device.hbm_bytes_per_s[selected],
                     curve.eta_c[selected], curve.eta_m[selected], curve.p[selected], curve.t0_s[selected])
-    out = KernelTime(*(np.zeros(len(rows)) for _ in range(4)))
-    for whole, sub in zip(out, part, strict=True):
-        whole[selected] = sub
-    return out
+
+    def scatter(values):
+        whole = np.zeros(len(rows))
+        whole[selected] = values
+        return whole
+
+    return KernelTime(scatter(part.time_s),
+                      lambda: tuple(scatter(v) for v in (part.floor_s, part.compute_s, part.memory_s)))
 
 
 def _selection(mask) -> np.ndarray | None:
@@ -268,17 +319,9 @@ def step_time(rows: Rows, n_dec, ctx_dec, n_pf, pf_ctx, prompt=None, fill=False)
         wall = wall + fill_s
         pipeline = pipeline + fill_s
 
-    def linear(part: str):
-        dense = getattr(attn, part) + c.frac_dense * getattr(ffn, part) + c.frac_moe * getattr(shared, part)
-        return L * dense + getattr(lm, part)
-
-    return StepTime(
-        weights_read_s=linear("memory_s"), gemm_compute_s=linear("compute_s"),
-        kv_read_s=L * decode.memory_s,
-        attention_s=L * (prefill.compute_s + prefill.memory_s + decode.compute_s),
-        moe_s=L * c.frac_moe * moe.time_s,
-        allreduce_s=L * (t_comm - np.where(c.ep_on, c.frac_moe * 2 * a2a, 0.0)),
-        alltoall_s=L * np.where(c.ep_on, c.frac_moe * 2 * a2a, 0.0),
-        pipeline_s=pipeline,
-        other_kernels_s=L * (t_misc + prefill.floor_s + decode.floor_s) + linear("floor_s"),
-        scheduler_overhead_s=np.broadcast_to(overhead, np.shape(wall)), total_s=wall)
+    alltoall = np.where(c.ep_on, c.frac_moe * 2 * a2a, 0.0)
+    return StepTime(total_s=wall, layers=L, linear=((1.0, attn), (c.frac_dense, ffn), (c.frac_moe, shared)),
+                    lm_head=lm, prefill_attention=prefill, decode_attention=decode,
+                    moe_layer_s=c.frac_moe * moe.time_s, allreduce_layer_s=t_comm - alltoall,
+                    alltoall_layer_s=alltoall, misc_layer_s=t_misc, pipeline_s=pipeline,
+                    scheduler_overhead_s=overhead)
