@@ -14,13 +14,20 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from solver.errors import CatalogError, Issue
 from solver.perf.rows import Links
 from solver.units import BYTES_PER_GB
 
 
-def inter_node_bytes_per_s(acc, default_gb_s: float) -> float:
-    """Network bandwidth per GPU per direction, bytes/s."""
-    return (acc.inter_node_bandwidth_gb_s or default_gb_s) * BYTES_PER_GB
+def inter_node_bytes_per_s(acc, catalog) -> float:
+    """Network bandwidth per GPU per direction, bytes/s: the accelerator's, else its family's default."""
+    if acc.inter_node_bandwidth_gb_s:
+        return acc.inter_node_bandwidth_gb_s * BYTES_PER_GB
+    family = catalog.families.get(acc.family)
+    if family is None:
+        raise CatalogError([Issue("families", acc.family, f"unknown family of {acc.id}; families live in "
+                                                          f"catalogs/families.yaml")])
+    return family.default_inter_node_bandwidth_gb_s * BYTES_PER_GB
 
 
 def link_parameters(sub: pd.DataFrame, tp, pp, ep, domain, inter_node, entries: dict, kernels, per_key) -> Links:

@@ -18,7 +18,7 @@ import numpy as np
 import pandas as pd
 
 from solver.catalog.schema import Accelerator, EfficiencyProfile, Engine
-from solver.errors import CatalogError, Issue
+from solver.errors import CatalogError
 from solver.perf import checks
 from solver.perf import memory as mem
 from solver.perf.arch import KV_BYTES, WEIGHT_BYTES, Geometry, compute_dtype, geometry, weight_bytes
@@ -95,14 +95,6 @@ class DeviceEngine:
     """Device, Runtime and prefill-attention fields, scalars."""
 
 
-def _family(catalog, acc: Accelerator):
-    family = catalog.families.get(acc.family)
-    if family is None:
-        raise CatalogError([Issue("families", acc.family, f"unknown family of {acc.id}; families live in "
-                                                          f"catalogs/families.yaml")])
-    return family
-
-
 def device_engine(catalog, kernels: KernelLibrary, a: str, e: str) -> DeviceEngine | None:
     acc: Accelerator | None = _lookup(catalog, "accelerators", a)
     eng: Engine | None = _lookup(catalog, "engines", e)
@@ -125,7 +117,7 @@ def device_engine(catalog, kernels: KernelLibrary, a: str, e: str) -> DeviceEngi
         "max_batch_default": float(prof.max_batch_default),
         "kv_memory_fraction_of_free": float(prof.kv_memory_fraction_of_free),
         "kernel_floor_s": kernels.curve(acc, "gemm", fw, "bf16").t0_s,
-        "inter_node_bytes_per_s": inter_node_bytes_per_s(acc, _family(catalog, acc).default_inter_node_bandwidth_gb_s),
+        "inter_node_bytes_per_s": inter_node_bytes_per_s(acc, catalog),
     }
     return DeviceEngine("", acc, eng, prof, fw, values)
 
