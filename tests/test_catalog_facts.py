@@ -85,3 +85,17 @@ def test_a_new_family_is_one_catalog_entry(tmp_path, cli):
     assert cli("catalog", "validate", user).exit_code == 0
     catalog = load_catalog([user])
     assert KernelLibrary.for_catalog(catalog).system_for(catalog.accelerators["new-gpu"]) == ("b200_sxm", False)
+
+
+def test_an_engine_profile_without_settings_is_one_clear_error(tmp_path, cli):
+    user = tmp_path / "engine.yaml"
+    user.write_text(yaml.safe_dump({"engines": [{
+        "id": "my-engine", "name": "Mine", "launch_template": "serve {hf_id}", "source": "quote",
+        "as_of": "2026-01-01", "support": [{"families": ["hopper"], "weight_quants": ["bf16"], "kv_quants": ["bf16"]}],
+        "profiles": [{"families": ["hopper"], "compute_efficiency": 0.8, "memory_efficiency": 0.9,
+                      "step_overhead_ms": 1.0, "collective_latency_us": 5.0, "fitted_to": "mine"}]}]}))
+    result = cli("catalog", "validate", user)
+    assert result.exit_code == 1
+    assert result.stderr.count("\n") == 1
+    assert "engines[0]: profiles[0] has no max_batch_default, max_num_tokens" in result.stderr
+    assert "give the engine `settings:`" in result.stderr

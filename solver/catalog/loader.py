@@ -160,8 +160,11 @@ def _raw_family_issues(path: Path, catalog: Catalog) -> list[Issue]:
     data, issues = read_yaml_mapping(path)
     if issues or not isinstance(data, dict):
         return []
+    entries = data.get("accelerators")
+    if not isinstance(entries, list):
+        return []
     out = []
-    for i, acc in enumerate(data.get("accelerators") or []):
+    for i, acc in enumerate(entries):
         if isinstance(acc, dict):
             out += _unknown_family(str(path), f"accelerators[{i}].family", acc.get("family"), catalog)
     return out

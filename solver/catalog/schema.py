@@ -356,8 +356,16 @@ class Engine(Sourced):
         elif isinstance(settings, dict):
             shared = {k: v for k, v in settings.items() if k not in ("source", "as_of", "notes")}
         else:
+            shared = {}
+        if not isinstance(data, dict) or not isinstance(data.get("profiles"), list):
             return data
-        profiles = [{**shared, **p} if isinstance(p, dict) else p for p in data.get("profiles") or []]
+        needed = [k for k in EngineSettings.model_fields if k not in ("source", "as_of", "notes")]
+        for i, p in enumerate(data["profiles"]):
+            missing = [k for k in needed if isinstance(p, dict) and k not in p and k not in shared]
+            if missing:
+                raise ValueError(f"profiles[{i}] has no {', '.join(missing)}: give the engine `settings:` "
+                                 f"(its defaults, as in the built-in catalogs/engines.yaml) or set them in the profile")
+        profiles = [{**shared, **p} if isinstance(p, dict) else p for p in data["profiles"]]
         return {**data, "profiles": profiles}
 
 
