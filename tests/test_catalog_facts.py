@@ -99,3 +99,20 @@ def test_an_engine_profile_without_settings_is_one_clear_error(tmp_path, cli):
     assert result.stderr.count("\n") == 1
     assert "engines[0]: profiles[0] has no max_batch_default, max_num_tokens" in result.stderr
     assert "give the engine `settings:`" in result.stderr
+
+
+def test_build_profiles_writes_fitted_numbers_for_every_supported_family():
+    from solver.perf.calibrate import DEFAULT_CASES, build_profiles, read_cases
+
+    # Two cases: vLLM on MI300X and TensorRT-LLM on H100.
+    cases = [c for c in read_cases(DEFAULT_CASES) if c["source_id"].startswith("amd-rocm")][:2]
+    out, fits = build_profiles(cases, CATALOG, "cases.csv")
+    assert {(f.engine, f.family) for f in fits} == {("vllm", "cdna3"), ("trtllm", "hopper")}
+    assert [e["families"] for e in out["trtllm"]] == family_groups(CATALOG, "trtllm")
+    for entries in out.values():
+        for entry in entries:
+            assert set(entry) <= GENERATED_KEYS
+    sglang_cdna3 = next(e for e in out["sglang"] if e["families"] == ["cdna3"])
+    assert sglang_cdna3["fitted_to"].startswith("prior, not fitted: copied from the (vllm, cdna3) profile")
+    vllm_cdna3 = next(e for e in out["vllm"] if e["families"] == ["cdna3"])
+    assert sglang_cdna3["compute_efficiency"] == vllm_cdna3["compute_efficiency"]
