@@ -3,7 +3,7 @@
 Rows are a realistic candidate table: every catalog model × accelerator × engine × weight quant × KV quant ×
 tp × max_batch the optimizer would enumerate, with SLOs, sampled (seeded) to the requested size.
 
-Run:  /work/venv/bin/python bench/estimate.py [--rows 10000 100000]
+Run:  python bench/estimate.py [--rows 10000 100000]
 """
 
 from __future__ import annotations

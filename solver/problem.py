@@ -15,6 +15,7 @@ from pydantic import Field, ValidationError, ValidationInfo, field_validator, mo
 from solver.catalog.loader import Catalog, suggest
 from solver.catalog.schema import KV_QUANTS, WEIGHT_QUANTS, KvQuant, Strict, WeightQuant
 from solver.errors import Issue, ProblemError
+from solver.units import HOURS_PER_YEAR
 from solver.yamlio import read_yaml_mapping, validation_issues
 
 PricingTier = Literal["on_demand", "spot", "reserved_1y", "reserved_3y", "owned"]
@@ -32,13 +33,13 @@ DAILY_SHAPES: dict[str, tuple[float, ...]] = {
 }
 
 
-MAX_HORIZON_HOURS = 8760.0
+MAX_HORIZON_HOURS = HOURS_PER_YEAR
 """Longest traffic profile (one year); with the fleet's money limits below it keeps every cost the
 optimiser handles within CP-SAT's exact integer range (solver/scaling.py)."""
 
 
 class TimeSlot(Strict):
-    hours: float = Field(gt=0, le=8760)
+    hours: float = Field(gt=0, le=HOURS_PER_YEAR)
     """Duration of the slot in hours; slots repeat to fill the horizon."""
     requests_per_s: float = Field(ge=0, le=1e7)
     """Mean arrival rate during the slot."""

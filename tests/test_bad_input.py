@@ -106,7 +106,7 @@ def test_catalog_several_errors_all_reported_at_once(cli, fixtures):
     assert all(line.startswith(f"{path}: ") for line in lines)
     text = result.stderr
     assert "accelerators[0].source: required field is missing" in text
-    assert "accelerators[0].family: got 'hoper'; allowed: 'ampere'" in text
+    assert "accelerators[0].family: got 'hoper'; allowed: 'hopper'" in text
     assert "accelerators[0].memory_gb: Input should be greater than 0 (got -1)" in text
     assert "offers[0].usd_per_hour_ondemand: unknown key (did you mean: usd_per_hour_on_demand" in text
 

@@ -159,7 +159,7 @@ def test_validate_ok(cli, tmp_path):
     }]}))
     result = cli("catalog", "validate", user)
     assert result.exit_code == 0, result.stderr
-    assert result.stdout.startswith(f"ok: 0 accelerators, 0 models, 1 offers, 0 engines in {user}")
+    assert result.stdout.startswith(f"ok: 0 accelerators, 0 models, 1 offers, 0 engines, 0 families in {user}")
     assert "merged catalog: 2 accelerators, 3 models, 3 offers, 1 engines" in result.stdout
     # alone, the offer's accelerator is unknown
     alone = cli("catalog", "validate", "--no-builtin", user)

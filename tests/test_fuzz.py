@@ -83,6 +83,10 @@ BASE_CATALOG: dict[str, Any] = {
     "engines": [
         {"id": "fuzz-engine", "name": "Fuzz engine",
          "support": [{"families": ["hopper"], "weight_quants": ["bf16", "fp8"], "kv_quants": ["bf16", "fp8"]}],
+         "settings": {"max_batch_default": 256, "max_num_tokens": 8192, "memory_utilisation": 0.9,
+                      "runtime_reserve_gb": 2.0, "kv_admission_output_fraction": 0.5,
+                      "kv_memory_fraction_of_free": False, "kv_quant_default": "auto", "source": "fuzz",
+                      "as_of": "2025-01-15"},
          "profiles": [{"families": ["hopper"], "compute_efficiency": 0.8, "memory_efficiency": 0.9,
                        "step_overhead_ms": 1.0, "collective_latency_us": 5.0, "fitted_to": "fuzz"}],
          "launch_template": "serve {hf_id} --tp {tp}", "source": "fuzz", "as_of": "2025-01-15"},

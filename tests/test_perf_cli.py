@@ -14,7 +14,7 @@ from solver.cli import (
     commands,  # noqa: F401  (registers the commands)
 )
 from solver.perf import estimate
-from solver.perf.calibrate import _REPO_CASES as DEFAULT_CASES
+from solver.perf.calibrate import DEFAULT_CASES
 
 REQUIRED_KEYS = {"fits", "reason", "tp", "pp", "ep", "replicas", "batch", "memory_gb_per_gpu", "ttft_ms", "tpot_ms",
                  "e2e_ms", "ttft_p99_ms", "tpot_p99_ms", "requests_per_s", "output_tokens_per_s",

@@ -63,7 +63,7 @@ def test_memory_reason_names_need_and_available(catalog):
 
 
 def test_gqa_kv_heads_replicate_beyond_their_count(catalog):
-    g = geometry(catalog.models["llama-3.1-70b"]).as_dict()  # 8 KV heads
+    g = geometry(catalog.models["llama-3.1-70b"])  # 8 KV heads
     per_gpu = {tp: float(mem.kv_elems_local(g, np.array([tp]))[0]) for tp in (1, 2, 8, 16)}
     assert per_gpu[1] == 2 * 8 * 128
     assert per_gpu[2] == 2 * 4 * 128
@@ -72,7 +72,7 @@ def test_gqa_kv_heads_replicate_beyond_their_count(catalog):
 
 
 def test_mla_latent_is_not_sharded(catalog):
-    g = geometry(catalog.models["deepseek-v3"]).as_dict()
+    g = geometry(catalog.models["deepseek-v3"])
     # (kv_lora_rank 512 + rope 64) per layer per token on every tp rank.
     for tp in (1, 8):
         assert float(mem.kv_elems_local(g, np.array([tp]))[0]) == 576
@@ -81,7 +81,7 @@ def test_mla_latent_is_not_sharded(catalog):
 
 
 def test_sliding_window_layers_cap_their_context(catalog):
-    g = geometry(catalog.models["gemma-3-27b"]).as_dict()  # 52 of 62 layers windowed at 1024
+    g = geometry(catalog.models["gemma-3-27b"])  # 52 of 62 layers windowed at 1024
     short = mem.kv_bytes_per_request(g, 2.0, np.array([1]), np.array([1]), np.array([1000.0]))[0]
     long = mem.kv_bytes_per_request(g, 2.0, np.array([1]), np.array([1]), np.array([100_000.0]))[0]
     per_token_layer = 2 * 16 * 128 * 2
@@ -96,8 +96,8 @@ def test_fp8_kv_never_needs_more_memory_than_bf16(catalog):
 
 
 def test_expert_parallel_shards_experts_not_attention(catalog):
-    g = geometry(catalog.models["mixtral-8x7b"]).as_dict()
+    g = geometry(catalog.models["mixtral-8x7b"])
     one = mem.weights_per_gpu(g, 2.0, 2.0, 2, 1, 1)
     ep = mem.weights_per_gpu(g, 2.0, 2.0, 2, 1, 4)
-    experts = g["n_moe_layers"] * g["experts"] * g["expert_params"] * 2.0
+    experts = g.n_moe_layers * g.experts * g.expert_params * 2.0
     assert one - ep == pytest.approx(experts / 2 - experts / 8)

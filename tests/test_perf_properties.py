@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from solver.catalog.loader import load_catalog
 from solver.perf import estimate_many, evaluate_candidates
-from solver.perf.candidates import Prepared, subset
+from solver.perf.prepare import Prepared
 from solver.perf.serving import Serving
 
 CATALOG = load_catalog()
@@ -37,7 +37,7 @@ def serving_for(cfg, s, o, batches, kv="bf16"):
     prep = Prepared(pd.DataFrame(rows), CATALOG)
     assert len(prep.idx) == len(rows), prep.reason
     m = prep.memory(np.asarray(batches, float))
-    return Serving(prep.R, np.full(len(rows), s), np.full(len(rows), o), np.maximum(m["b_max"], 1),
+    return Serving(prep.rows, np.full(len(rows), s), np.full(len(rows), o), np.maximum(m.batch_max, 1),
                    np.full(len(rows), 99.0))
 
 
@@ -59,8 +59,8 @@ def test_fp8_kv_never_needs_more_memory(cfg, s, o):
     prep = Prepared(pd.DataFrame(rows), CATALOG)
     assume(len(prep.idx) == 2)  # the engine runs an fp8 KV cache on this family
     m = prep.memory(np.array([32.0, 32.0]))
-    assert m["per_req_full"][1] >= m["per_req_full"][0]
-    assert m["kv_tokens"][1] <= m["kv_tokens"][0]
+    assert m.kv_bytes_per_request_full[1] >= m.kv_bytes_per_request_full[0]
+    assert m.kv_cache_tokens[1] <= m.kv_cache_tokens[0]
 
 
 @SETTINGS
@@ -180,10 +180,10 @@ def _usable_servings(rows):
                                                                                   "osl")}} for r in rows])
     prep = Prepared(df, CATALOG)
     m = prep.memory(prep.df["max_batch"].to_numpy()[prep.idx])
-    live = np.flatnonzero(m["free"] >= m["per_req_full"])
-    R = subset(prep.R, live)
+    live = np.flatnonzero(m.kv_free_bytes >= m.kv_bytes_per_request_full)
+    R = prep.rows.take(live)
     sub = prep.df.iloc[prep.idx[live]]
-    isl, osl, b = sub["isl"].to_numpy(float), sub["osl"].to_numpy(float), np.maximum(m["b_max"][live], 1.0)
+    isl, osl, b = sub["isl"].to_numpy(float), sub["osl"].to_numpy(float), np.maximum(m.batch_max[live], 1.0)
     return sub, {p: Serving(R, isl, osl, b, np.full(len(live), p)) for p in (50.0, 99.0)}
 
 

@@ -13,10 +13,19 @@ import pandas as pd
 import pytest
 
 from solver.catalog.loader import Catalog
-from solver.catalog.schema import Accelerator, EfficiencyProfile, Engine, EngineSupport, Model, PeakTflops
-from solver.perf.candidates import Prepared, evaluate_candidates
+from solver.catalog.schema import (
+    Accelerator,
+    AcceleratorFamily,
+    EfficiencyProfile,
+    Engine,
+    EngineSupport,
+    Model,
+    PeakTflops,
+)
+from solver.perf.candidates import evaluate_candidates
 from solver.perf.kernels import KernelLibrary
 from solver.perf.latency import step_time
+from solver.perf.prepare import Prepared
 
 SRC = {"source": "test", "as_of": dt.date(2026, 1, 1)}
 IDEAL = {"eta_c": 1.0, "eta_m": 1.0, "p": 60.0, "t0_us": 0.0}
@@ -26,8 +35,7 @@ def ideal_kernels(acc_ids: list[str]) -> KernelLibrary:
     curve = {"trtllm": {"bf16": IDEAL, "fp8": IDEAL, "fp4": IDEAL, "int4_wo": IDEAL}}
     link = {"trtllm": {2: {"alpha_us": 5.0, "busbw_gb_s": 100.0}, 8: {"alpha_us": 5.0, "busbw_gb_s": 100.0}},
             "nccl": {2: {"alpha_us": 5.0, "busbw_gb_s": 100.0}, 8: {"alpha_us": 5.0, "busbw_gb_s": 100.0}}}
-    fits = {"family_fallback": {"hopper": "ideal"},
-            "systems": {"ideal": {"accelerators": acc_ids, "p2p_latency_us": 10.0, "intra_node_bw_gb_s": 100.0,
+    fits = {"systems": {"ideal": {"accelerators": acc_ids, "p2p_latency_us": 10.0, "intra_node_bw_gb_s": 100.0,
                                   "inter_node_bw_gb_s": 50.0, "gemm": curve, "moe": curve,
                                   "prefill_attention": curve, "decode_attention": curve,
                                   "allreduce": link, "alltoall": link}}}
@@ -42,13 +50,19 @@ def tiny_catalog(**profile) -> Catalog:
     model = Model(id="toy-2l", name="Toy", hf_id="x/toy", architecture="dense", num_layers=2, hidden_size=1024,
                   intermediate_size=4096, num_attention_heads=8, num_kv_heads=8, head_dim=128, vocab_size=1000,
                   max_context_tokens=32768, native_dtype="bf16", **SRC)
+    settings = {"max_batch_default": 256, "max_num_tokens": 8192, "memory_utilisation": 0.9, "runtime_reserve_gb": 2.0,
+                "kv_admission_output_fraction": 0.5, "kv_memory_fraction_of_free": False, "kv_quant_default": "auto"}
     prof = EfficiencyProfile(families=["hopper"], compute_efficiency=1.0, memory_efficiency=1.0,
                              step_overhead_ms=profile.pop("step_overhead_ms", 0.0), collective_latency_us=5.0,
-                             fitted_to="test", ttft_overhead_ms=0.0, kernel_framework="trtllm", **profile)
+                             fitted_to="test", ttft_overhead_ms=0.0, kernel_framework="trtllm",
+                             **{**settings, **profile})
     eng = Engine(id="trtllm", name="T", launch_template="x", profiles=[prof],
                  support=[EngineSupport(families=["hopper"], weight_quants=["bf16", "fp8", "int4"],
                                         kv_quants=["bf16", "fp8"])], **SRC)
-    return Catalog(accelerators={acc.id: acc}, models={model.id: model}, engines={eng.id: eng})
+    family = AcceleratorFamily(id="hopper", name="Hopper", kernel_system="ideal", kernel_tables_measured=True,
+                               default_inter_node_bandwidth_gb_s=25, **SRC)
+    return Catalog(accelerators={acc.id: acc}, models={model.id: model}, engines={eng.id: eng},
+                   families={family.id: family})
 
 
 def prepared(**row):
@@ -67,8 +81,8 @@ LM_HEAD = 1000 * 1024
 
 def test_linear_weight_count_matches_the_arithmetic():
     p = prepared()
-    g = p.R["g"]
-    assert g["layers"][0] * (g["attn_params"][0] + g["dense_ffn_params"][0]) == LINEAR
+    g = p.rows.geometry
+    assert g.layers[0] * (g.attn_params[0] + g.dense_ffn_params[0]) == LINEAR
 
 
 def test_decode_step_at_batch_one_is_weight_and_kv_streaming():
@@ -79,8 +93,14 @@ def test_decode_step_at_batch_one_is_weight_and_kv_streaming():
     #   KV cache at context 1000: 1000 tokens · 2 layers · 2 (K,V) · 8 heads · 128 · 2 B = 8,192,000 B -> 8.19 µs
     #   activations of the 4 element-wise kernels and of the GEMMs: 1 token · 1024 · 4 B each, ~0.05 µs
     expected = (LINEAR * 2 + LM_HEAD * 2 + 1000 * 2 * 2 * 8 * 128 * 2) / 1e12
-    t = step_time(p.R, 1.0, np.array([1000.0]), 0.0, 0.0)[0]
-    assert t == pytest.approx(expected, rel=0.02)
+    step = step_time(p.rows, 1.0, np.array([1000.0]), 0.0, 0.0)
+    assert step.total_s[0] == pytest.approx(expected, rel=0.02)
+    # The parts name where that time goes: weights streamed, KV cache streamed, nothing compute-bound.
+    assert step.weights_read_s[0] == pytest.approx((LINEAR * 2 + LM_HEAD * 2) / 1e12, rel=0.01)
+    assert step.kv_read_s[0] == pytest.approx(1000 * 2 * 2 * 8 * 128 * 2 / 1e12, rel=0.01)
+    assert step.gemm_compute_s[0] < 1e-3 * step.weights_read_s[0]
+    assert step.allreduce_s[0] == step.alltoall_s[0] == step.moe_s[0] == step.scheduler_overhead_s[0] == 0.0
+    assert sum(step.parts().values())[0] == pytest.approx(step.total_s[0], rel=1e-9)
 
 
 def test_prefill_is_compute_bound_with_quadratic_attention():
@@ -95,35 +115,42 @@ def test_prefill_is_compute_bound_with_quadratic_attention():
     linear = 2 * s * LINEAR / 100e12
     attn = 2 * (2 * 8 * 256 * s * (s + 1) / 2) / 100e12
     misc = 2 * 4 * s * 1024 * 4 / 1e12
-    t = step_time(p.R, 0.0, 0.0, np.array([s]), np.array([(s + 1) / 2]))[0]
-    assert t == pytest.approx(linear + attn + misc + 2 * LM_HEAD / 1e12, rel=0.02)
+    step = step_time(p.rows, 0.0, 0.0, np.array([s]), np.array([(s + 1) / 2]))
+    assert step.total_s[0] == pytest.approx(linear + attn + misc + 2 * LM_HEAD / 1e12, rel=0.02)
+    # Parts: the linear layers are compute, the LM head (one row) streams its weights.
+    assert step.gemm_compute_s[0] == pytest.approx(linear, rel=0.01)
+    assert step.weights_read_s[0] == pytest.approx(2 * LM_HEAD / 1e12, rel=0.05)
+    assert step.attention_s[0] == pytest.approx(attn, rel=0.01)
+    assert step.other_kernels_s[0] == pytest.approx(misc, rel=0.01)
+    assert step.kv_read_s[0] == 0.0
+    assert sum(step.parts().values())[0] == pytest.approx(step.total_s[0], rel=1e-9)
     # Doubling the prompt more than doubles the time: attention grows with the square.
-    t2 = step_time(p.R, 0.0, 0.0, np.array([2 * s]), np.array([(2 * s + 1) / 2]))[0]
-    assert t2 > 2 * t
+    t2 = step_time(p.rows, 0.0, 0.0, np.array([2 * s]), np.array([(2 * s + 1) / 2])).total_s[0]
+    assert t2 > 2 * step.total_s[0]
 
 
 def test_fp8_weights_halve_the_streaming_time_and_double_the_peak():
     bf = prepared()
     f8 = prepared(quant="fp8")
-    t_bf = step_time(bf.R, 1.0, np.array([1.0]), 0.0, 0.0)[0]
-    t_f8 = step_time(f8.R, 1.0, np.array([1.0]), 0.0, 0.0)[0]
+    t_bf = step_time(bf.rows, 1.0, np.array([1.0]), 0.0, 0.0).total_s[0]
+    t_f8 = step_time(f8.rows, 1.0, np.array([1.0]), 0.0, 0.0).total_s[0]
     # Weights: linear layers 1 B instead of 2; the LM head stays bf16 (2 MB either way).
     assert t_f8 == pytest.approx((LINEAR * 1 + LM_HEAD * 2) / 1e12, rel=0.03)
     assert t_bf == pytest.approx((LINEAR * 2 + LM_HEAD * 2) / 1e12, rel=0.03)
-    assert f8.R["peak"][0] == 200e12 and bf.R["peak"][0] == 100e12
+    assert f8.rows.device.peak_flop_per_s[0] == 200e12 and bf.rows.device.peak_flop_per_s[0] == 100e12
 
 
 def test_int4_is_weight_only_without_a_native_int4_peak():
     p = prepared(quant="int4")
-    assert p.R["peak"][0] == 100e12  # dequantised into bf16 math
-    assert p.R["beta_ne"][0] == pytest.approx(0.515625)
+    assert p.rows.device.peak_flop_per_s[0] == 100e12  # dequantised into bf16 math
+    assert p.rows.dense_weight_bytes[0] == pytest.approx(0.515625)
 
 
 def test_tensor_parallel_adds_two_all_reduces_per_layer():
     one = prepared()
     two = prepared(tp=2)
-    t1 = step_time(one.R, 1.0, np.array([1000.0]), 0.0, 0.0)[0]
-    t2 = step_time(two.R, 1.0, np.array([1000.0]), 0.0, 0.0)[0]
+    t1 = step_time(one.rows, 1.0, np.array([1000.0]), 0.0, 0.0).total_s[0]
+    t2 = step_time(two.rows, 1.0, np.array([1000.0]), 0.0, 0.0).total_s[0]
     # Half the weights and KV per GPU (LM head split too), plus 2 layers · 2 all-reduces of
     # 1 token · 1024 · 2 B: each 5 µs + 2·(1/2)·2048 B / 100 GB/s = 5.02 µs.
     ar = 4 * (5e-6 + 2048 / 100e9)
@@ -136,8 +163,8 @@ def test_step_overhead_is_added_once_per_iteration():
            "tp": 1, "pp": 1, "ep": 1, "max_batch": 64, "isl": 1000, "osl": 100}
     with_oh = Prepared(pd.DataFrame([row]), cat, ideal_kernels(["toy-gpu"]))
     without = prepared()
-    a = step_time(with_oh.R, 1.0, np.array([100.0]), 0.0, 0.0)[0]
-    b = step_time(without.R, 1.0, np.array([100.0]), 0.0, 0.0)[0]
+    a = step_time(with_oh.rows, 1.0, np.array([100.0]), 0.0, 0.0).total_s[0]
+    b = step_time(without.rows, 1.0, np.array([100.0]), 0.0, 0.0).total_s[0]
     assert a - b == pytest.approx(1.5e-3, rel=1e-6)
 
 

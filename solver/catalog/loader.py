@@ -17,11 +17,11 @@ from typing import Any
 from pydantic import BaseModel, ValidationError
 
 from solver.catalog.sanity import sanity_issues
-from solver.catalog.schema import Accelerator, CatalogFile, Engine, Model, Offer
+from solver.catalog.schema import Accelerator, AcceleratorFamily, CatalogFile, Engine, Model, Offer
 from solver.errors import CatalogError, Issue
 from solver.yamlio import format_location, read_yaml_mapping, validation_issues
 
-SECTIONS = ("accelerators", "models", "offers", "engines")
+SECTIONS = ("accelerators", "models", "offers", "engines", "families")
 
 
 def builtin_catalog_dir() -> Path:
@@ -55,6 +55,7 @@ class Catalog:
     models: dict[str, Model] = field(default_factory=dict)
     offers: dict[str, Offer] = field(default_factory=dict)
     engines: dict[str, Engine] = field(default_factory=dict)
+    families: dict[str, AcceleratorFamily] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
     overrides: list[str] = field(default_factory=list)
     """'section id: file' for every entry a later file replaced."""
@@ -124,10 +125,12 @@ def load_catalog(extra_files: list[Path] | tuple[Path, ...] = (), builtin: bool 
     catalog = Catalog()
     issues: list[Issue] = []
     origin: dict[tuple[str, str], tuple[str, int]] = {}
+    unparsed = []
     for path in paths:
         parsed, file_issues = parse_catalog_file(path)
         issues += file_issues
         if parsed is None:
+            unparsed.append(path)
             continue
         catalog.files.append(str(path))
         for name in SECTIONS:
@@ -137,6 +140,7 @@ def load_catalog(extra_files: list[Path] | tuple[Path, ...] = (), builtin: bool 
                     catalog.overrides.append(f"{name} {entry.id}: {path}")
                 origin[key] = (str(path), i)
                 catalog.section(name)[entry.id] = entry
+    issues += [i for path in unparsed for i in _raw_family_issues(path, catalog)]
     issues += _cross_reference_issues(catalog, origin)
     issues += sanity_issues(catalog, origin)
     if issues:
@@ -144,8 +148,53 @@ def load_catalog(extra_files: list[Path] | tuple[Path, ...] = (), builtin: bool 
     return catalog
 
 
-def _cross_reference_issues(catalog: Catalog, origin: dict[tuple[str, str], tuple[str, int]]) -> list[Issue]:
+def _unknown_family(file: str, location: str, family: object, catalog: Catalog) -> list[Issue]:
+    if not isinstance(family, str) or family in catalog.families:
+        return []
+    allowed = ", ".join(repr(f) for f in catalog.families)
+    return [Issue(file, location, f"got {family!r}; allowed: {allowed} (the ids of catalogs/families.yaml)")]
+
+
+def _raw_family_issues(path: Path, catalog: Catalog) -> list[Issue]:
+    """Unknown families in a file that did not parse, so that its every problem is reported at once."""
+    data, issues = read_yaml_mapping(path)
+    if issues or not isinstance(data, dict):
+        return []
+    entries = data.get("accelerators")
+    if not isinstance(entries, list):
+        return []
+    out = []
+    for i, acc in enumerate(entries):
+        if isinstance(acc, dict):
+            out += _unknown_family(str(path), f"accelerators[{i}].family", acc.get("family"), catalog)
+    return out
+
+
+def _family_issues(catalog: Catalog, origin: dict[tuple[str, str], tuple[str, int]]) -> list[Issue]:
+    """Every family an accelerator, engine support list, profile or prior names is in `families`."""
     issues = []
+
+    def check(section: str, entry_id: str, where: str, family: str) -> None:
+        file, i = origin[(section, entry_id)]
+        issues.extend(_unknown_family(file, f"{section}[{i}].{where}", family, catalog))
+
+    for acc in catalog.accelerators.values():
+        check("accelerators", acc.id, "family", acc.family)
+    for eng in catalog.engines.values():
+        for j, s in enumerate(eng.support):
+            for f in s.families:
+                check("engines", eng.id, f"support[{j}].families", f)
+        for j, p in enumerate(eng.profiles):
+            for f in p.families:
+                check("engines", eng.id, f"profiles[{j}].families", f)
+    for fam in catalog.families.values():
+        for engine_id, prior in fam.profile_priors.items():
+            check("families", fam.id, f"profile_priors.{engine_id}.family", prior.family)
+    return issues
+
+
+def _cross_reference_issues(catalog: Catalog, origin: dict[tuple[str, str], tuple[str, int]]) -> list[Issue]:
+    issues = _family_issues(catalog, origin)
     for offer in catalog.offers.values():
         if offer.accelerator not in catalog.accelerators:
             file, i = origin[("offers", offer.id)]

@@ -11,9 +11,11 @@ Conventions (stated once, used everywhere):
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from solver.units import HOURS_PER_YEAR
 
 ID_PATTERN = r"^[a-z0-9][a-z0-9.\-]*$"
 
@@ -22,9 +24,8 @@ KvQuant = Literal["bf16", "fp16", "fp8"]
 WEIGHT_QUANTS: tuple[str, ...] = ("bf16", "fp16", "fp8", "int8", "int4", "fp4", "mxfp4")
 KV_QUANTS: tuple[str, ...] = ("bf16", "fp16", "fp8")
 
-Family = Literal[
-    "ampere", "ada", "hopper", "blackwell", "blackwell-ultra", "cdna3", "cdna4", "gaudi", "tpu"
-]
+Family = Annotated[str, Field(pattern=ID_PATTERN)]
+"""Id of an accelerator family in catalogs/families.yaml (checked when the catalogs load)."""
 
 
 class Strict(BaseModel):
@@ -240,7 +241,7 @@ class Offer(Sourced):
     def owned_capital_usd_per_hour(self) -> float:
         """purchase / (years · 8760 h)."""
         assert self.purchase_usd and self.amortization_years
-        return self.purchase_usd / (self.amortization_years * 8760.0)
+        return self.purchase_usd / (self.amortization_years * HOURS_PER_YEAR)
 
     def owned_power_usd_per_hour(self, utilisation: float) -> float:
         """(idle + u·(full − idle)) kW · PUE · USD/kWh."""
@@ -285,22 +286,22 @@ class EfficiencyProfile(Strict):
     """Framework whose kernel curves apply (trtllm, vllm, sglang); default: the engine id."""
     ttft_overhead_ms: float = Field(default=0.0, ge=0)
     """Fixed per-request time added to TTFT (tokenisation, HTTP, scheduling)."""
-    max_batch_default: int = Field(default=256, ge=1)
+    max_batch_default: int = Field(ge=1)
     """Requests decoding at once when the caller sets no max_batch (engine default max_num_seqs)."""
-    max_num_tokens: int = Field(default=8192, ge=64)
+    max_num_tokens: int = Field(ge=64)
     """Token budget of one iteration (chunked prefill size)."""
-    memory_utilisation: float = Field(default=0.9, gt=0, le=1)
+    memory_utilisation: float = Field(gt=0, le=1)
     """Fraction of device memory the engine allocates (vLLM gpu_memory_utilization)."""
-    runtime_reserve_gb: float = Field(default=2.0, ge=0)
+    runtime_reserve_gb: float = Field(ge=0)
     """Per-GPU memory for CUDA context, communication buffers and graphs, GB."""
-    kv_admission_output_fraction: float = Field(default=0.5, ge=0, le=1)
+    kv_admission_output_fraction: float = Field(ge=0, le=1)
     """KV reserved per admitted request = prompt + this fraction of the output (1 = the scheduler
     reserves the whole sequence, TensorRT-LLM's GUARANTEED_NO_EVICT; 0.5 = paged, on demand)."""
-    kv_memory_fraction_of_free: bool = False
+    kv_memory_fraction_of_free: bool
     """True when `memory_utilisation` applies to the memory left after weights and activations
     (TensorRT-LLM kv_cache_free_gpu_mem_fraction); False when it is a share of the whole device (vLLM
     gpu_memory_utilization, SGLang mem_fraction_static)."""
-    kv_quant_default: Literal["auto", "bf16", "fp16", "fp8"] = "auto"
+    kv_quant_default: Literal["auto", "bf16", "fp16", "fp8"]
     """KV-cache dtype when the caller names none: `auto` = fp8 with fp8/fp4/mxfp4 weights where the
     engine runs an fp8 KV cache on the family (quantized checkpoints ship KV scales), else the
     activation dtype (bf16, fp16 for fp16 weights)."""
@@ -308,9 +309,32 @@ class EfficiencyProfile(Strict):
     """Median absolute percentage error per metric on the cases it was fitted to."""
 
 
+class EngineSettings(Strict):
+    """An engine's own defaults, the same on every family (not fitted). A profile takes each of them
+    unless it sets the field itself."""
+
+    max_batch_default: int = Field(ge=1)
+    max_num_tokens: int = Field(ge=64)
+    memory_utilisation: float = Field(gt=0, le=1)
+    runtime_reserve_gb: float = Field(ge=0)
+    kv_admission_output_fraction: float = Field(ge=0, le=1)
+    kv_memory_fraction_of_free: bool
+    kv_quant_default: Literal["auto", "bf16", "fp16", "fp8"]
+    source: str = Field(min_length=3)
+    """Where the defaults were read (engine documentation)."""
+    as_of: dt.date
+    notes: str | None = None
+
+    def profile_fields(self) -> dict[str, Any]:
+        """The settings as `EfficiencyProfile` fields."""
+        return self.model_dump(exclude={"source", "as_of", "notes"})
+
+
 class Engine(Sourced):
     name: str
     support: list[EngineSupport] = Field(min_length=1)
+    settings: EngineSettings | None = None
+    """The engine's defaults (kept by hand, with their source); every profile takes them."""
     profiles: list[EfficiencyProfile] = []
     """Calibrated efficiency per accelerator family (solver/perf falls back as documented there)."""
     aliases: list[str] = []
@@ -336,6 +360,54 @@ class Engine(Sourced):
     def _alias_ids(cls, v: list[str]) -> list[str]:
         return [a.lower() for a in v]
 
+    @model_validator(mode="before")
+    @classmethod
+    def _profiles_take_the_settings(cls, data: Any) -> Any:
+        """Each profile gets the engine's `settings` for the fields it does not set itself."""
+        settings = data.get("settings") if isinstance(data, dict) else None
+        if isinstance(settings, EngineSettings):
+            shared = settings.profile_fields()
+        elif isinstance(settings, dict):
+            shared = {k: v for k, v in settings.items() if k not in ("source", "as_of", "notes")}
+        else:
+            shared = {}
+        if not isinstance(data, dict) or not isinstance(data.get("profiles"), list):
+            return data
+        needed = [k for k in EngineSettings.model_fields if k not in ("source", "as_of", "notes")]
+        for i, p in enumerate(data["profiles"]):
+            missing = [k for k in needed if isinstance(p, dict) and k not in p and k not in shared]
+            if missing:
+                raise ValueError(f"profiles[{i}] has no {', '.join(missing)}: give the engine `settings:` "
+                                 f"(its defaults, as in the built-in catalogs/engines.yaml) or set them in the profile")
+        profiles = [{**shared, **p} if isinstance(p, dict) else p for p in data["profiles"]]
+        return {**data, "profiles": profiles}
+
+
+class ProfilePrior(Strict):
+    """Where a family's profile for one engine takes its values when calibration has no cases for it."""
+
+    engine: str
+    family: Family
+    why: str
+
+
+class AcceleratorFamily(Sourced):
+    """An accelerator architecture family: what the performance model assumes for its members. A new
+    family is one entry here (plus its accelerators and the engines' support lists)."""
+
+    name: str
+    kernel_system: str
+    """System of catalogs/kernel_fits.yaml whose fitted kernel efficiencies apply to members without
+    kernel tables of their own (fractions of each member's own spec-sheet peaks)."""
+    kernel_tables_measured: bool
+    """True when `kernel_system` was measured on this family; False when it is a prior borrowed from
+    the closest measured family."""
+    default_inter_node_bandwidth_gb_s: float = Field(gt=0)
+    """Network bandwidth per GPU per direction, GB/s, for a member whose entry gives none."""
+    profile_priors: dict[str, ProfilePrior] = {}
+    """Per engine id: the profile whose fitted values this family's profile copies when calibration
+    has no cases for (engine, this family)."""
+
 
 class CatalogFile(Strict):
     """Shape of one catalog YAML file: any subset of the four sections."""
@@ -344,3 +416,4 @@ class CatalogFile(Strict):
     models: list[Model] = []
     offers: list[Offer] = []
     engines: list[Engine] = []
+    families: list[AcceleratorFamily] = []

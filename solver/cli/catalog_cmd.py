@@ -33,6 +33,8 @@ from solver.catalog.params import parameter_counts
 from solver.catalog.schema import Engine, Model, Offer
 from solver.cli import app
 from solver.errors import CatalogError, Issue
+from solver.perf.arch import geometry
+from solver.perf.memory import kv_bytes_per_request
 from solver.yamlio import validation_issues
 
 catalog_app = typer.Typer(
@@ -76,11 +78,10 @@ def kv_cache_bytes_per_token(model: Model, bytes_per_value: int = 2) -> int:
     GQA/MHA: 2 (K and V) · layers · kv_heads · head_dim · bytes. MLA caches one compressed latent
     and the shared rope key per layer: (kv_lora_rank + qk_rope_head_dim) · layers · bytes.
     Sliding-window layers are counted like full layers (this is the per-token cost before the window
-    caps it).
+    caps it). The performance model's formula (`solver.perf.memory.kv_bytes_per_request`) at one token,
+    one GPU.
     """
-    if model.is_mla:
-        return (model.kv_lora_rank + model.qk_rope_head_dim) * model.num_layers * bytes_per_value
-    return 2 * model.num_layers * model.num_kv_heads * model.head_dim * bytes_per_value
+    return int(kv_bytes_per_request(geometry(model), float(bytes_per_value), 1, 1, 1.0))
 
 
 def model_computed(model: Model) -> dict[str, Any]:

@@ -63,6 +63,23 @@ def _print_table(results: list[dict]) -> None:
         for r in results:
             table.add_row(*(_fmt(r.get(c)) for c in cols))
     _console().print(table)
+    if len(results) == 1 and results[0].get("breakdown"):
+        _print_breakdown(results[0]["breakdown"])
+
+
+def _print_breakdown(breakdown: dict) -> None:
+    """Where the time and memory go: iteration ms by part, TTFT ms by part, memory GB per GPU by part."""
+    titles = {"decode_step_ms": "decode step, ms (total = mean TPOT)",
+              "prefill_step_ms": "iteration prefilling one prompt, ms", "ttft_ms": "mean TTFT, ms",
+              "memory_gb_per_gpu": "memory per GPU, GB"}
+    table = Table(title="breakdown")
+    table.add_column("of")
+    table.add_column("part")
+    table.add_column("value", justify="right")
+    for group, parts in breakdown.items():
+        for i, (part, v) in enumerate(parts.items()):
+            table.add_row(titles.get(group, group) if i == 0 else "", part, _fmt(v), end_section=part == "total")
+    _console().print(table)
 
 
 def _mode(max_throughput, concurrency, rate, static_batch, slo_ttft_ms, slo_tpot_ms) -> tuple[str, float | None]:
@@ -129,7 +146,7 @@ def estimate_cmd(
            "quant": quant, "kv_quant": kv_quant, "engine": engine, "isl": isl, "osl": osl, "mode": mode,
            "mode_value": value, "slo_ttft_ms": slo_ttft_ms, "slo_tpot_ms": slo_tpot_ms,
            "percentile": percentile, "max_batch": max_batch}
-    result = estimate_many([row], catalog)[0]
+    result = estimate_many([row], catalog, breakdown=True)[0]
     if result.get("error"):
         raise EstimateError(f"estimate: {result['error']}")
     if as_json:

@@ -10,8 +10,7 @@ import pandas as pd
 from solver.optimize.cpsat import RawSolution
 from solver.optimize.data import ModelInput
 from solver.optimize.model import busy_unit_usd
-
-HOURS_PER_MONTH = 730.0
+from solver.units import HOURS_PER_MONTH
 
 
 @dataclass

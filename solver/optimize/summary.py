@@ -14,6 +14,7 @@ from solver.optimize.data import ModelInput
 from solver.optimize.launch import effective_max_batch, launch_command
 from solver.optimize.plan import HOURS_PER_MONTH, Plan
 from solver.problem import Problem
+from solver.units import SECONDS_PER_HOUR
 
 
 class PlacementReport(TypedDict):
@@ -118,7 +119,7 @@ def workload_summaries(problem: Problem, catalog: Catalog, data: ModelInput, pla
         usd = float(costs[costs["workload"] == wl.name]["usd"].sum())
         served = served_rps(data, raw, w)
         hours = data.slot_hours
-        tokens = sum(served[t] * 3600 * hours[t] for t in range(data.num_slots)) * wl.osl()
+        tokens = sum(served[t] * SECONDS_PER_HOUR * hours[t] for t in range(data.num_slots)) * wl.osl()
         demand = sum(data.workloads[w].traffic_rps[t] * hours[t] for t in range(data.num_slots))
         served_share = sum(served[t] * hours[t] for t in range(data.num_slots)) / demand if demand else 1.0
         if len(sched):

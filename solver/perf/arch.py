@@ -17,6 +17,7 @@ from dataclasses import asdict, dataclass
 
 from solver.catalog.params import parameter_counts
 from solver.catalog.schema import Accelerator, Model
+from solver.units import BF16_BYTES
 
 WEIGHT_BYTES = {"bf16": 2.0, "fp16": 2.0, "fp8": 1.0, "int8": 1.0, "int4": 0.515625, "fp4": 0.5625,
                 "mxfp4": 0.53125}
@@ -122,5 +123,5 @@ def weight_bytes(quant: str, model_arch: str) -> tuple[float, float]:
     """(bytes per non-expert linear weight, bytes per routed-expert weight)."""
     b = WEIGHT_BYTES[quant]
     if quant == "mxfp4":
-        return 2.0, b
+        return BF16_BYTES, b
     return b, b

@@ -20,14 +20,17 @@ engine runs on the family and keeps the fastest.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from solver.catalog.schema import WEIGHT_QUANTS
 from solver.errors import CatalogError, EstimateError
-from solver.perf.candidates import Prepared
+from solver.perf import memory as mem
+from solver.perf.breakdown import breakdown_columns, nest
 from solver.perf.kernels import KernelLibrary
+from solver.perf.prepare import Prepared
 from solver.perf.serving import Serving, closed_others
 
 MODES = ("max_throughput", "concurrency", "rate", "static_batch", "slo")
@@ -105,14 +108,131 @@ def expand(rows: list[dict], catalog) -> tuple[pd.DataFrame, list[str | None]]:
     return pd.DataFrame(cand), errors
 
 
-def evaluate_modes(cand: pd.DataFrame, catalog, kernels: KernelLibrary | None = None) -> pd.DataFrame:
-    """Whole-system metrics per candidate row (columns documented in `_FIELDS`)."""
+@dataclass
+class _Load:
+    """Where each row operates: x arrivals per iteration, the closed-loop share of other clients' prefill
+    work, the closed loop's extra wait for a slot, and whether the offered load saturates the replica."""
+
+    x: np.ndarray
+    others: np.ndarray
+    extra_wait_s: np.ndarray
+    saturated: np.ndarray
+    rate_rps: np.ndarray
+    """Offered rate per replica (rate mode; 1 elsewhere)."""
+
+
+def _operating_load(base: Serving, svp: Serving, sub: pd.DataFrame, replicas, rs: np.ndarray) -> _Load:
+    """The operating point of each row's mode (max_throughput and static_batch: x_max); slo rows that
+    meet no load get their reason in `rs`."""
+    n = len(sub)
+    mode = sub["mode"].to_numpy()
+    val = sub["mode_value"].to_numpy(float)
+    load = _Load(base.x_max.copy(), np.ones(n), np.zeros(n), np.zeros(n, bool),
+                 np.where(mode == "rate", val / replicas, 1.0))
+    r = mode == "rate"
+    if r.any():
+        pt, saturated = base.at_rate(load.rate_rps)
+        load.x = np.where(r, pt.x, load.x)
+        load.saturated |= r & saturated
+    c = mode == "concurrency"
+    if c.any():
+        clients = np.where(c, val / replicas, 1.0)
+        load.others = np.where(c, closed_others(clients), 1.0)
+        load.x = np.where(c, base.concurrency_x(clients), load.x)
+        load.extra_wait_s = base.closed_extra_wait(clients)
+        load.saturated |= c & (clients > base.b_max)
+    s = mode == "slo"
+    if s.any():
+        xs = svp.capacity(np.where(s, sub["slo_ttft_ms"].to_numpy(float) * 1e-3, np.nan),
+                          np.where(s, sub["slo_tpot_ms"].to_numpy(float) * 1e-3, np.nan), np.full(n, np.nan))
+        load.x = np.where(s, xs, load.x)
+        rs[s & (xs <= 0) & (rs == "")] = "slo: no load level meets the SLOs on this configuration"
+    return load
+
+
+def _loaded_metrics(sv: dict[float, Serving], load: _Load, mode: np.ndarray) -> dict:
+    """Latency percentiles, means, rate and batch of the open/closed-loop modes at the operating point."""
+    base = sv[99.0]
+    closed = (mode == "concurrency") | (mode == "max_throughput")
+    res = {}
+    for p, svx in sv.items():
+        q_open = svx.point(load.x, queue_slots=True, others=load.others)
+        q_closed = svx.point(load.x, closed_extra_wait=load.extra_wait_s, queue_slots=False, others=load.others)
+        res[f"ttft_p{p:.0f}_ms"] = np.where(closed, q_closed.ttft_p, q_open.ttft_p) * 1e3
+        res[f"tpot_p{p:.0f}_ms"] = q_open.tpot_p * 1e3
+    # q_open/q_closed are now those of p99 (the last), whose means the mean metrics use.
+    ttft = np.where(closed, q_closed.ttft_mean, q_open.ttft_mean)
+    ttft_parts = {k: np.where(closed, q_closed.ttft_parts[k], v) for k, v in q_open.ttft_parts.items()}
+    # An open loop below saturation serves exactly the offered rate (the bisection only brackets it).
+    lam = np.where(mode == "rate", np.where(load.saturated, base.lam_sat, load.rate_rps), q_open.lam)
+    lam = np.where((mode == "concurrency") & load.saturated, base.lam_sat, lam)
+    lam = np.where(mode == "max_throughput", base.lam_sat, lam)
+    return {"res": res, "ttft": ttft, "ttft_parts": ttft_parts, "tpot": q_open.tpot_mean, "lam": lam,
+            "batch": q_open.n_dec,
+            "e2e": ttft + base.O1 * q_open.tpot_mean, "rho": np.minimum(lam / base.lam_sat, 1.0)}
+
+
+def _static_batch(base: Serving, met: dict, st: np.ndarray, n_s, b_max) -> None:
+    """Overwrite the static_batch rows of `met` with one batch of n_s requests per replica."""
+    s_ttft, s_tau, s_e2e = base.static_batch(n_s)
+    over = base.rows.runtime.ttft_overhead_s
+    static_parts = {"engine_overhead_s": over, "running_iteration_s": 0.0, "prefill_s": s_ttft - over,
+                    "queueing_s": 0.0}
+    met["ttft_parts"] = {k: np.where(st, static_parts[k], v) for k, v in met["ttft_parts"].items()}
+    met["ttft"] = np.where(st, s_ttft, met["ttft"])
+    met["tpot"] = np.where(st, s_tau, met["tpot"])
+    met["e2e"] = np.where(st, s_e2e, met["e2e"])
+    met["lam"] = np.where(st, n_s / s_e2e, met["lam"])
+    met["batch"] = np.where(st, np.minimum(n_s, b_max), met["batch"])
+    met["rho"] = np.where(st, 1.0, met["rho"])
+    for p in (50.0, 90.0, 99.0):
+        met["res"][f"ttft_p{p:.0f}_ms"] = np.where(st, s_ttft * 1e3, met["res"][f"ttft_p{p:.0f}_ms"])
+        met["res"][f"tpot_p{p:.0f}_ms"] = np.where(st, s_tau * 1e3, met["res"][f"tpot_p{p:.0f}_ms"])
+
+
+def _system_metrics(prep: Prepared, sub: pd.DataFrame, rs: np.ndarray, plan: mem.MemoryPlan,
+                    with_breakdown: bool) -> dict:
+    """Whole-system metrics of the usable rows `sub` (values for `_FIELDS`, plus breakdown columns)."""
+    rows = prep.rows
+    replicas = np.floor(sub["gpus_total"].to_numpy(float) / (sub["tp"] * sub["pp"] * sub["ep"]).to_numpy(float))
+    S, osl = sub["isl"].to_numpy(float), sub["osl"].to_numpy(float)
+    b_max = np.maximum(plan.batch_max, 1.0)
+    mode = sub["mode"].to_numpy()
+    val = sub["mode_value"].to_numpy(float)
+    sv = {p: Serving(rows, S, osl, b_max, np.full(len(sub), p)) for p in (50.0, 90.0, 99.0)}
+    base = sv[99.0]
+    load = _operating_load(base, Serving(rows, S, osl, b_max, sub["percentile"].to_numpy(float)), sub, replicas, rs)
+    met = _loaded_metrics(sv, load, mode)
+    st = mode == "static_batch"
+    n_s = np.where(st, np.ceil(val / replicas), 1.0)
+    if st.any():
+        _static_batch(base, met, st, n_s, b_max)
+    tok = met["lam"] * osl * replicas
+    vals = {
+        "replicas": replicas, "batch": met["batch"], "max_batch_effective": b_max,
+        "memory_gb_per_gpu": plan.gb_per_gpu_at(met["batch"], rows.ep),
+        "kv_cache_tokens": np.floor(plan.kv_cache_tokens),
+        "ttft_ms": met["ttft"] * 1e3, "tpot_ms": met["tpot"] * 1e3, "e2e_ms": met["e2e"] * 1e3,
+        "e2e_p99_ms": (met["res"]["ttft_p99_ms"] + base.O1 * met["res"]["tpot_p99_ms"]),
+        "requests_per_s": met["lam"] * replicas, "output_tokens_per_s": tok,
+        "output_tokens_per_s_per_gpu": tok / sub["gpus_total"].to_numpy(float),
+        "utilisation": met["rho"], "saturated": load.saturated.astype(float), **met["res"],
+    }
+    if with_breakdown:
+        vals.update(breakdown_columns(base, load.x, load.others, st, n_s, met["ttft_parts"], met["ttft"], plan,
+                                      met["batch"]))
+    return vals
+
+
+def evaluate_modes(cand: pd.DataFrame, catalog, kernels: KernelLibrary | None = None,
+                   with_breakdown: bool = False) -> pd.DataFrame:
+    """Whole-system metrics per candidate row (columns documented in `_FIELDS`; with `with_breakdown`,
+    also the `breakdown.BREAKDOWN_COLUMNS`)."""
     out = cand.copy()
-    n = len(cand)
     for f in _FIELDS:
         out[f] = np.nan
     out["reason"] = ""
-    if n == 0:
+    if len(cand) == 0:
         return out
     df = cand.assign(slo_e2e_ms=np.nan).astype({"slo_ttft_ms": float, "slo_tpot_ms": float, "max_batch": float})
     prep = Prepared(df, catalog, kernels)
@@ -120,108 +240,13 @@ def evaluate_modes(cand: pd.DataFrame, catalog, kernels: KernelLibrary | None = 
     idx = prep.idx
     reason = prep.reason.copy()
     if len(idx):
-        R = prep.R
-        m = prep.memory(prep.df["max_batch"].to_numpy()[idx])
+        plan = prep.memory(prep.df["max_batch"].to_numpy()[idx])
         rs = reason[idx].copy()
-        no_mem = (m["free"] < m["per_req_full"]) & (rs == "")
-        need = m["weights"] + m["act"] + R["reserve_gb"] * 1e9 + m["per_req_full"]
-        rs[no_mem] = [f"memory: needs {a / 1e9:.1f} GB/GPU, {b / 1e9:.1f} available"
-                      for a, b in zip(need[no_mem], m["device"][no_mem], strict=True)]
-        sub = df.iloc[idx]
-        per = (sub["tp"] * sub["pp"] * sub["ep"]).to_numpy(float)
-        replicas = np.floor(sub["gpus_total"].to_numpy(float) / per)
-        S, osl = sub["isl"].to_numpy(float), sub["osl"].to_numpy(float)
-        b_max = np.maximum(m["b_max"], 1.0)
-        mode = sub["mode"].to_numpy()
-        val = sub["mode_value"].to_numpy(float)
-        pct = sub["percentile"].to_numpy(float)
-        sv = {p: Serving(R, S, osl, b_max, np.full(len(idx), p)) for p in (50.0, 90.0, 99.0)}
-        svp = Serving(R, S, osl, b_max, pct)
-        base = sv[99.0]
-        x = base.x_max.copy()
-        kw_closed = np.zeros(len(idx), bool)
-        others = np.ones(len(idx))
-        extra = np.zeros(len(idx))
-        lam = base.lam_sat.copy()
-        saturated = np.zeros(len(idx), bool)
-        # rate
-        r = mode == "rate"
-        lam_r = np.where(r, val / replicas, 1.0)
-        if r.any():
-            xr = base.bisect(lambda pt: pt.lam <= lam_r)
-            x = np.where(r, xr, x)
-            saturated |= r & (lam_r >= base.lam_sat)
-        c = mode == "concurrency"
-        if c.any():
-            n_r = np.where(c, val / replicas, 1.0)
-            others = np.where(c, closed_others(n_r), 1.0)
-            xc = base.bisect(lambda pt: pt.lam * (pt.ttft_mean + base.O1 * pt.tpot_mean) <= n_r, queue_slots=False,
-                             others=others)
-            x = np.where(c, xc, x)
-            sat = c & (n_r > b_max)
-            extra = np.where(sat, (n_r - b_max) / base.lam_sat, 0.0)
-            saturated |= sat
-            kw_closed |= c
-        s = mode == "slo"
-        if s.any():
-            xs = svp.capacity(np.where(s, sub["slo_ttft_ms"].to_numpy(float) * 1e-3, np.nan),
-                              np.where(s, sub["slo_tpot_ms"].to_numpy(float) * 1e-3, np.nan),
-                              np.full(len(idx), np.nan))
-            x = np.where(s, xs, x)
-            rs[s & (xs <= 0) & (rs == "")] = "slo: no load level meets the SLOs on this configuration"
-        mt = mode == "max_throughput"
-        pts = {}
-        for p, svx in sv.items():
-            q_open = svx.point(x, queue_slots=True, others=others)
-            q_closed = svx.point(x, closed_extra_wait=extra, queue_slots=False, others=others)
-            pts[p] = (q_open, q_closed)
-        res = {}
-        for p in (50.0, 90.0, 99.0):
-            q_open, q_closed = pts[p]
-            use_closed = kw_closed | mt
-            ttft_p = np.where(use_closed, q_closed.ttft_p, q_open.ttft_p)
-            res[f"ttft_p{p:.0f}_ms"] = ttft_p * 1e3
-            res[f"tpot_p{p:.0f}_ms"] = q_open.tpot_p * 1e3
-        q_open, q_closed = pts[99.0]
-        use_closed = kw_closed | mt
-        ttft = np.where(use_closed, q_closed.ttft_mean, q_open.ttft_mean)
-        tpot = q_open.tpot_mean
-        # An open loop below saturation serves exactly the offered rate (the bisection only brackets it).
-        lam = np.where(r, np.where(saturated, base.lam_sat, lam_r), q_open.lam)
-        lam = np.where(c & saturated, base.lam_sat, lam)
-        lam = np.where(mt, base.lam_sat, lam)
-        batch = q_open.n_dec
-        e2e = ttft + base.O1 * tpot
-        rho = np.minimum(lam / base.lam_sat, 1.0)
-        st = mode == "static_batch"
-        if st.any():
-            n_s = np.where(st, np.ceil(val / replicas), 1.0)
-            s_ttft, s_tau, s_e2e = base.static_batch(n_s)
-            ttft = np.where(st, s_ttft, ttft)
-            tpot = np.where(st, s_tau, tpot)
-            e2e = np.where(st, s_e2e, e2e)
-            lam = np.where(st, n_s / s_e2e, lam)
-            batch = np.where(st, np.minimum(n_s, b_max), batch)
-            for p in (50.0, 90.0, 99.0):
-                res[f"ttft_p{p:.0f}_ms"] = np.where(st, s_ttft * 1e3, res[f"ttft_p{p:.0f}_ms"])
-                res[f"tpot_p{p:.0f}_ms"] = np.where(st, s_tau * 1e3, res[f"tpot_p{p:.0f}_ms"])
+        rs[rs == ""] = plan.verdict()[rs == ""]
+        vals = _system_metrics(prep, df.iloc[idx], rs, plan, with_breakdown)
         live = rs == ""
-        tok = lam * osl * replicas
-        batch_mem = np.minimum(batch, b_max) / R["ep"]
-        vals = {
-            "replicas": replicas, "batch": batch, "max_batch_effective": b_max,
-            "memory_gb_per_gpu": (m["weights"] + m["act"] + R["reserve_gb"] * 1e9
-                                  + batch_mem * m["per_req_mean"]) / 1e9,
-            "kv_cache_tokens": np.floor(m["kv_tokens"]),
-            "ttft_ms": ttft * 1e3, "tpot_ms": tpot * 1e3, "e2e_ms": e2e * 1e3,
-            "e2e_p99_ms": (res["ttft_p99_ms"] + base.O1 * res["tpot_p99_ms"]),
-            "requests_per_s": lam * replicas, "output_tokens_per_s": tok,
-            "output_tokens_per_s_per_gpu": tok / sub["gpus_total"].to_numpy(float),
-            "utilisation": np.where(st, 1.0, rho),
-            "saturated": saturated.astype(float), **res,
-        }
         for k, v in vals.items():
-            arr = out[k].to_numpy(float).copy()
+            arr = out[k].to_numpy(float).copy() if k in out else np.full(len(out), np.nan)
             arr[idx] = np.where(live, v, np.nan) if k not in ("memory_gb_per_gpu", "kv_cache_tokens") else v
             out[k] = arr
         reason[idx] = rs
@@ -260,10 +285,12 @@ def _pick(group: pd.DataFrame) -> pd.Series:
     return group.assign(_per=per, _search=search).sort_values(["_search", "_per"], ascending=[True, False]).iloc[0]
 
 
-def estimate_many(rows: list[dict], catalog, kernels: KernelLibrary | None = None) -> list[dict]:
-    """One result dict per input row, in input order (errors become fits=False with `error`)."""
+def estimate_many(rows: list[dict], catalog, kernels: KernelLibrary | None = None,
+                  breakdown: bool = False) -> list[dict]:
+    """One result dict per input row, in input order (errors become fits=False with `error`); with
+    `breakdown`, a fitting row also carries `breakdown` (see `solver.perf.breakdown`)."""
     cand, errors = expand(rows, catalog)
-    res = evaluate_modes(cand, catalog, kernels) if len(cand) else cand
+    res = evaluate_modes(cand, catalog, kernels, with_breakdown=breakdown) if len(cand) else cand
     out: list[dict] = []
     groups = dict(tuple(res.groupby("req"))) if len(res) else {}
     for i, row in enumerate(rows):
@@ -283,6 +310,8 @@ def estimate_many(rows: list[dict], catalog, kernels: KernelLibrary | None = Non
         for k in ("case_id",):
             if k in row and not _blank(row[k]):
                 d[k] = row[k]
+        if breakdown and d["fits"]:
+            d["breakdown"] = nest({k: _clean(v) for k, v in best.items()})
         out.append(d)
     return out
 
@@ -316,7 +345,7 @@ def estimate(model: str, accelerator: str, gpus: int | None = None, *, isl: floa
            "mode_value": mode_value, "tp": tp, "pp": pp, "ep": ep, "quant": quant, "kv_quant": kv_quant,
            "engine": engine, "slo_ttft_ms": slo_ttft_ms, "slo_tpot_ms": slo_tpot_ms, "percentile": percentile,
            "max_batch": max_batch}
-    res = estimate_many([row], catalog)[0]
+    res = estimate_many([row], catalog, breakdown=True)[0]
     if res.get("error"):
         raise EstimateError(res["error"])
     return res

@@ -8,15 +8,16 @@ so efficiency depends on shape the way real kernels do: a GEMM with few tokens i
 a large one approaches η_c of peak, and the knee is as sharp as measured. Collectives cost
 t = α + f(n) · bytes / busbw.
 
-Accelerators measured in the kernel tables use their own fits; others use the fit of the family's
-closest measured system (`family_fallback`), whose efficiencies are fractions of peak and so apply to
-the unmeasured GPU's own spec-sheet numbers. Busbw of a fallback is scaled by the ratio of link
+Accelerators measured in the kernel tables use their own fits; others use the fit of their family's
+`kernel_system` (catalogs/families.yaml), whose efficiencies are fractions of peak and so apply to the
+unmeasured GPU's own spec-sheet numbers. Busbw of such a system is scaled by the ratio of link
 bandwidths.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -46,14 +47,58 @@ class Link:
     busbw_bytes_s: float
 
 
-def smooth_roofline(flops, bytes_, peak, bw, eta_c, eta_m, p, t0):
-    """Vectorised kernel time in seconds; all arguments broadcast (FLOP, bytes, FLOP/s, bytes/s)."""
+class KernelTime:
+    """A kernel's time and its split: `floor_s` (t0) + `compute_s` + `memory_s` = `time_s`.
+
+    The smooth part ((t_c)^p + (t_m)^p)^(1/p) is split in proportion to t_c^p : t_m^p, so a clearly
+    compute-bound kernel counts as compute, a bandwidth-bound one as memory traffic, and a kernel at
+    the knee half and half. The split is computed on first use (the hot path needs only `time_s`).
+    """
+
+    __slots__ = ("time_s", "_split", "_parts")
+
+    def __init__(self, time_s, split: Callable[[], tuple]):
+        self.time_s = time_s
+        self._split = split
+        self._parts: tuple | None = None
+
+    def _get(self) -> tuple:
+        if self._parts is None:
+            self._parts = self._split()
+        return self._parts
+
+    @property
+    def floor_s(self):
+        return self._get()[0]
+
+    @property
+    def compute_s(self):
+        return self._get()[1]
+
+    @property
+    def memory_s(self):
+        return self._get()[2]
+
+
+def roofline(flops, bytes_, peak, bw, eta_c, eta_m, p, t0) -> KernelTime:
+    """Vectorised kernel time in seconds with its split; arguments broadcast (FLOP, bytes, FLOP/s, bytes/s)."""
     tc = flops / (eta_c * peak)
     tm = bytes_ / (eta_m * bw)
     hi = np.maximum(tc, tm)
     lo = np.minimum(tc, tm)
-    ratio = np.where(hi > 0, lo / np.where(hi > 0, hi, 1.0), 0.0)
-    return t0 + hi * (1.0 + ratio**p) ** (1.0 / p)
+    ratio_p = np.where(hi > 0, lo / np.where(hi > 0, hi, 1.0), 0.0) ** p
+    body = hi * (1.0 + ratio_p) ** (1.0 / p)
+
+    def split():
+        compute = body * np.where(tc >= tm, 1.0, ratio_p) / (1.0 + ratio_p)
+        return np.broadcast_to(t0, np.shape(body)), compute, body - compute
+
+    return KernelTime(t0 + body, split)
+
+
+def smooth_roofline(flops, bytes_, peak, bw, eta_c, eta_m, p, t0):
+    """Vectorised kernel time in seconds (`roofline` without the split)."""
+    return roofline(flops, bytes_, peak, bw, eta_c, eta_m, p, t0).time_s
 
 
 @functools.lru_cache(maxsize=4)
@@ -66,20 +111,32 @@ def load_kernel_fits(path: str | None = None) -> dict:
 
 
 class KernelLibrary:
-    """Curve and link lookups for one accelerator."""
+    """Curve and link lookups for one accelerator.
 
-    def __init__(self, fits: dict | None = None):
+    fits: the kernel fits (default catalogs/kernel_fits.yaml); family_systems: family id -> the kernel
+    system of accelerators without tables of their own (`kernel_system` of catalogs/families.yaml).
+    """
+
+    def __init__(self, fits: dict | None = None, family_systems: dict[str, str] | None = None):
         self.fits = fits or load_kernel_fits()
+        self.family_systems = family_systems or {}
         self._by_acc: dict[str, str] = {}
         for system, entry in self.fits["systems"].items():
             for acc_id in entry.get("accelerators", []):
                 self._by_acc[acc_id] = system
 
+    @classmethod
+    def for_catalog(cls, catalog, fits: dict | None = None) -> KernelLibrary:
+        return cls(fits, {f.id: f.kernel_system for f in catalog.families.values()})
+
     def system_for(self, acc: Accelerator) -> tuple[str, bool]:
         """(kernel system, measured?) for an accelerator."""
         if acc.id in self._by_acc:
             return self._by_acc[acc.id], True
-        return self.fits["family_fallback"].get(acc.family, "h100_sxm"), False
+        if acc.family not in self.family_systems:
+            raise CatalogError([Issue("families", acc.family, f"no kernel_system for the {acc.family} family of "
+                                                              f"{acc.id}; add the family to catalogs/families.yaml")])
+        return self.family_systems[acc.family], False
 
     def curve(self, acc: Accelerator, table: str, framework: str, dtype: str) -> Curve:
         """Fitted curve; falls back over frameworks, then over dtypes (named in `DTYPE_FALLBACK`)."""

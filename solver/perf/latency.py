@@ -36,45 +36,131 @@ Per layer on one GPU, with t tokens in the micro-batch and t_g = t/ep of them in
   router and, with shared experts, 2 more); element-wise kernels (`MISC_KERNELS`: 2 RMSNorms, rotary
   embedding, activation; MLA +2 latent norms; MoE +2 for top-k and combine) cost the framework's
   bf16 kernel floor plus their activation traffic.
+
+`step_time` returns a `StepTime`: the wall time `total_s` and its named parts, which add up to it
+(each kernel's time split into launch floor, compute and memory traffic as in `kernels.roofline`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-from solver.perf.kernels import smooth_roofline
+from solver.perf.kernels import KernelTime, roofline
+from solver.perf.rows import KernelCurve, Rows
+from solver.units import BF16_BYTES
 
 MISC_KERNELS = 4.0
+"""Element-wise kernels of every layer: 2 RMSNorms, rotary embedding, activation."""
+MLA_MISC_KERNELS = 2.0
+"""Extra element-wise kernels of an MLA layer: the two latent norms."""
+MOE_MISC_KERNELS = 2.0
+"""Extra element-wise kernels of a MoE layer: top-k and combine."""
+READ_WRITE_BF16_BYTES = 2.0 * BF16_BYTES
+"""A bf16 value read once and written once."""
 
 
-def _curve(R: dict, name: str, flops, bytes_, peak, mask=None):
-    """Kernel time from the fitted curve `name`; with `mask`, only those rows (others 0)."""
-    if mask is None:
-        return smooth_roofline(flops, bytes_, peak, R["bw"], R[f"{name}_eta_c"], R[f"{name}_eta_m"],
-                               R[f"{name}_p"], R[f"{name}_t0"])
-    return _curve_rows(R, name, flops, bytes_, peak, _rows(R, name, mask))
+PARTS = ("weights_read_s", "gemm_compute_s", "kv_read_s", "attention_s", "moe_s", "allreduce_s", "alltoall_s",
+         "pipeline_s", "other_kernels_s", "scheduler_overhead_s")
 
 
-def _rows(R: dict, name: str, mask):
-    """(row indices, the curve's parameters on those rows); indices None when every row is selected."""
+@dataclass(frozen=True)
+class StepTime:
+    """One iteration's wall time per row, in seconds, and the parts it is made of (they sum to `total_s`).
+
+    Parts (`PARTS`, properties computed on first use): linear layers (attention projections, dense FFN,
+    shared experts, LM head) split into `weights_read_s` and `gemm_compute_s`; decode attention into
+    `kv_read_s` and (with prefill attention) `attention_s`; `moe_s` the routed experts; `allreduce_s`
+    and `alltoall_s` the collectives; `pipeline_s` the stage hops, bubbles and a one-shot batch's
+    pipeline fill; `other_kernels_s` element-wise kernels and kernel launch floors;
+    `scheduler_overhead_s` the engine's fixed cost per iteration.
+    """
+
+    total_s: np.ndarray
+    layers: np.ndarray
+    linear: tuple
+    """(share of layers, KernelTime) of the attention projections, dense FFN and shared experts."""
+    lm_head: KernelTime
+    prefill_attention: KernelTime
+    decode_attention: KernelTime
+    moe_layer_s: np.ndarray
+    """Routed experts, averaged over layers."""
+    allreduce_layer_s: np.ndarray
+    alltoall_layer_s: np.ndarray
+    misc_layer_s: np.ndarray
+    pipeline_s: np.ndarray
+    scheduler_overhead_s: np.ndarray
+
+    def _linear(self, part: str):
+        per_layer = sum(share * getattr(k, part) for share, k in self.linear)
+        return self.layers * per_layer + getattr(self.lm_head, part)
+
+    @property
+    def weights_read_s(self):
+        return self._linear("memory_s")
+
+    @property
+    def gemm_compute_s(self):
+        return self._linear("compute_s")
+
+    @property
+    def kv_read_s(self):
+        return self.layers * self.decode_attention.memory_s
+
+    @property
+    def attention_s(self):
+        pf = self.prefill_attention
+        return self.layers * (pf.compute_s + pf.memory_s + self.decode_attention.compute_s)
+
+    @property
+    def moe_s(self):
+        return self.layers * self.moe_layer_s
+
+    @property
+    def allreduce_s(self):
+        return self.layers * self.allreduce_layer_s
+
+    @property
+    def alltoall_s(self):
+        return self.layers * self.alltoall_layer_s
+
+    @property
+    def other_kernels_s(self):
+        floors = self.misc_layer_s + self.prefill_attention.floor_s + self.decode_attention.floor_s
+        return self.layers * floors + self._linear("floor_s")
+
+    def parts(self) -> dict[str, np.ndarray]:
+        """The named parts, each broadcast to the rows' shape."""
+        return {k: np.broadcast_to(getattr(self, k), np.shape(self.total_s)) for k in PARTS}
+
+
+def _kernel(rows: Rows, curve: KernelCurve, flops, bytes_, peak, selected=None) -> KernelTime:
+    """Kernel time from a fitted curve; with `selected` (row indices, or None for all), only those rows
+    (the others 0)."""
+    if selected is None:
+        return roofline(flops, bytes_, peak, rows.device.hbm_bytes_per_s, curve.eta_c, curve.eta_m, curve.p,
+                        curve.t0_s)
+
+    def pick(a):
+        return a[selected] if np.ndim(a) else a
+
+    part = roofline(pick(flops), pick(bytes_), pick(peak), rows.device.hbm_bytes_per_s[selected],
+                    curve.eta_c[selected], curve.eta_m[selected], curve.p[selected], curve.t0_s[selected])
+
+    def scatter(values):
+        whole = np.zeros(len(rows))
+        whole[selected] = values
+        return whole
+
+    return KernelTime(scatter(part.time_s),
+                      lambda: tuple(scatter(v) for v in (part.floor_s, part.compute_s, part.memory_s)))
+
+
+def _selection(mask) -> np.ndarray | None:
+    """Row indices where `mask` holds; None when it holds everywhere."""
     mask = np.asarray(mask, bool)
-    if mask.all():
-        return None, None
-    sel = np.flatnonzero(mask)
-    return sel, tuple(R[k][sel] for k in ("bw", f"{name}_eta_c", f"{name}_eta_m", f"{name}_p", f"{name}_t0"))
-
-
-def _curve_rows(R: dict, name: str, flops, bytes_, peak, rows):
-    sel, par = rows
-    if sel is None:
-        return _curve(R, name, flops, bytes_, peak)
-    out = np.zeros(len(R["bw"]))
-    if len(sel):
-        def pick(a):
-            return a[sel] if np.ndim(a) else a
-
-        out[sel] = smooth_roofline(pick(flops), pick(bytes_), pick(peak), *par)
-    return out
+    return None if mask.all() else np.flatnonzero(mask)
 
 
 def _heaviest(total, unit, parts):
@@ -82,118 +168,160 @@ def _heaviest(total, unit, parts):
     return np.maximum(total / parts, np.minimum(total, unit))
 
 
-def _consts(R: dict) -> dict:
-    """Per-row quantities of step_time that do not depend on the load, computed once per R (the cache is
-    keyed on R's own tp array, so a row subset of R, which has a new one, recomputes them)."""
-    cached = R.get("_step_consts")
-    if cached is not None and cached[0] is R["tp"]:
-        return cached[1]
-    g = R["g"]
-    tp, pp, ep = R["tp"], R["pp"], R["ep"]
-    L = g["layers"]
-    d = g["hidden"]
-    c: dict = {"L": L, "d": d}
-    c["frac_dense"] = frac_dense = g["n_dense_layers"] / L
-    c["frac_moe"] = frac_moe = g["n_moe_layers"] / L
-    c["attn_p"] = attn_p = g["attn_params"] / tp
-    c["attn_w"] = attn_p * R["beta_ne"]
-    c["ffn_p"] = ffn_p = g["dense_ffn_params"] / tp
-    c["ffn_w"] = ffn_p * R["beta_ne"]
-    c["ffn_rows"] = _rows(R, "gemm", ffn_p > 0)
-    c["shared_p"] = shared_p = g["shared_params"] / tp
-    c["shared_w"] = shared_p * R["beta_ne"]
-    c["shared_rows"] = _rows(R, "gemm", shared_p > 0)
-    experts = np.maximum(g["experts"], 1.0)
-    c["k_ep"] = g["top_k"] / ep
-    c["miss"] = 1.0 - g["top_k"] / experts
-    c["exp_p"] = exp_p = g["expert_params"] / tp
-    c["exp_w"] = experts / ep * exp_p * R["beta_e"]
-    c["moe_rows"] = _rows(R, "moe", g["n_moe_layers"] > 0)
-    c["heads_dd"] = g["heads"] / tp * (g["d_qk"] + g["d_v"])
-    c["sw"] = g["sw_layers"] / L
-    c["win"] = g["window"]
-    dec_flops_dim = np.where(g["is_mla"] > 0, g["mla_decode_dim"], g["d_qk"] + g["d_v"])
-    c["dec_f"] = 2 * (g["heads"] / tp) * dec_flops_dim
-    c["kv_b"] = R["kv_elems_local"] * R["beta_kv"]
-    c["ar_alpha"] = np.where(tp > 1, R["ar_alpha"], 0.0)
-    c["ar_coef"] = np.where(tp > 1, 2 * (tp - 1) / tp * d * 2.0 / R["ar_busbw"], 0.0)
-    n_a2a = tp * ep
-    c["a2a_coef"] = (n_a2a - 1) / n_a2a * g["top_k"] * d * 2.0 / R["a2a_busbw"]
-    c["ep_on"] = ep > 1
-    misc = MISC_KERNELS + 2.0 * g["is_mla"] + 2.0 * frac_moe
-    c["misc_m"] = misc * d * 4.0 / (R["gemm_eta_m"] * R["bw"])
-    extra_gemms = (g["attn_gemms"] - 1.0) + frac_dense * (ffn_p > 0) + frac_moe * (shared_p > 0)
-    c["misc_0"] = misc * R["floor"] + extra_gemms * R["gemm_t0"] + frac_moe * R["floor"]  # + the router GEMM
-    c["lm_p"] = lm_p = g["lm_head_params"] / tp
-    c["lm_w"] = lm_p * 2.0
-    c["hop_0"] = np.where(pp > 1, (pp - 1) * R["p2p_alpha"], 0.0)
-    c["hop_t"] = np.where(pp > 1, (pp - 1) * d * 2.0 / R["p2p_bw"], 0.0)
-    R["_step_consts"] = (R["tp"], c)
-    return c
+class _LoadFree:
+    """Per-row quantities of step_time that do not depend on the load (per layer, on one GPU)."""
+
+    def __init__(self, rows: Rows):
+        g, tp, pp, ep = rows.geometry, rows.tp, rows.pp, rows.ep
+        links = rows.links
+        self.layers = g.layers
+        self.hidden = d = g.hidden
+        self.frac_dense = g.n_dense_layers / g.layers
+        self.frac_moe = frac_moe = g.n_moe_layers / g.layers
+        self.attn_params = g.attn_params / tp
+        self.attn_weight_bytes = self.attn_params * rows.dense_weight_bytes
+        self.ffn_params = ffn_p = g.dense_ffn_params / tp
+        self.ffn_weight_bytes = ffn_p * rows.dense_weight_bytes
+        self.ffn_rows = _selection(ffn_p > 0)
+        self.shared_params = shared_p = g.shared_params / tp
+        self.shared_weight_bytes = shared_p * rows.dense_weight_bytes
+        self.shared_rows = _selection(shared_p > 0)
+        experts = np.maximum(g.experts, 1.0)
+        self.top_k_per_group = g.top_k / ep
+        self.miss = 1.0 - g.top_k / experts
+        self.expert_params = g.expert_params / tp
+        self.expert_weight_bytes = experts / ep * self.expert_params * rows.expert_weight_bytes
+        self.moe_rows = _selection(g.n_moe_layers > 0)
+        self.heads_dd = g.heads / tp * (g.d_qk + g.d_v)
+        self.sw_share = g.sw_layers / g.layers
+        self.window = g.window
+        dec_flops_dim = np.where(g.is_mla > 0, g.mla_decode_dim, g.d_qk + g.d_v)
+        self.decode_flops_per_ctx = 2 * (g.heads / tp) * dec_flops_dim
+        self.kv_bytes_per_ctx = rows.kv_elements_per_token_layer * rows.kv_bytes_per_element
+        self.ar_latency_s = np.where(tp > 1, links.allreduce_latency_s, 0.0)
+        self.ar_s_per_token = np.where(tp > 1, 2 * (tp - 1) / tp * d * BF16_BYTES / links.allreduce_bytes_per_s,
+                                       0.0)
+        n_a2a = tp * ep
+        self.a2a_s_per_token = (n_a2a - 1) / n_a2a * g.top_k * d * BF16_BYTES / links.alltoall_bytes_per_s
+        self.ep_on = ep > 1
+        misc = MISC_KERNELS + MLA_MISC_KERNELS * g.is_mla + MOE_MISC_KERNELS * frac_moe
+        self.misc_s_per_token = misc * d * READ_WRITE_BF16_BYTES / (rows.gemm.eta_m * rows.device.hbm_bytes_per_s)
+        extra_gemms = (g.attn_gemms - 1.0) + self.frac_dense * (ffn_p > 0) + frac_moe * (shared_p > 0)
+        floor = rows.runtime.kernel_floor_s
+        self.misc_floor_s = misc * floor + extra_gemms * rows.gemm.t0_s + frac_moe * floor  # + the router GEMM
+        self.lm_params = g.lm_head_params / tp
+        self.lm_weight_bytes = self.lm_params * BF16_BYTES
+        self.hop_latency_s = np.where(pp > 1, (pp - 1) * links.p2p_latency_s, 0.0)
+        self.hop_s_per_token = np.where(pp > 1, (pp - 1) * d * BF16_BYTES / links.p2p_bytes_per_s, 0.0)
+
+    @staticmethod
+    def of(rows: Rows) -> _LoadFree:
+        """Computed once per `Rows` (a row subset is a new `Rows` and recomputes them)."""
+        if "load_free" not in rows.cache:
+            rows.cache["load_free"] = _LoadFree(rows)
+        return rows.cache["load_free"]
 
 
-def step_time(R: dict, n_dec, ctx_dec, n_pf, pf_ctx, prompt=None, fill=False):
-    """Seconds for one iteration of the whole replica.
+def _windowed(c: _LoadFree, context):
+    """Context a layer attends over, averaged over full and sliding-window layers."""
+    return np.where(c.window > 0, (1 - c.sw_share) * context + c.sw_share * np.minimum(context, c.window), context)
+
+
+@dataclass(frozen=True)
+class _Load:
+    """How one iteration's tokens land on the micro-batch that sets the pace and on one ep group."""
+
+    micro_batches: np.ndarray
+    dec_mb: np.ndarray
+    pf_mb: np.ndarray
+    tokens_mb: np.ndarray
+    dec_g: np.ndarray
+    pf_g: np.ndarray
+    tokens_g: np.ndarray
+    prompt_unit: np.ndarray
+
+
+def _load(rows: Rows, n_dec, n_pf, prompt) -> _Load:
+    n_dec = np.asarray(n_dec, float)
+    n_pf = np.asarray(n_pf, float)
+    unit = np.maximum(n_pf if prompt is None else np.asarray(prompt, float), 1.0)
+    m = np.clip(n_dec + n_pf / unit, 1.0, rows.pp)
+    dec_mb = _heaviest(n_dec, 1.0, m)
+    pf_mb = _heaviest(n_pf, unit, m)
+    dec_g = _heaviest(dec_mb, 1.0, rows.ep)
+    pf_g = _heaviest(pf_mb, unit, rows.ep)
+    return _Load(m, dec_mb, pf_mb, dec_mb + pf_mb, dec_g, pf_g, dec_g + pf_g, unit)
+
+
+def _linear_layers(rows: Rows, c: _LoadFree, t_g, tokens) -> tuple[KernelTime, KernelTime, KernelTime, KernelTime]:
+    """(attention projections, dense FFN, shared experts, routed experts) of one layer on one GPU."""
+    peak = rows.device.peak_flop_per_s
+    act = t_g * c.hidden * READ_WRITE_BF16_BYTES
+    attn = _kernel(rows, rows.gemm, 2 * t_g * c.attn_params, c.attn_weight_bytes + act, peak)
+    ffn = _kernel(rows, rows.gemm, 2 * t_g * c.ffn_params, c.ffn_weight_bytes + act, peak, c.ffn_rows)
+    shared = _kernel(rows, rows.gemm, 2 * t_g * c.shared_params, c.shared_weight_bytes + act, peak, c.shared_rows)
+    pairs = tokens * c.top_k_per_group
+    touched_w = c.expert_weight_bytes * (1.0 - c.miss**tokens)  # bytes of the distinct experts hit (DESIGN §3)
+    routed = rows.moe.gamma_bytes_per_pair_hidden * pairs * c.hidden  # permute / un-permute copies
+    moe = _kernel(rows, rows.moe, 2 * pairs * c.expert_params, touched_w + act + routed, peak, c.moe_rows)
+    return attn, ffn, shared, moe
+
+
+def _attention(rows: Rows, c: _LoadFree, load: _Load, ctx_dec, pf_ctx) -> tuple[KernelTime, KernelTime]:
+    """(prefill attention, decode attention) of one layer on one GPU."""
+    peak = rows.device.peak_bf16_flop_per_s
+    pf_g, dec_g = load.pf_g, load.dec_g
+    pf_rows = _selection(np.broadcast_to(pf_g > 0, rows.tp.shape))
+    prefill = _kernel(rows, rows.prefill_attention, 2 * c.heads_dd * pf_g * _windowed(c, pf_ctx),
+                      pf_g * c.heads_dd * READ_WRITE_BF16_BYTES, peak, pf_rows)
+    ctx = _windowed(c, ctx_dec)
+    dec_rows = _selection(np.broadcast_to(dec_g > 0, rows.tp.shape))
+    decode = _kernel(rows, rows.decode_attention, c.decode_flops_per_ctx * ctx * dec_g,
+                     dec_g * ctx * c.kv_bytes_per_ctx, peak, dec_rows)
+    return prefill, decode
+
+
+def step_time(rows: Rows, n_dec, ctx_dec, n_pf, pf_ctx, prompt=None, fill=False) -> StepTime:
+    """One iteration of the whole replica.
 
     n_dec: decoding requests (one token each) with mean context ctx_dec; n_pf: prompt tokens prefilled
     in this iteration, attending over pf_ctx tokens of their own prompt (mean, i.e. ≈ (S+1)/2), in
     prompts of `prompt` tokens (None: n_pf is one prompt). fill: one-shot batch, add the pipeline fill.
     """
-    c = _consts(R)
-    tp, pp, ep = R["tp"], R["pp"], R["ep"]
-    L = c["L"]
-    n_dec = np.asarray(n_dec, float)
-    n_pf = np.asarray(n_pf, float)
-    unit = np.maximum(n_pf if prompt is None else np.asarray(prompt, float), 1.0)
-    m = np.clip(n_dec + n_pf / unit, 1.0, pp)
-    dec_mb = _heaviest(n_dec, 1.0, m)
-    pf_mb = _heaviest(n_pf, unit, m)
-    t = dec_mb + pf_mb
-    dec_g = _heaviest(dec_mb, 1.0, ep)
-    pf_g = _heaviest(pf_mb, unit, ep)
-    t_g = dec_g + pf_g
-    act = t_g * c["d"] * 4.0  # read + write of a bf16 hidden vector per token
+    c = _LoadFree.of(rows)
+    L = c.layers
+    load = _load(rows, n_dec, n_pf, prompt)
+    t_g = load.tokens_g
+    attn, ffn, shared, moe = _linear_layers(rows, c, t_g, load.tokens_mb)
+    t_lin = attn.time_s + c.frac_dense * ffn.time_s
+    t_lin = t_lin + c.frac_moe * (shared.time_s + moe.time_s)
+    prefill, decode = _attention(rows, c, load, ctx_dec, pf_ctx)
 
-    # Linear layers (per layer, averaged over dense and MoE layers).
-    frac_dense, frac_moe = c["frac_dense"], c["frac_moe"]
-    t_lin = _curve(R, "gemm", 2 * t_g * c["attn_p"], c["attn_w"] + act, R["peak"])
-    t_lin = t_lin + frac_dense * _curve_rows(R, "gemm", 2 * t_g * c["ffn_p"], c["ffn_w"] + act, R["peak"],
-                                             c["ffn_rows"])
-    t_shared = _curve_rows(R, "gemm", 2 * t_g * c["shared_p"], c["shared_w"] + act, R["peak"], c["shared_rows"])
-    pairs = t * c["k_ep"]
-    touched_w = c["exp_w"] * (1.0 - c["miss"] ** t)  # bytes of the distinct experts hit (DESIGN §3)
-    routed = R["moe_gamma"] * pairs * c["d"]  # permute / un-permute copies of the routed activations
-    t_moe = _curve_rows(R, "moe", 2 * pairs * c["exp_p"], touched_w + act + routed, R["peak_moe"], c["moe_rows"])
-    t_lin = t_lin + frac_moe * (t_shared + t_moe)
-
-    # Attention core.
-    sw, win = c["sw"], c["win"]
-
-    def capped(x):
-        return np.where(win > 0, (1 - sw) * x + sw * np.minimum(x, win), x)
-
-    pf_on = np.broadcast_to(pf_g > 0, tp.shape)
-    t_pf = _curve(R, "pfa", 2 * c["heads_dd"] * pf_g * capped(pf_ctx), pf_g * c["heads_dd"] * 4.0, R["peak_bf16"],
-                  mask=pf_on)
-    ctx = capped(ctx_dec)
-    dec_on = np.broadcast_to(dec_g > 0, tp.shape)
-    t_dec = _curve(R, "dca", c["dec_f"] * ctx * dec_g, dec_g * ctx * c["kv_b"], R["peak_bf16"], mask=dec_on)
-
-    # Communication.
-    t_ar = c["ar_alpha"] + c["ar_coef"] * t_g
-    a2a = R["a2a_alpha"] + c["a2a_coef"] * t_g
-    t_comm = np.where(c["ep_on"], t_ar + frac_moe * 2 * a2a + (1 - frac_moe) * t_ar, 2 * t_ar)
-
-    t_misc = c["misc_0"] + c["misc_m"] * t_g
-    t_layer = t_lin + t_pf + t_dec + t_comm + t_misc
+    t_ar = c.ar_latency_s + c.ar_s_per_token * t_g
+    a2a = rows.links.alltoall_latency_s + c.a2a_s_per_token * t_g
+    t_comm = np.where(c.ep_on, t_ar + c.frac_moe * 2 * a2a + (1 - c.frac_moe) * t_ar, 2 * t_ar)
+    t_misc = c.misc_floor_s + c.misc_s_per_token * t_g
+    t_layer = t_lin + prefill.time_s + decode.time_s + t_comm + t_misc
 
     # LM head on the last stage: one logit row per decoding request and per prefilled prompt of the
     # micro-batch. The last stage runs it for all m micro-batches; a micro-batch's traversal pays it once
     # plus the pp − 1 hops.
-    logit_rows = dec_mb + pf_mb / unit
-    t_lm = _curve(R, "gemm", 2 * logit_rows * c["lm_p"], c["lm_w"], R["peak_bf16"])
-    hop = c["hop_0"] + c["hop_t"] * t
-    wall = L * t_layer + np.maximum(t_lm + hop, m * t_lm) + R["step_overhead"]
+    m = load.micro_batches
+    logit_rows = load.dec_mb + load.pf_mb / load.prompt_unit
+    lm = _kernel(rows, rows.gemm, 2 * logit_rows * c.lm_params, c.lm_weight_bytes, rows.device.peak_bf16_flop_per_s)
+    hop = c.hop_latency_s + c.hop_s_per_token * load.tokens_mb
+    last_stage = np.maximum(lm.time_s + hop, m * lm.time_s)
+    overhead = rows.runtime.step_overhead_s
+    wall = L * t_layer + last_stage + overhead
+    pipeline = last_stage - lm.time_s
     if fill:
-        wall = wall + (m - 1.0) * (L / pp * t_layer + t_lm)
-    return wall
+        fill_s = (m - 1.0) * (L / rows.pp * t_layer + lm.time_s)
+        wall = wall + fill_s
+        pipeline = pipeline + fill_s
+
+    alltoall = np.where(c.ep_on, c.frac_moe * 2 * a2a, 0.0)
+    return StepTime(total_s=wall, layers=L, linear=((1.0, attn), (c.frac_dense, ffn), (c.frac_moe, shared)),
+                    lm_head=lm, prefill_attention=prefill, decode_attention=decode,
+                    moe_layer_s=c.frac_moe * moe.time_s, allreduce_layer_s=t_comm - alltoall,
+                    alltoall_layer_s=alltoall, misc_layer_s=t_misc, pipeline_s=pipeline,
+                    scheduler_overhead_s=overhead)

@@ -23,43 +23,123 @@ requests' KV cache); routed experts are sharded over all ep·tp GPUs of the stag
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
-GB = 1e9
+from solver.perf.arch import Geometry
+from solver.perf.rows import take_rows
+from solver.units import BF16_BYTES, BYTES_PER_GB, FP32_BYTES
+
+GB = BYTES_PER_GB
 ACTIVATION_WIDTH_HIDDEN = 2.0
 ACTIVATION_WIDTH_FFN = 3.0
 """Peak live bf16 activations per token inside one layer: the residual and the FFN input (2·hidden)
 plus the gate/up output and the activated product (3·local FFN width)."""
+LOGIT_ROWS = 256
+"""fp32 logit rows held at once (the sampler's batch of last-token logits)."""
 
 
-def weights_per_gpu(g: dict, beta_ne, beta_e, tp, pp, ep):
-    non_expert = g["layers"] * g["attn_params"] + g["n_dense_layers"] * g["dense_ffn_params"] \
-        + g["n_moe_layers"] * g["shared_params"]
-    experts = g["n_moe_layers"] * g["experts"] * g["expert_params"]
-    return (non_expert * beta_ne + g["embed_params"] * 2.0) / (tp * pp) + experts * beta_e / (tp * ep * pp)
+def weights_per_gpu(g: Geometry, beta_ne, beta_e, tp, pp, ep):
+    non_expert = g.layers * g.attn_params + g.n_dense_layers * g.dense_ffn_params \
+        + g.n_moe_layers * g.shared_params
+    experts = g.n_moe_layers * g.experts * g.expert_params
+    return (non_expert * beta_ne + g.embed_params * BF16_BYTES) / (tp * pp) + experts * beta_e / (tp * ep * pp)
 
 
-def kv_elems_local(g: dict, tp):
+def kv_elems_local(g: Geometry, tp):
     """KV elements per token per layer on one GPU."""
-    gqa = 2.0 * np.ceil(g["kv_heads"] / tp) * (g["kv_elems_per_layer"] / np.maximum(2.0 * g["kv_heads"], 1))
-    return np.where(g["is_mla"] > 0, g["kv_elems_per_layer"], gqa)
+    gqa = 2.0 * np.ceil(g.kv_heads / tp) * (g.kv_elems_per_layer / np.maximum(2.0 * g.kv_heads, 1))
+    return np.where(g.is_mla > 0, g.kv_elems_per_layer, gqa)
 
 
-def kv_bytes_per_request(g: dict, beta_kv, tp, pp, context):
+def kv_bytes_per_request(g: Geometry, beta_kv, tp, pp, context):
     """KV bytes on one GPU for one request holding `context` tokens (sliding-window layers capped)."""
-    full_layers = g["layers"] - g["sw_layers"]
-    windowed = np.where(g["window"] > 0, np.minimum(context, g["window"]), context)
-    tokens_layers = full_layers * context + g["sw_layers"] * windowed
+    full_layers = g.layers - g.sw_layers
+    windowed = np.where(g.window > 0, np.minimum(context, g.window), context)
+    tokens_layers = full_layers * context + g.sw_layers * windowed
     return tokens_layers / pp * kv_elems_local(g, tp) * beta_kv
 
 
-def activation_bytes(g: dict, tp, max_num_tokens):
-    ffn_local = np.maximum(g["dense_ffn_params"], g["shared_params"] + g["top_k"] * g["expert_params"]) \
-        / (3.0 * np.maximum(g["hidden"], 1)) / tp
-    logits = max_num_tokens * 0 + g["lm_head_params"] / np.maximum(g["hidden"], 1) / tp * 4.0 * 256
-    width = ACTIVATION_WIDTH_HIDDEN * g["hidden"] + ACTIVATION_WIDTH_FFN * ffn_local
-    return max_num_tokens * width * 2.0 + logits
+def activation_bytes(g: Geometry, tp, max_num_tokens):
+    ffn_local = np.maximum(g.dense_ffn_params, g.shared_params + g.top_k * g.expert_params) \
+        / (3.0 * np.maximum(g.hidden, 1)) / tp
+    logits = max_num_tokens * 0 + g.lm_head_params / np.maximum(g.hidden, 1) / tp * FP32_BYTES * LOGIT_ROWS
+    width = ACTIVATION_WIDTH_HIDDEN * g.hidden + ACTIVATION_WIDTH_FFN * ffn_local
+    return max_num_tokens * width * BF16_BYTES + logits
 
 
-def usable_bytes(memory_gb, utilisation, reserve_gb):
-    return memory_gb * GB * utilisation - reserve_gb * GB
+def usable_bytes(memory_bytes, utilisation, reserve_bytes):
+    return memory_bytes * utilisation - reserve_bytes
+
+
+@dataclass(frozen=True)
+class MemoryPlan:
+    """Memory per GPU of each row, in bytes, and the batch it allows."""
+
+    weights_bytes: np.ndarray
+    activation_bytes: np.ndarray
+    reserve_bytes: np.ndarray
+    kv_free_bytes: np.ndarray
+    """Memory the engine gives the KV cache."""
+    device_bytes: np.ndarray
+    """What the engine may use of the device (the denominator of the memory verdict)."""
+    kv_bytes_per_request_full: np.ndarray
+    """KV of one request at its full context (isl + osl), on one GPU."""
+    kv_bytes_per_request_mean: np.ndarray
+    """KV of one request at its mean context while decoding (isl + osl/2)."""
+    kv_cache_tokens: np.ndarray
+    """Tokens the replica's KV cache holds."""
+    batch_max: np.ndarray
+    """B_max = min(max_batch, KV capacity in requests, max_num_tokens)."""
+
+    def take(self, sel) -> MemoryPlan:
+        return take_rows(self, sel)
+
+    @property
+    def need_bytes(self) -> np.ndarray:
+        """Memory one request at full context needs on top of weights, activations and reserve."""
+        return self.weights_bytes + self.activation_bytes + self.reserve_bytes + self.kv_bytes_per_request_full
+
+    def verdict(self) -> np.ndarray:
+        """'' where one request fits, else the reason (GB = 1e9 bytes)."""
+        out = np.full(len(self.weights_bytes), "", dtype=object)
+        short = self.kv_free_bytes < self.kv_bytes_per_request_full
+        out[short] = [f"memory: needs {a / GB:.1f} GB/GPU, {b / GB:.1f} available"
+                      for a, b in zip(self.need_bytes[short], self.device_bytes[short], strict=True)]
+        return out
+
+    def kv_bytes_at(self, batch, ep) -> np.ndarray:
+        """KV bytes per GPU when `batch` requests decode in the replica (capped at B_max ≥ 1; ep groups)."""
+        return np.minimum(batch, np.maximum(self.batch_max, 1.0)) / ep * self.kv_bytes_per_request_mean
+
+    def gb_per_gpu_at(self, batch, ep) -> np.ndarray:
+        """Memory per GPU in GB at the operating batch: weights + activations + reserve + KV."""
+        return (self.weights_bytes + self.activation_bytes + self.reserve_bytes + self.kv_bytes_at(batch, ep)) / GB
+
+
+def memory_plan(rows, isl, osl, max_batch) -> MemoryPlan:
+    """Weights, activations, KV capacity and B_max of each row of `rows` (a `rows.Rows`).
+
+    The KV cache gets `memory_utilisation` of the device minus reserve, weights and activations
+    (vLLM, SGLang), or that fraction of what is left after them (TensorRT-LLM); a request is admitted
+    with `kv_admission_output_fraction` of its output reserved. NaN max_batch: the engine's default.
+    """
+    g, rt, dev = rows.geometry, rows.runtime, rows.device
+    tp, pp, ep, beta_kv = rows.tp, rows.pp, rows.ep, rows.kv_bytes_per_element
+    w = weights_per_gpu(g, rows.dense_weight_bytes, rows.expert_weight_bytes, tp, pp, ep)
+    act = activation_bytes(g, tp, rt.max_num_tokens)
+    usable = usable_bytes(dev.memory_bytes, rt.memory_utilisation, rt.runtime_reserve_bytes)
+    after = dev.memory_bytes - rt.runtime_reserve_bytes - w - act
+    free = np.where(rt.kv_memory_fraction_of_free > 0, after * rt.memory_utilisation, usable - w - act)
+    per_req_admit = kv_bytes_per_request(g, beta_kv, tp, pp, isl + rt.kv_admission_output_fraction * osl)
+    per_token = kv_bytes_per_request(g, beta_kv, tp, pp, 1.0)
+    b_kv = ep * np.floor(np.maximum(free, 0) / per_req_admit)
+    mb = np.where(np.isnan(max_batch), rt.max_batch_default, max_batch)
+    return MemoryPlan(
+        weights_bytes=w, activation_bytes=act, reserve_bytes=rt.runtime_reserve_bytes, kv_free_bytes=free,
+        device_bytes=dev.memory_bytes * np.where(rt.kv_memory_fraction_of_free > 0, 1.0, rt.memory_utilisation),
+        kv_bytes_per_request_full=kv_bytes_per_request(g, beta_kv, tp, pp, isl + osl),
+        kv_bytes_per_request_mean=kv_bytes_per_request(g, beta_kv, tp, pp, isl + osl / 2),
+        kv_cache_tokens=ep * np.maximum(free, 0) / per_token,
+        batch_max=np.minimum(np.minimum(mb, b_kv), rt.max_num_tokens))

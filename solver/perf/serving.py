@@ -7,12 +7,13 @@ The batch is bounded by `B_max = min(max_batch, KV-cache capacity in requests, m
 x ≤ x_max = B_max/(O−1) and the saturation rate is λ_sat = x_max/τ(x_max).
 
 - Prefill service: waiting prompts are admitted up to the iteration's token budget,
-  chunk = max(max_num_tokens − n_dec, 256) tokens, so a backlog is worked off in full-budget iterations
-  next to the n_dec decoding requests, each lasting τ_C = τ(n_dec, chunk). A prompt's service time is its
-  share of them, D = S/chunk·τ_C, and the prefill queue's utilisation is ρ_p = λ·D. Both grow with the
-  load: τ_C/chunk, the time per budget token, grows as more requests decode beside a smaller chunk (a
-  property test checks it). One prompt's marginal cost τ(n_dec, S) − τ(n_dec, 0) does not: for MoE it
-  falls once the decode batch already reads most experts, which made TTFT dip as the rate rose.
+  chunk = max(max_num_tokens − n_dec, 256) tokens (`MIN_PREFILL_CHUNK_TOKENS`), so a backlog is worked
+  off in full-budget iterations next to the n_dec decoding requests, each lasting τ_C = τ(n_dec, chunk).
+  A prompt's service time is its share of them, D = S/chunk·τ_C, and the prefill queue's utilisation
+  is ρ_p = λ·D. Both grow with the load: τ_C/chunk, the time per budget token, grows as more requests
+  decode beside a smaller chunk (a property test checks it). One prompt's marginal cost
+  τ(n_dec, S) − τ(n_dec, 0) does not: for MoE it falls once the decode batch already reads most
+  experts, which made TTFT dip as the rate rose.
 - TPOT: the mean is τ (prefill interference included). A request sees N ~ Poisson(x·(O−1)) prompt
   prefills during its decode, each occupying D, so TPOT_p = τ + z_p·D·√(x(O−1))/(O−1).
 - TTFT = engine overhead + residual of the running iteration when the engine is busy (probability
@@ -34,11 +35,14 @@ from statistics import NormalDist
 
 import numpy as np
 
-from solver.perf.latency import step_time
+from solver.perf.latency import StepTime, step_time
+from solver.perf.rows import Rows
 
 RHO_CAP = 0.99
 """Queues are evaluated at ρ ≤ 0.99 so that saturated operating points report finite latencies."""
 BISECTION_STEPS = 16
+MIN_PREFILL_CHUNK_TOKENS = 256.0
+"""Smallest prefill chunk next to a full decode batch: the engine always makes some prefill progress."""
 
 
 def z_score(percentile) -> np.ndarray:
@@ -61,6 +65,9 @@ class Point:
     tpot_mean: np.ndarray
     tpot_p: np.ndarray
     rho: np.ndarray
+    ttft_parts: dict | None = None
+    """The mean TTFT's parts (seconds): engine overhead, the running iteration, the prompt's prefill and
+    queueing (with a closed loop's wait for a slot); they sum to `ttft_mean`."""
 
     @property
     def e2e_mean(self):
@@ -74,8 +81,8 @@ class Point:
 class Serving:
     """Workload-bound view of one replica per row."""
 
-    def __init__(self, R: dict, isl, osl, b_max, percentile):
-        self.R = R
+    def __init__(self, rows: Rows, isl, osl, b_max, percentile):
+        self.rows = rows
         self.S = np.asarray(isl, float)
         self.O = np.asarray(osl, float)
         self.O1 = np.maximum(self.O - 1.0, 1.0)
@@ -85,56 +92,73 @@ class Serving:
         self.p = np.asarray(percentile, float) / 100.0
         self.z = z_score(percentile)
         self.x_max = self.b_max / self.O1
-        self.tau_max = step_time(R, self.b_max, self.ctx, self.x_max * self.S, self.pf_ctx, self.S)
+        self.tau_max = step_time(rows, self.b_max, self.ctx, self.x_max * self.S, self.pf_ctx, self.S).total_s
         self.lam_sat = self.x_max / self.tau_max
 
-    def point(self, x, closed_extra_wait=None, queue_slots=True, others=1.0) -> Point:
-        """Steady state at x arrivals per iteration. `others`: share of the prefill work a request sees
-        from other requests (1 for Poisson arrivals; (N−1)/N in a closed loop of N, which does not
-        interfere with itself)."""
-        R, S = self.R, self.S
+    def decode_step(self, x, others=1.0) -> StepTime:
+        """The mean iteration a decoding request sees at x arrivals per iteration (its TPOT's mean)."""
         x = np.maximum(np.asarray(x, float), 1e-12)
-        n_dec = x * self.O1
         # A decoding request always shares its iterations with itself: below one request on average
         # the iterations it sees still carry one decode (the TPOT floor is the batch-1 step).
-        n_seen = np.maximum(n_dec, 1.0)
-        tau = step_time(R, n_seen, self.ctx, others * x * S, self.pf_ctx, S)
-        # A new prompt is prefilled next to the requests already decoding (others · n_dec of them).
-        n_other = others * n_dec
-        tau_d = step_time(R, n_other, self.ctx, 0.0, 0.0)
-        tau_s = step_time(R, n_other, self.ctx, S, self.pf_ctx)
-        chunk = np.maximum(R["max_num_tokens"] - n_other, 256.0)
-        service = (np.ceil(S / chunk) - 1.0) * tau_d + tau_s
-        # Prefill service D: the prompt's share S/chunk of a full-budget iteration next to the decoding
-        # batch (module docstring); non-decreasing in the load, unlike one prompt's marginal cost for MoE.
-        tau_c = step_time(R, n_other, self.ctx, chunk, self.pf_ctx, S)
-        delta_s = S / chunk * tau_c
-        # It waits for the running iteration only if the engine is busy (P = 1 − e^(−others·n_dec)).
-        busy = 1.0 - np.exp(-n_other)
-        lam = x / tau
-        # Prefill queue (M/D/1) and slot queue (M/D/c).
+        n_seen = np.maximum(x * self.O1, 1.0)
+        return step_time(self.rows, n_seen, self.ctx, others * x * self.S, self.pf_ctx, self.S)
+
+    def prefill_step(self, x, others=1.0) -> StepTime:
+        """The iteration that prefills one prompt next to the requests already decoding (others · n_dec)."""
+        n_other = others * (np.maximum(np.asarray(x, float), 1e-12) * self.O1)
+        return step_time(self.rows, n_other, self.ctx, self.S, self.pf_ctx)
+
+    def _queues(self, lam, delta_s, others, queue_slots):
+        """(mean wait, p-quantile wait): prefill queue (M/D/1) plus slot queue (M/D/c)."""
         rho_p = np.minimum(others * lam * delta_s, RHO_CAP)
         w_pf = rho_p * delta_s / (2.0 * (1.0 - rho_p))
         rho = np.minimum(lam / self.lam_sat, RHO_CAP)
         c = self.b_max
         p_slot = rho ** (np.sqrt(2.0 * (c + 1.0)) - 1.0)
         w_slot = np.where(queue_slots, 0.5 * p_slot / (self.lam_sat * (1.0 - rho)), 0.0)
-        wait = w_pf + w_slot
         tail = 1.0 - np.minimum(self.p, 0.9999)
         p_pf = np.maximum(rho_p, 1e-12)
         p_sl = np.maximum(np.where(queue_slots, p_slot, 0.0), 1e-12)
         # Sum of the two queues' quantiles (conservative, and monotone in the load).
         w_p = np.where(p_pf > tail, w_pf / p_pf * np.log(p_pf / tail), 0.0) \
             + np.where(p_sl > tail, w_slot / p_sl * np.log(p_sl / tail), 0.0)
-        over = R["ttft_overhead"]
-        ttft_mean = over + 0.5 * busy * tau + service + wait
+        return w_pf + w_slot, w_p
+
+    def point(self, x, closed_extra_wait=None, queue_slots=True, others=1.0) -> Point:
+        """Steady state at x arrivals per iteration. `others`: share of the prefill work a request sees
+        from other requests (1 for Poisson arrivals; (N−1)/N in a closed loop of N, which does not
+        interfere with itself)."""
+        rows, S = self.rows, self.S
+        x = np.maximum(np.asarray(x, float), 1e-12)
+        n_dec = x * self.O1
+        tau = self.decode_step(x, others).total_s
+        # A new prompt is prefilled next to the requests already decoding (others · n_dec of them).
+        n_other = others * n_dec
+        tau_d = step_time(rows, n_other, self.ctx, 0.0, 0.0).total_s
+        tau_s = self.prefill_step(x, others).total_s
+        chunk = np.maximum(rows.runtime.max_num_tokens - n_other, MIN_PREFILL_CHUNK_TOKENS)
+        service = (np.ceil(S / chunk) - 1.0) * tau_d + tau_s
+        # Prefill service D: the prompt's share S/chunk of a full-budget iteration next to the decoding
+        # batch (module docstring); non-decreasing in the load, unlike one prompt's marginal cost for MoE.
+        tau_c = step_time(rows, n_other, self.ctx, chunk, self.pf_ctx, S).total_s
+        delta_s = S / chunk * tau_c
+        # It waits for the running iteration only if the engine is busy (P = 1 − e^(−others·n_dec)).
+        busy = 1.0 - np.exp(-n_other)
+        lam = x / tau
+        wait, w_p = self._queues(lam, delta_s, others, queue_slots)
+        over = rows.runtime.ttft_overhead_s
+        running = 0.5 * busy * tau
+        ttft_mean = over + running + service + wait
         ttft_p = over + busy * np.minimum(self.p, 1.0) * tau + service + w_p
         if closed_extra_wait is not None:
             ttft_mean = ttft_mean + closed_extra_wait
             ttft_p = ttft_p + closed_extra_wait
+            wait = wait + closed_extra_wait
         # Each prompt prefilled during a request's decode occupies D of its iterations.
         tpot_p = tau + self.z * delta_s * np.sqrt(others * n_dec) / self.O1
-        pt = Point(x, lam, n_dec, tau, ttft_mean, ttft_p, tau, tpot_p, lam / self.lam_sat)
+        pt = Point(x, lam, n_dec, tau, ttft_mean, ttft_p, tau, tpot_p, lam / self.lam_sat,
+                   {"engine_overhead_s": np.broadcast_to(over, np.shape(ttft_mean)), "running_iteration_s": running,
+                    "prefill_s": service, "queueing_s": wait})
         pt._osl1 = self.O1
         return pt
 
@@ -168,29 +192,44 @@ class Serving:
         x = self.bisect(lambda pt: pt.lam <= lam)
         return self.point(x), lam >= self.lam_sat
 
+    def concurrency_x(self, n):
+        """x of a closed loop of n clients, from Little's law n = λ·(TTFT + (O−1)·TPOT), at most x_max."""
+        n = np.asarray(n, float)
+        return self.bisect(lambda pt: pt.lam * (pt.ttft_mean + self.O1 * pt.tpot_mean) <= n, queue_slots=False,
+                           others=closed_others(n))
+
+    def closed_extra_wait(self, n):
+        """Wait for a batch slot of a closed loop of n > B_max clients: (n − B_max)/λ_sat (else 0)."""
+        n = np.asarray(n, float)
+        return np.where(n > self.b_max, (n - self.b_max) / self.lam_sat, 0.0)
+
     def at_concurrency(self, n):
         n = np.asarray(n, float)
         others = closed_others(n)
-        x = self.bisect(lambda pt: pt.lam * (pt.ttft_mean + self.O1 * pt.tpot_mean) <= n, queue_slots=False,
-                        others=others)
+        x = self.concurrency_x(n)
         pt = self.point(x, queue_slots=False, others=others)
         saturated = n > self.b_max
         if saturated.any():
-            extra = np.where(saturated, (n - self.b_max) / self.lam_sat, 0.0)
-            sat = self.point(self.x_max, closed_extra_wait=extra, queue_slots=False, others=others)
+            sat = self.point(self.x_max, closed_extra_wait=self.closed_extra_wait(n), queue_slots=False, others=others)
             sat.lam = np.minimum(sat.lam, self.lam_sat)
             pt = _select(saturated, sat, pt)
         return pt, saturated
 
+    def static_steps(self, n) -> tuple[StepTime, StepTime]:
+        """(the prefill of one wave, one decode step) of a static batch of n requests."""
+        b = np.minimum(np.maximum(np.asarray(n, float), 1.0), self.b_max)
+        return (step_time(self.rows, 0.0, 0.0, b * self.S, self.pf_ctx, self.S, fill=True),
+                step_time(self.rows, b, self.ctx, 0.0, 0.0))
+
     def static_batch(self, n):
-        R = self.R
+        rows = self.rows
         n = np.maximum(np.asarray(n, float), 1.0)
         b = np.minimum(n, self.b_max)
         waves = np.ceil(n / b)
-        prefill = step_time(R, 0.0, 0.0, b * self.S, self.pf_ctx, self.S, fill=True)
-        tau = step_time(R, b, self.ctx, 0.0, 0.0)
-        ttft = R["ttft_overhead"] + prefill
-        e2e = waves * (prefill + self.O1 * tau) + R["ttft_overhead"]
+        prefill_step, decode_step = self.static_steps(n)
+        prefill, tau = prefill_step.total_s, decode_step.total_s
+        ttft = rows.runtime.ttft_overhead_s + prefill
+        e2e = waves * (prefill + self.O1 * tau) + rows.runtime.ttft_overhead_s
         return ttft, tau, e2e
 
 

@@ -1,0 +1,290 @@
+"""Turn a table of replica configurations into the performance model's `Rows`, in named stages.
+
+1. `normalise`: columns typed, ids lower-cased.
+2. Catalog rows: model, accelerator and engine entries, looked up once per distinct id.
+3. Static checks (`checks.py`), each with its own name and message; a row keeps the first it fails.
+4. Kernel parameters: per (accelerator, engine) the profile and device numbers, per weight format
+   the GEMM and MoE curves, per KV dtype the decode-attention curve (`kernels.py`).
+5. Link parameters (`links.py`): collective latency and bandwidth, network beyond the scale-up domain.
+
+Catalog look-ups run once per distinct key, never once per row; all per-row arithmetic is numpy.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from solver.catalog.schema import Accelerator, EfficiencyProfile, Engine
+from solver.errors import CatalogError
+from solver.perf import checks
+from solver.perf import memory as mem
+from solver.perf.arch import KV_BYTES, WEIGHT_BYTES, Geometry, compute_dtype, geometry, weight_bytes
+from solver.perf.kernels import Curve, KernelLibrary
+from solver.perf.links import inter_node_bytes_per_s, link_parameters
+from solver.perf.profiles import default_kv_quant, resolve_profile, support_reason
+from solver.perf.rows import Device, KernelCurve, MoeCurve, Rows, Runtime
+from solver.units import BYTES_PER_GB
+
+REQUIRED = ("model", "accelerator", "engine", "quant", "kv_quant", "tp", "pp", "ep", "max_batch", "isl", "osl")
+OPTIONAL = {"slo_ttft_ms": np.nan, "slo_tpot_ms": np.nan, "slo_e2e_ms": np.nan, "percentile": 99.0}
+
+
+def per_key(df: pd.DataFrame, cols: list[str], fn, keys_out: dict | None = None) -> tuple[list, np.ndarray]:
+    """Apply fn(*key) once per distinct key; returns (values per distinct key, row -> key index)."""
+    if len(df) == 0:
+        return [], np.zeros(0, int)
+    combined = np.zeros(len(df), dtype=np.int64)
+    uniq_cols = []
+    for c in cols:
+        codes, uniques = pd.factorize(df[c].to_numpy(), use_na_sentinel=False)
+        combined = combined * (len(uniques) + 1) + codes
+        uniq_cols.append((codes, uniques))
+    _, first, inverse = np.unique(combined, return_index=True, return_inverse=True)
+    firsts = [tuple(u[cd[i]] for cd, u in uniq_cols) for i in first]
+    vals = [fn(*k) for k in firsts]
+    if keys_out is not None:
+        keys_out.update(zip(firsts, vals, strict=True))
+    return vals, inverse.reshape(-1)
+
+
+def _lookup(catalog, section, key):
+    try:
+        return catalog.lookup(section, str(key))
+    except CatalogError:
+        return None
+
+
+def normalise(df: pd.DataFrame) -> pd.DataFrame:
+    missing = [c for c in REQUIRED if c not in df.columns]
+    if missing:
+        raise ValueError(f"evaluate_candidates: missing columns {missing}")
+    out = df.copy()
+    for c, v in OPTIONAL.items():
+        if c not in out.columns:
+            out[c] = v
+    for c in ("tp", "pp", "ep", "max_batch", "isl", "osl", *OPTIONAL):
+        out[c] = pd.to_numeric(out[c], errors="coerce").astype(float)
+    out["percentile"] = out["percentile"].fillna(99.0)
+    for c in ("model", "accelerator", "engine", "quant", "kv_quant"):
+        codes, uniques = pd.factorize(out[c], use_na_sentinel=False)
+        clean = np.array(["" if (u is None or (isinstance(u, float) and np.isnan(u))) else str(u).strip().lower()
+                          for u in uniques], dtype=object)
+        out[c] = clean[codes] if len(uniques) else out[c].astype(str)
+    return out
+
+
+# --- per-key kernel parameters ------------------------------------------------------------------
+def _derated(curve: Curve, prof: EfficiencyProfile) -> tuple[float, float, float, float]:
+    """(η_c, η_m, p, t0) of a fitted curve with the profile's serving derates applied."""
+    return curve.eta_c * prof.compute_efficiency, curve.eta_m * prof.memory_efficiency, curve.p, curve.t0_s
+
+
+@dataclass(frozen=True)
+class DeviceEngine:
+    """What one (accelerator, engine) pair contributes; `reason` non-empty when it cannot serve."""
+
+    reason: str
+    acc: Accelerator | None = None
+    engine: Engine | None = None
+    profile: EfficiencyProfile | None = None
+    framework: str = ""
+    values: dict | None = None
+    """Device, Runtime and prefill-attention fields, scalars."""
+
+
+def device_engine(catalog, kernels: KernelLibrary, a: str, e: str) -> DeviceEngine | None:
+    acc: Accelerator | None = _lookup(catalog, "accelerators", a)
+    eng: Engine | None = _lookup(catalog, "engines", e)
+    if acc is None or eng is None:
+        return None
+    prof = resolve_profile(eng, acc.family)
+    if prof is None:
+        return DeviceEngine(f"engine: {eng.id} has no efficiency profile for the {acc.family} family")
+    fw = prof.kernel_framework or eng.id
+    pfa = _derated(kernels.curve(acc, "prefill_attention", fw, "bf16"), prof)
+    values = {
+        "memory_bytes": acc.memory_gb * BYTES_PER_GB, "hbm_bytes_per_s": acc.hbm_bandwidth_tb_s * 1e12,
+        "peak_bf16_flop_per_s": (acc.peak_tflops.bf16 or acc.peak_tflops.fp16) * 1e12,
+        "scale_up_domain_gpus": float(max(acc.scale_up_domain_gpus, 1)),
+        "pfa_eta_c": pfa[0], "pfa_eta_m": pfa[1], "pfa_p": pfa[2], "pfa_t0_s": pfa[3],
+        "step_overhead_s": prof.step_overhead_ms * 1e-3, "ttft_overhead_s": prof.ttft_overhead_ms * 1e-3,
+        "max_num_tokens": float(prof.max_num_tokens), "memory_utilisation": prof.memory_utilisation,
+        "runtime_reserve_bytes": prof.runtime_reserve_gb * BYTES_PER_GB,
+        "kv_admission_output_fraction": prof.kv_admission_output_fraction,
+        "max_batch_default": float(prof.max_batch_default),
+        "kv_memory_fraction_of_free": float(prof.kv_memory_fraction_of_free),
+        "kernel_floor_s": kernels.curve(acc, "gemm", fw, "bf16").t0_s,
+        "inter_node_bytes_per_s": inter_node_bytes_per_s(acc, catalog),
+    }
+    return DeviceEngine("", acc, eng, prof, fw, values)
+
+
+def quant_values(entry: DeviceEngine | None, kernels: KernelLibrary, q: str) -> dict | None:
+    """Peak and GEMM/MoE curves of one weight format on one (accelerator, engine)."""
+    if not entry or entry.reason or q not in WEIGHT_BYTES:
+        return None
+    peak_key, dt = compute_dtype(entry.acc, q)
+    gemm = _derated(kernels.curve(entry.acc, "gemm", entry.framework, dt), entry.profile)
+    # fp8 MoE: TensorRT-LLM serves ModelOpt per-tensor fp8 checkpoints; vLLM and SGLang serve the
+    # published block-scaled ones (DeepSeek, Qwen3-FP8), run by their fp8_block MoE kernels.
+    moe_dt = ("fp8" if entry.framework == "trtllm" else "fp8_block") if dt == "fp8" else dt
+    moe_curve = kernels.curve(entry.acc, "moe", entry.framework, moe_dt)
+    moe = _derated(moe_curve, entry.profile)
+    return {"peak_flop_per_s": getattr(entry.acc.peak_tflops, peak_key) * 1e12,
+            "gemm_eta_c": gemm[0], "gemm_eta_m": gemm[1], "gemm_p": gemm[2], "gemm_t0_s": gemm[3],
+            "moe_eta_c": moe[0], "moe_eta_m": moe[1], "moe_p": moe[2], "moe_t0_s": moe[3],
+            "moe_gamma": moe_curve.gamma}
+
+
+def kv_values(entry: DeviceEngine | None, kernels: KernelLibrary, kq: str) -> dict | None:
+    """Bytes per element and decode-attention curve of one KV dtype on one (accelerator, engine)."""
+    if not entry or entry.reason or kq not in KV_BYTES:
+        return None
+    dca = _derated(kernels.curve(entry.acc, "decode_attention", entry.framework, "fp8" if kq == "fp8" else "bf16"),
+                   entry.profile)
+    return {"beta_kv": KV_BYTES[kq], "dca_eta_c": dca[0], "dca_eta_m": dca[1], "dca_p": dca[2], "dca_t0_s": dca[3]}
+
+
+class Prepared:
+    """The rows of a configuration table that pass the static checks, as `Rows` (None when none pass).
+
+    `reason` is per input row ('' = usable), `idx` the input rows behind `rows` (rows whose tp exceeds
+    the scale-up domain stay in `idx` with their reason, so their memory is still reported).
+    """
+
+    def __init__(self, df: pd.DataFrame, catalog, kernels: KernelLibrary | None = None):
+        self.df = df = normalise(df)
+        self.catalog = catalog
+        self.kernels = kernels or KernelLibrary.for_catalog(catalog)
+        self._reasons = checks.Reasons(len(df))
+        self._catalog_rows()
+        self._static_checks()
+        self._kernel_keys()
+        self._engine_checks()
+        self.idx = np.flatnonzero(self._reasons.ok)
+        self.rows = self._assemble() if len(self.idx) else None
+        if self.rows is not None:
+            self._reasons.text[self.idx] = checks.tp_within_scale_up_domain(self.rows.tp,
+                                                                            self.rows.device.scale_up_domain_gpus)
+        self.reason = self._reasons.text
+
+    # --- stage 2: catalog rows ----------------------------------------------------------------
+    def _catalog_rows(self) -> None:
+        df, catalog = self.df, self.catalog
+        self.models, self.model_code = per_key(df, ["model"], lambda m: _lookup(catalog, "models", m))
+        self.accs, self.acc_code = per_key(df, ["accelerator"], lambda a: _lookup(catalog, "accelerators", a))
+        self.engines, self.engine_code = per_key(df, ["engine"], lambda e: _lookup(catalog, "engines", e))
+        # Invalid sizes (< 1) are flagged by the checks; 1 keeps the arithmetic quiet.
+        self.tp, self.pp, self.ep = (np.where(df[c].to_numpy() >= 1, df[c].to_numpy(), 1.0) for c in ("tp", "pp", "ep"))
+        rows = [geometry(m).as_dict() if m is not None else None for m in self.models]
+        names = next((list(r) for r in rows if r), [])
+        self.geometry = Geometry(**{k: np.array([r[k] if r else np.nan for r in rows], float)[self.model_code]
+                                    for k in names}) if names else None
+
+    # --- stage 3: static checks ---------------------------------------------------------------
+    def _static_checks(self) -> None:
+        df, reasons = self.df, self._reasons
+        reasons.apply(*checks.known_entries(
+            df, np.array([m is None for m in self.models])[self.model_code],
+            np.array([a is None for a in self.accs])[self.acc_code],
+            np.array([e is None for e in self.engines])[self.engine_code]))
+        reasons.apply(*checks.positive_sizes(df))
+        if self.geometry is not None:
+            reasons.apply(*checks.parallelism_fits_model(self.geometry, self.tp, self.pp, self.ep,
+                                                         df["isl"].to_numpy(), df["osl"].to_numpy()))
+
+    # --- stage 4: kernel parameters per key -----------------------------------------------------
+    def _kernel_keys(self) -> None:
+        df, catalog, kernels = self.df, self.catalog, self.kernels
+        self.entries: dict = {}
+        self.ae, self.ae_code = per_key(df, ["accelerator", "engine"],
+                                        lambda a, e: device_engine(catalog, kernels, a, e), self.entries)
+        self.qv, self.q_code = per_key(df, ["accelerator", "engine", "quant"],
+                                       lambda a, e, q: quant_values(self.entries[(a, e)], kernels, q))
+        self._fill_kv_default()
+        self.kv, self.kv_code = per_key(df, ["accelerator", "engine", "kv_quant"],
+                                        lambda a, e, kq: kv_values(self.entries[(a, e)], kernels, kq))
+
+    def _fill_kv_default(self) -> None:
+        """KV dtype not given: the profile's default (see EfficiencyProfile.kv_quant_default)."""
+        df = self.df
+        unset = df["kv_quant"].isin(["", "nan", "none", "auto"]).to_numpy()
+        if not unset.any():
+            return
+
+        def kv_default(m, a, e, q):
+            entry = self.entries.get((a, e))
+            model = _lookup(self.catalog, "models", m)
+            if not entry or entry.reason or model is None:
+                return "bf16"
+            return default_kv_quant(entry.profile, entry.engine, entry.acc, model, q)
+
+        vals, codes = per_key(df[unset], ["model", "accelerator", "engine", "quant"], kv_default)
+        df.loc[unset, "kv_quant"] = [vals[c] for c in codes]
+
+    def _engine_checks(self) -> None:
+        df, reasons = self.df, self._reasons
+        reasons.apply(checks.known_kv_quant(df))
+        reasons.apply(checks.int4_kernels(df, np.array([a is not None and not a.int4_weight_only
+                                                        for a in self.accs], bool)[self.acc_code]))
+        arch = np.array([m.architecture if m is not None else "" for m in self.models], dtype=object)[self.model_code]
+        fam = np.array([a.family if a is not None else "" for a in self.accs], dtype=object)[self.acc_code]
+        arch_model = {m.architecture: m for m in self.models if m is not None}
+
+        def supported(ar, fa, e, q, kq):
+            eng = _lookup(self.catalog, "engines", e)
+            if not ar or not fa or eng is None:
+                return ""
+            return support_reason(eng, fa, arch_model[ar], q, kq)
+
+        keyed = pd.DataFrame({"a": arch, "f": fam, "e": df["engine"].to_numpy(), "q": df["quant"].to_numpy(),
+                              "k": df["kv_quant"].to_numpy()})
+        sv, s_code = per_key(keyed, ["a", "f", "e", "q", "k"], supported)
+        reasons.apply(checks.by_reason("engine_support", sv, s_code))
+        reasons.apply(checks.by_reason("efficiency_profile", [v.reason if v else "" for v in self.ae], self.ae_code))
+
+    # --- stage 5: per-row arrays and links -----------------------------------------------------
+    def _take(self, values: list, codes: np.ndarray, name: str) -> np.ndarray:
+        table = np.array([v[name] if v else np.nan for v in values], float)
+        return table[codes[self.idx]]
+
+    def _assemble(self) -> Rows:
+        idx = self.idx
+        ae = [v.values if v and not v.reason else None for v in self.ae]
+
+        def dev(name):
+            return self._take(ae, self.ae_code, name)
+
+        def quant(name):
+            return self._take(self.qv, self.q_code, name)
+
+        def kv(name):
+            return self._take(self.kv, self.kv_code, name)
+
+        tp, pp, ep = self.tp[idx], self.pp[idx], self.ep[idx]
+        geo = Geometry(**{k: v[idx] for k, v in vars(self.geometry).items()})
+        quants, uniq = pd.factorize(self.df["quant"].to_numpy()[idx])
+        betas = np.array([weight_bytes(q, "") for q in uniq], float).reshape(-1, 2)
+        device = Device(memory_bytes=dev("memory_bytes"), hbm_bytes_per_s=dev("hbm_bytes_per_s"),
+                        peak_bf16_flop_per_s=dev("peak_bf16_flop_per_s"), peak_flop_per_s=quant("peak_flop_per_s"),
+                        scale_up_domain_gpus=dev("scale_up_domain_gpus"))
+        runtime = Runtime(**{f: dev(f) for f in Runtime.__dataclass_fields__})
+        links = link_parameters(self.df.iloc[idx], tp, pp, ep, device.scale_up_domain_gpus,
+                                dev("inter_node_bytes_per_s"), self.entries, self.kernels, per_key)
+        return Rows(
+            geometry=geo, tp=tp, pp=pp, ep=ep, dense_weight_bytes=betas[quants, 0],
+            expert_weight_bytes=betas[quants, 1],
+            kv_bytes_per_element=kv("beta_kv"), kv_elements_per_token_layer=mem.kv_elems_local(geo, tp),
+            device=device, runtime=runtime, links=links,
+            gemm=KernelCurve(quant("gemm_eta_c"), quant("gemm_eta_m"), quant("gemm_p"), quant("gemm_t0_s")),
+            moe=MoeCurve(quant("moe_eta_c"), quant("moe_eta_m"), quant("moe_p"), quant("moe_t0_s"), quant("moe_gamma")),
+            prefill_attention=KernelCurve(dev("pfa_eta_c"), dev("pfa_eta_m"), dev("pfa_p"), dev("pfa_t0_s")),
+            decode_attention=KernelCurve(kv("dca_eta_c"), kv("dca_eta_m"), kv("dca_p"), kv("dca_t0_s")))
+
+    def memory(self, max_batch) -> mem.MemoryPlan:
+        """Memory plan of the usable rows at their max_batch."""
+        df, idx = self.df, self.idx
+        return mem.memory_plan(self.rows, df["isl"].to_numpy()[idx], df["osl"].to_numpy()[idx], max_batch)

@@ -1,0 +1,115 @@
+"""Per-row inputs of the performance model, in frozen dataclasses whose field names carry units.
+
+`Rows` holds one array entry per usable replica configuration (built by `prepare.py`); `memory`,
+`latency` and `serving` read only it. Kernel efficiencies are already derated by the engine
+profile's serving factors (`compute_efficiency`, `memory_efficiency`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field, fields, is_dataclass
+
+import numpy as np
+
+from solver.perf.arch import Geometry
+
+
+@dataclass(frozen=True)
+class KernelCurve:
+    """One fitted smooth roofline per row (kernels.py): t = t0 + ((F/(η_c·P))^p + (B/(η_m·BW))^p)^(1/p)."""
+
+    eta_c: np.ndarray
+    eta_m: np.ndarray
+    p: np.ndarray
+    t0_s: np.ndarray
+
+
+@dataclass(frozen=True)
+class MoeCurve(KernelCurve):
+    gamma_bytes_per_pair_hidden: np.ndarray
+    """Extra bytes per (routed pair × hidden element): the permute/un-permute copies."""
+
+
+@dataclass(frozen=True)
+class Device:
+    """The accelerator, per row; `peak_flop_per_s` is the peak of the weight format's compute dtype."""
+
+    memory_bytes: np.ndarray
+    hbm_bytes_per_s: np.ndarray
+    peak_bf16_flop_per_s: np.ndarray
+    peak_flop_per_s: np.ndarray
+    scale_up_domain_gpus: np.ndarray
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """The engine's settings and calibrated overheads on this accelerator family, per row."""
+
+    step_overhead_s: np.ndarray
+    ttft_overhead_s: np.ndarray
+    max_num_tokens: np.ndarray
+    memory_utilisation: np.ndarray
+    runtime_reserve_bytes: np.ndarray
+    kv_admission_output_fraction: np.ndarray
+    max_batch_default: np.ndarray
+    kv_memory_fraction_of_free: np.ndarray
+    """1.0 when the KV cache takes a fraction of the memory left after weights (TensorRT-LLM), else 0.0."""
+    kernel_floor_s: np.ndarray
+    """Time of the framework's smallest bf16 kernel; element-wise kernels cost it."""
+
+
+@dataclass(frozen=True)
+class Links:
+    """Collective costs per row: t = latency + f(n) · bytes / bus bandwidth (network when crossing nodes)."""
+
+    allreduce_latency_s: np.ndarray
+    allreduce_bytes_per_s: np.ndarray
+    alltoall_latency_s: np.ndarray
+    alltoall_bytes_per_s: np.ndarray
+    p2p_latency_s: np.ndarray
+    p2p_bytes_per_s: np.ndarray
+
+
+@dataclass(frozen=True)
+class Rows:
+    """Everything the performance model needs per usable row."""
+
+    geometry: Geometry
+    """Model geometry; each field an array over rows."""
+    tp: np.ndarray
+    pp: np.ndarray
+    ep: np.ndarray
+    dense_weight_bytes: np.ndarray
+    """Bytes per non-expert linear weight (β_w)."""
+    expert_weight_bytes: np.ndarray
+    """Bytes per routed-expert weight (β_e)."""
+    kv_bytes_per_element: np.ndarray
+    """β_kv."""
+    kv_elements_per_token_layer: np.ndarray
+    """KV-cache elements per token per layer on one GPU (memory.kv_elems_local)."""
+    device: Device
+    runtime: Runtime
+    links: Links
+    gemm: KernelCurve
+    moe: MoeCurve
+    prefill_attention: KernelCurve
+    decode_attention: KernelCurve
+    cache: dict = field(default_factory=dict, compare=False, repr=False)
+    """Load-independent quantities computed once by `latency` (a row subset starts empty)."""
+
+    def __len__(self) -> int:
+        return len(self.tp)
+
+    def take(self, sel) -> Rows:
+        """The rows `sel` (indices or a boolean mask) of every per-row array."""
+        return take_rows(self, sel)
+
+
+def take_rows(value, sel):
+    """`value` with every 1-D array (also inside nested dataclasses) restricted to `sel`."""
+    if is_dataclass(value):
+        return type(value)(**{f.name: take_rows(getattr(value, f.name), sel)
+                              for f in fields(value) if f.name != "cache"})
+    if isinstance(value, np.ndarray) and value.ndim == 1:
+        return value[sel]
+    return value
