@@ -97,7 +97,8 @@ def _summarise(point: dict, result) -> dict:
     rec["usd_per_million_output_tokens"] = result.total_usd / tokens if tokens else math.nan
     configs = [c for w in result.workloads for c in w["configs"]]
     rec["configuration"] = "; ".join(
-        f"{c['accelerator']} tp{c['tp']}pp{c['pp']}ep{c['ep']} {c['quant']}/{c['kv_quant']} b{c['max_batch']} "
+        f"{c['accelerator']} tp{c['tp']}dp{c['dp']}pp{c['pp']}ep{c['ep']} {c['quant']}/{c['kv_quant']} "
+        f"b{c['max_batch']} "
         f"x{c['replicas_peak']} ({' + '.join(c['offers'])})" for c in configs)
     rec["offers"] = ";".join(sorted({g for c in configs for g in c["offers"]}))
     rec["ttft_ms_pred"] = max((c["ttft_ms"] for c in configs), default=math.nan)

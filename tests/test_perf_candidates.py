@@ -50,7 +50,12 @@ def test_columns_order_and_types(catalog):
     "kw, reason",
     [
         ({"ep": 2}, "parallelism: ep > 1 needs a mixture-of-experts model"),
-        ({"model": "mixtral-8x7b", "ep": 3, "tp": 1}, "parallelism: ep 3 does not divide 8 experts"),
+        ({"model": "mixtral-8x7b", "ep": 3, "tp": 1}, "parallelism: ep 3 does not divide the stage"),
+        ({"model": "mixtral-8x7b", "ep": 16, "tp": 8, "dp": 2}, "parallelism: ep 16 exceeds the model's 8 experts"),
+        ({"model": "mixtral-8x7b", "ep": 2, "tp": 4, "engine": "vllm"},
+         "parallelism: vllm runs expert parallelism as ep = 1 or ep = tp·dp"),
+        ({"model": "mixtral-8x7b", "ep": 8, "tp": 2, "dp": 4, "engine": "trtllm"},
+         "parallelism: trtllm runs attention data parallelism as dp = 1, or tp = 1"),
         ({"quant": "fp4"}, "engine: vllm does not run fp4 weights on hopper"),
         ({"quant": "nf5"}, "quant: unknown 'nf5'"),
         ({"accelerator": "mi300x", "engine": "trtllm"}, "engine: trtllm does not support the cdna3 family"),

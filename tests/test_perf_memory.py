@@ -96,8 +96,16 @@ def test_fp8_kv_never_needs_more_memory_than_bf16(catalog):
 
 
 def test_expert_parallel_shards_experts_not_attention(catalog):
+    """tp 2 alone: experts sliced over 2 GPUs. tp 2 × dp 4 with ep 8 (8 GPUs, moe_tp 1): one of the 8
+    experts per GPU, attention still sharded over tp 2."""
     g = geometry(catalog.models["mixtral-8x7b"])
-    one = mem.weights_per_gpu(g, 2.0, 2.0, 2, 1, 1)
-    ep = mem.weights_per_gpu(g, 2.0, 2.0, 2, 1, 4)
+    one = mem.weights_per_gpu(g, 2.0, 2.0, 2, 1, 1, 1)
+    ep = mem.weights_per_gpu(g, 2.0, 2.0, 2, 4, 1, 8)
     experts = g.n_moe_layers * g.experts * g.expert_params * 2.0
     assert one - ep == pytest.approx(experts / 2 - experts / 8)
+    # ep 8 inside tp 8 (SGLang --tp 8 --ep 8, TensorRT-LLM moe_ep 8): the same expert share, attention over 8.
+    inside = mem.weights_per_gpu(g, 2.0, 2.0, 8, 1, 1, 8)
+    assert inside - ep == pytest.approx((one - experts / 2) / 4 - (one - experts / 2))
+    # ep that does not divide the experts: ⌈8/3⌉ = 3 expert slots per rank (redundant copies fill them).
+    odd = mem.weights_per_gpu(g, 2.0, 2.0, 1, 3, 1, 3)
+    assert odd - (one - experts / 2) * 2 == pytest.approx(experts / 8 * 3)

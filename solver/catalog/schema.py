@@ -330,9 +330,26 @@ class EngineSettings(Strict):
         return self.model_dump(exclude={"source", "as_of", "notes"})
 
 
+class EngineParallelism(Strict):
+    """The layouts an engine runs (a replica is pp stages of tp·dp GPUs; MoE layers split them as
+    moe_tp × ep), from its documentation."""
+
+    attention_dp: Literal["none", "all", "any"]
+    """`none`: dp = 1; `all`: attention data parallelism makes every rank a dp rank (tp = 1) or is off;
+    `any`: dp groups of tp GPUs."""
+    expert_parallel: Literal["none", "whole_stage", "divides_stage"]
+    """`none`: ep = 1; `whole_stage`: ep = 1 or ep = tp·dp; `divides_stage`: any ep dividing tp·dp."""
+    all_to_all_backends: list[str] = []
+    """Expert-parallel all-to-all implementations the engine documents (e.g. DeepEP normal/low-latency)."""
+    source: str = Field(min_length=3)
+    notes: str | None = None
+
+
 class Engine(Sourced):
     name: str
     support: list[EngineSupport] = Field(min_length=1)
+    parallelism: EngineParallelism | None = None
+    """Layouts the engine runs; absent: any dp and any ep dividing tp·dp."""
     settings: EngineSettings | None = None
     """The engine's defaults (kept by hand, with their source); every profile takes them."""
     profiles: list[EfficiencyProfile] = []

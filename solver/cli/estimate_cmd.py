@@ -1,7 +1,7 @@
 """`trilemma estimate`: predict one deployment (or every row of a CSV) under a load mode.
 
 Exactly one mode: --max-throughput, --concurrency N, --rate R, --static-batch N, or
---slo-ttft-ms X --slo-tpot-ms Y [--percentile P]. Omitted tp/pp/ep are chosen to maximise throughput
+--slo-ttft-ms X --slo-tpot-ms Y [--percentile P]. Omitted tp/dp/pp/ep are chosen to maximise throughput
 for the mode and reported. `--batch cases.csv` evaluates every row (columns: the flag names with
 underscores, plus `mode` and `mode_value`); a row that cannot be evaluated gives fits=false and an
 `error`, and the batch carries on.
@@ -25,7 +25,8 @@ from solver.cli import app
 from solver.errors import EstimateError
 from solver.perf.estimate import estimate_many
 
-SUMMARY = ("fits", "tp", "pp", "ep", "replicas", "quant", "kv_quant", "batch", "memory_gb_per_gpu", "ttft_ms",
+SUMMARY = ("fits", "tp", "dp", "pp", "ep", "moe_tp", "replicas", "quant", "kv_quant", "batch", "memory_gb_per_gpu",
+           "ttft_ms",
            "ttft_p99_ms", "tpot_ms", "tpot_p99_ms", "e2e_ms", "requests_per_s", "output_tokens_per_s",
            "output_tokens_per_s_per_gpu", "reason")
 
@@ -100,11 +101,15 @@ def _mode(max_throughput, concurrency, rate, static_batch, slo_ttft_ms, slo_tpot
 def estimate_cmd(
     model: Annotated[str | None, typer.Option("--model", help="Model id from the catalog.")] = None,
     accelerator: Annotated[str | None, typer.Option("--accelerator", help="Accelerator id.")] = None,
-    gpus: Annotated[int | None, typer.Option("--gpus", help="GPUs in total; more than tp·pp·ep = replicas.")] = None,
+    gpus: Annotated[int | None, typer.Option("--gpus", help="GPUs in total; more than tp·dp·pp = replicas.")] = None,
     tp: Annotated[int | None, typer.Option("--tp", help="Tensor parallel size (chosen when omitted).")] = None,
     pp: Annotated[int | None, typer.Option("--pp", help="Pipeline parallel size (chosen when omitted).")] = None,
     ep: Annotated[int | None, typer.Option(
-        "--ep", help="Expert parallel groups (MoE only; chosen when omitted).")] = None,
+        "--ep", help="Expert parallel size: MoE layers split the tp·dp GPUs of a stage as moe_tp × ep "
+                     "(MoE only; chosen when omitted).")] = None,
+    dp: Annotated[int | None, typer.Option(
+        "--dp", help="Attention data-parallel ranks per stage, each tp GPUs with its own requests and KV "
+                     "cache (GPUs per replica = tp·dp·pp; chosen when omitted).")] = None,
     quant: Annotated[str | None, typer.Option(
         "--quant", help="Weights: bf16|fp16|fp8|int8|int4|fp4|mxfp4|best (default: the checkpoint's dtype).")] = None,
     kv_quant: Annotated[str | None, typer.Option("--kv-quant", help="KV cache: bf16|fp16|fp8.")] = None,
@@ -142,7 +147,7 @@ def estimate_cmd(
     if missing:
         raise EstimateError(f"estimate: missing {', '.join(missing)} (or use --batch FILE)")
     mode, value = _mode(max_throughput, concurrency, rate, static_batch, slo_ttft_ms, slo_tpot_ms)
-    row = {"model": model, "accelerator": accelerator, "gpus": gpus, "tp": tp, "pp": pp, "ep": ep,
+    row = {"model": model, "accelerator": accelerator, "gpus": gpus, "tp": tp, "dp": dp, "pp": pp, "ep": ep,
            "quant": quant, "kv_quant": kv_quant, "engine": engine, "isl": isl, "osl": osl, "mode": mode,
            "mode_value": value, "slo_ttft_ms": slo_ttft_ms, "slo_tpot_ms": slo_tpot_ms,
            "percentile": percentile, "max_batch": max_batch}

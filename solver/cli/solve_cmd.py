@@ -103,7 +103,7 @@ def print_result(result: SolveResult) -> None:
                        f"{result.usd_per_month:,.0f} USD/month; {bound_text}gap {result.gap:.2%}; "
                        f"solve {result.solve_time_s:.2f} s"))
     table = Table(title="Deployment", show_lines=False)
-    for col in ("workload", "offer", "GPU", "gpus/rep", "TP/PP/EP", "quant/kv", "engine", "batch", "replicas",
+    for col in ("workload", "offer", "GPU", "gpus/rep", "TP/DP/PP/EP", "quant/kv", "engine", "batch", "replicas",
                 "TTFT ms (SLO)", "TPOT ms (SLO)", "util", "USD/h", "USD/month", "USD/Mtok"):
         table.add_column(col)
     for w in result.workloads:
@@ -116,7 +116,8 @@ def print_result(result: SolveResult) -> None:
                 reps_text += f" ({max(c['spot_replicas_by_slot'])} spot)"
             table.add_row(
                 w["workload"], " + ".join(c["offers"]), c["accelerator"], str(c["gpus_per_replica"]),
-                f"{c['tp']}/{c['pp']}/{c['ep']}", f"{c['quant']}/{c['kv_quant']}", c["engine"], str(c["max_batch"]),
+                f"{c['tp']}/{c['dp']}/{c['pp']}/{c['ep']}", f"{c['quant']}/{c['kv_quant']}", c["engine"],
+                str(c["max_batch"]),
                 reps_text, f"{_ms(c['ttft_ms'])} ({_ms(slo['ttft_ms'])}) {pct}",
                 f"{_ms(c['tpot_ms'])} ({_ms(slo['tpot_ms'])})", f"{w['peak_utilisation']:.0%}",
                 f"{w['usd_per_hour']:,.2f}", f"{w['usd_per_month']:,.0f}",
@@ -148,11 +149,11 @@ def print_result(result: SolveResult) -> None:
     ru = result.runner_ups
     if len(ru):
         rt = Table(title="Best stand-alone configuration per accelerator (what the optimum beat)")
-        for col in ("workload", "accelerator", "offer", "TP/PP/EP", "quant", "batch", "USD/h", "vs optimum"):
+        for col in ("workload", "accelerator", "offer", "TP/DP/PP/EP", "quant", "batch", "USD/h", "vs optimum"):
             rt.add_column(col)
         for r in ru.itertuples():
             rt.add_row(r.workload, r.accelerator + (" *" if r.chosen else ""), f"{r.offer} ({r.kind})",
-                       f"{r.tp}/{r.pp}/{r.ep}",
+                       f"{r.tp}/{r.dp}/{r.pp}/{r.ep}",
                        r.quant, str(r.max_batch), f"{r.standalone_usd_per_hour:,.2f}",
                        f"{r.extra_usd_per_hour:+,.2f}")
         console.print(rt)

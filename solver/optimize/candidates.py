@@ -1,7 +1,8 @@
 """Candidate replica configurations per workload, evaluated by the performance model, then pruned.
 
-For each workload: every allowed accelerator (one with an allowed offer) × engine × TP × PP × EP
-× weight quantization × KV-cache quantization × max batch becomes a row. The performance model is
+For each workload: every allowed accelerator (one with an allowed offer) × engine × layout (tp, dp,
+pp, ep: a replica is pp stages of tp·dp GPUs, MoE layers split them as moe_tp × ep) × weight
+quantization × KV-cache quantization × max batch becomes a row. The performance model is
 offer-independent, so rows are evaluated once per accelerator and joined to offers afterwards.
 
 Pruning, in order, each counted for the report:
@@ -27,11 +28,12 @@ from solver.problem import Problem, Workload
 
 TP_OPTIONS = (1, 2, 4, 8)
 PP_OPTIONS = (1, 2, 4)
-EP_OPTIONS = (1, 2, 4, 8)
-MAX_GPUS_PER_REPLICA = 64
+DP_OPTIONS = (1, 2, 4, 8, 16, 32, 64, 72)
+"""Attention data-parallel ranks (MoE models): up to wide expert parallelism over nodes or an NVL72 rack."""
+MAX_GPUS_PER_REPLICA = 72
 MAX_EVALUATED_ROWS = 3_000_000
 """Bound on candidate rows evaluated per solve, so memory stays bounded (~1 KB per row)."""
-CONFIG_COLUMNS = ["accelerator", "engine", "quant", "kv_quant", "tp", "pp", "ep", "max_batch"]
+CONFIG_COLUMNS = ["accelerator", "engine", "quant", "kv_quant", "tp", "dp", "pp", "ep", "max_batch"]
 UNBOUNDED_BATCH = 65536
 """A batch cap no replica reaches: the KV cache and the token budget bound the batch first."""
 DENSE_BATCH_GRID = tuple(2**i for i in range(13))
@@ -64,31 +66,39 @@ def enumerate_configs(
     workload: Workload, model: Model, catalog: Catalog, accelerators: list[str],
     instance_sizes: dict[str, set[int]], batch_options: list[int],
 ) -> pd.DataFrame:
-    """All (accelerator, engine, tp, pp, ep, quant, kv, batch) rows for one workload.
+    """All (accelerator, engine, tp, dp, pp, ep, quant, kv, batch) rows for one workload.
 
-    Only structurally possible rows are produced: TP within the scale-up domain, EP only for MoE
-    models and dividing the expert count, PP at most the layer count, and a replica size that
-    either divides an instance of that accelerator or spans whole instances.
+    Only structurally possible rows are produced: TP within the scale-up domain, PP at most the layer
+    count, a replica size n·pp (n = tp·dp) that divides an instance of that accelerator or spans whole
+    instances. Dense models: dp = ep = 1 (more data parallelism is more replicas). MoE models: every dp
+    with pp = 1 when dp > 1 (wide-EP deployments do not pipeline), and ep ∈ {1, n}: the experts
+    tensor-parallel over the stage, or one expert-parallel rank per GPU (the engines' documented
+    layouts; each engine's own rules then prune, see `solver.perf.checks.engine_layout`).
     """
     engines = workload.engines or sorted(catalog.engines)
     engines = [catalog.lookup("engines", e).id for e in engines]
     quants = workload.quantizations or default_quants(model)
     kvs = workload.kv_quantizations or ["bf16", "fp8"]
-    eps = EP_OPTIONS if model.is_moe else (1,)
+    dps = DP_OPTIONS if model.is_moe else (1,)
     records = []
     for acc_id in accelerators:
         acc = catalog.accelerators[acc_id]
         sizes = instance_sizes.get(acc_id, set())
-        for tp, pp, ep in product(TP_OPTIONS, PP_OPTIONS, eps):
-            n = tp * pp * ep
-            if n > MAX_GPUS_PER_REPLICA or tp > acc.scale_up_domain_gpus or pp > model.num_layers:
+        for tp, dp, pp in product(TP_OPTIONS, dps, PP_OPTIONS):
+            stage = tp * dp
+            gpus = stage * pp
+            if gpus > MAX_GPUS_PER_REPLICA or tp > acc.scale_up_domain_gpus or pp > model.num_layers:
                 continue
-            if model.num_experts and model.num_experts % ep:
+            if dp > 1 and pp > 1:
                 continue
-            if not any(G % n == 0 or n % G == 0 for G in sizes):
+            if not any(G % gpus == 0 or gpus % G == 0 for G in sizes):
                 continue
-            for engine, quant, kv in product(engines, quants, kvs):
-                records.append((acc_id, engine, quant, kv, tp, pp, ep))
+            eps = (1, stage) if model.is_moe and stage > 1 else (1,)
+            for ep in eps:
+                if model.num_experts and ep > model.num_experts:
+                    continue
+                for engine, quant, kv in product(engines, quants, kvs):
+                    records.append((acc_id, engine, quant, kv, tp, dp, pp, ep))
     base = pd.DataFrame(records, columns=CONFIG_COLUMNS[:-1])
     batches = pd.DataFrame({"max_batch": batch_options})
     rows = base.merge(batches, how="cross")

@@ -117,8 +117,8 @@ def join_offers(usable: pd.DataFrame, offers: dict[str, OfferData], catalog: Cat
     rows = rows.sort_values(["workload", "candidate", "offer"], kind="mergesort").reset_index(drop=True)
     rows["config_key"] = (
         rows["model"] + "|" + rows["accelerator"] + "|" + rows["engine"] + "|" + rows["quant"] + "|"
-        + rows["kv_quant"] + "|tp" + rows["tp"].astype(str) + "pp" + rows["pp"].astype(str)
-        + "ep" + rows["ep"].astype(str) + "|b" + rows["max_batch"].astype(str)
+        + rows["kv_quant"] + "|tp" + rows["tp"].astype(str) + "dp" + rows["dp"].astype(str)
+        + "pp" + rows["pp"].astype(str) + "ep" + rows["ep"].astype(str) + "|b" + rows["max_batch"].astype(str)
     )
     return rows
 

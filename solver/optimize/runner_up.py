@@ -20,8 +20,9 @@ from solver.optimize.plan import Plan
 from solver.optimize.standalone import standalone
 from solver.problem import Problem
 
-COLUMNS = ["workload", "accelerator", "kind", "offer", "engine", "quant", "kv_quant", "tp", "pp", "ep", "max_batch",
-           "gpus", "capacity_rps", "standalone_usd_per_hour", "optimum_usd_per_hour", "extra_usd_per_hour", "chosen"]
+COLUMNS = ["workload", "accelerator", "kind", "offer", "engine", "quant", "kv_quant", "tp", "dp", "pp", "ep",
+           "max_batch", "gpus", "capacity_rps", "standalone_usd_per_hour", "optimum_usd_per_hour",
+           "extra_usd_per_hour", "chosen"]
 
 
 def standalone_usd_per_hour(data: ModelInput, rows: pd.DataFrame) -> np.ndarray:

@@ -34,8 +34,10 @@ class ConfigurationReport(TypedDict):
     quant: str
     kv_quant: str
     tp: int
+    dp: int
     pp: int
     ep: int
+    moe_tp: int
     gpus_per_replica: int
     max_batch: int
     replica_capacity_rps: float
@@ -99,7 +101,8 @@ def configuration_reports(catalog: Catalog, plan: Plan, sched: pd.DataFrame, wl)
         spot = [sum(p["spot_replicas_by_slot"][t] for p in placements) for t in slots]
         out.append(ConfigurationReport(
             offers=[p["offer"] for p in placements], accelerator=row["accelerator"], engine=row["engine"],
-            quant=row["quant"], kv_quant=row["kv_quant"], tp=int(row["tp"]), pp=int(row["pp"]), ep=int(row["ep"]),
+            quant=row["quant"], kv_quant=row["kv_quant"], tp=int(row["tp"]), dp=int(row["dp"]), pp=int(row["pp"]),
+            ep=int(row["ep"]), moe_tp=int(row["tp"] * row["dp"] // row["ep"]),
             gpus_per_replica=int(row["gpus"]), max_batch=effective_max_batch(row),
             replica_capacity_rps=float(row["capacity_rps"]), replicas_peak=max(by_slot),
             replicas_by_slot=by_slot, spot_replicas_by_slot=spot,

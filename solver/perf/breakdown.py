@@ -49,12 +49,12 @@ def breakdown_columns(base, x, others, static, static_n, ttft_parts: dict, ttft_
     for part, v in ttft_parts.items():
         cols[f"{PREFIX}ttft_ms.{part.removesuffix('_s')}"] = v * 1e3
     cols[f"{PREFIX}ttft_ms.total"] = ttft_s * 1e3
-    ep = base.rows.ep
-    memory = {"weights": plan.weights_bytes, "kv_cache": plan.kv_bytes_at(batch, ep),
+    dp = base.rows.dp
+    memory = {"weights": plan.weights_bytes, "kv_cache": plan.kv_bytes_at(batch, dp),
               "activations": plan.activation_bytes, "runtime_reserve": plan.reserve_bytes}
     for part, v in memory.items():
         cols[f"{PREFIX}memory_gb_per_gpu.{part}"] = v / mem.GB
-    cols[f"{PREFIX}memory_gb_per_gpu.total"] = plan.gb_per_gpu_at(batch, ep)
+    cols[f"{PREFIX}memory_gb_per_gpu.total"] = plan.gb_per_gpu_at(batch, dp)
     return cols
 
 

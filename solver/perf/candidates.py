@@ -81,7 +81,7 @@ def _at_capacity(prep: Prepared, live: np.ndarray, b_max: np.ndarray, plan: mem.
         "e2e_ms": _ms(pt.e2e_p), "output_tokens_per_s": np.where(ok, cap * sv.O, 0.0),
         "ttft_floor_ms": _ms(floor.ttft_p), "tpot_floor_ms": _ms(tpot_floor),
         "utilisation": np.where(ok, pt.rho, 0.0), "batch": np.where(ok, pt.n_dec, 0.0),
-        "memory_gb_per_gpu": plan_live.gb_per_gpu_at(pt.n_dec, sub.ep),
+        "memory_gb_per_gpu": plan_live.gb_per_gpu_at(pt.n_dec, sub.dp),
     }
     return vals, reasons
 
@@ -92,8 +92,8 @@ def evaluate_candidates(df_in: pd.DataFrame, catalog, kernels: KernelLibrary | N
     df = prep.df
     out = df_in.copy()
     cols = {c: np.full(len(df), np.nan) for c in COLUMNS}
-    tp, pp, ep = (np.nan_to_num(df[c].to_numpy(), nan=1.0) for c in ("tp", "pp", "ep"))
-    out["gpus"] = (tp * pp * ep).astype(int)
+    tp, dp, pp = (np.nan_to_num(df[c].to_numpy(), nan=1.0) for c in ("tp", "dp", "pp"))
+    out["gpus"] = (tp * dp * pp).astype(int)
     idx, reason = prep.idx, prep.reason
     if len(idx):
         plan = prep.memory(df["max_batch"].to_numpy()[idx])

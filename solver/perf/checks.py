@@ -63,32 +63,59 @@ def known_entries(df: pd.DataFrame, model_missing, accelerator_missing, engine_m
 
 
 def positive_sizes(df: pd.DataFrame) -> list[Check]:
-    """tp, pp, ep, isl, osl are given and ≥ 1; max_batch (NaN = engine default) is ≥ 1."""
+    """tp, dp, pp, ep, isl, osl are given and ≥ 1; max_batch (NaN = engine default) is ≥ 1."""
     out = []
-    for c in ("tp", "pp", "ep", "max_batch", "isl", "osl"):
+    for c in ("tp", "dp", "pp", "ep", "max_batch", "isl", "osl"):
         v = df[c].to_numpy()
         bad = (v < 1) if c == "max_batch" else (~(v >= 1) | np.isnan(v))
         out.append(Check(f"{c}_at_least_one", bad, f"input: {c} must be >= 1"))
     return out
 
 
-def parallelism_fits_model(g: Geometry, tp, pp, ep, isl, osl) -> list[Check]:
-    """tp splits the attention heads and KV heads; ep splits the experts of a MoE model; pp ≤ layers;
-    the request fits the model's context."""
+def parallelism_fits_model(g: Geometry, tp, dp, pp, ep, isl, osl) -> list[Check]:
+    """tp splits the attention heads and KV heads; ep ranks split the n = tp·dp GPUs of a stage
+    (moe_tp = n/ep GPUs each) and the experts of a MoE model (at most one rank per expert; ⌈E/ep⌉ slots
+    each); pp ≤ layers; the request fits the model's context."""
     gqa = g.is_mla == 0
+    n = tp * dp
     return [
         Check("tp_divides_heads", np.mod(g.heads, tp) != 0,
               lambda i: f"parallelism: tp {tp[i]:.0f} does not divide {g.heads[i]:.0f} attention heads"),
         Check("tp_and_kv_heads_divide", gqa & (np.mod(g.kv_heads, tp) != 0) & (np.mod(tp, g.kv_heads) != 0),
               lambda i: f"parallelism: tp {tp[i]:.0f} and {g.kv_heads[i]:.0f} KV heads do not divide each other"),
         Check("ep_needs_moe", (ep > 1) & (g.n_moe_layers == 0), "parallelism: ep > 1 needs a mixture-of-experts model"),
-        Check("ep_divides_experts", (g.n_moe_layers > 0) & (np.mod(g.experts, ep) != 0),
-              lambda i: f"parallelism: ep {ep[i]:.0f} does not divide {g.experts[i]:.0f} experts"),
+        Check("ep_divides_stage", np.mod(n, ep) != 0,
+              lambda i: f"parallelism: ep {ep[i]:.0f} does not divide the stage's tp·dp = {n[i]:.0f} GPUs "
+                        f"(MoE layers split the same GPUs as moe_tp × ep)"),
+        Check("ep_within_experts", (g.n_moe_layers > 0) & (ep > g.experts),
+              lambda i: f"parallelism: ep {ep[i]:.0f} exceeds the model's {g.experts[i]:.0f} experts"),
         Check("pp_within_layers", pp > g.layers, "parallelism: pp exceeds the number of layers"),
         Check("context_within_model", isl + osl > g.max_context,
               lambda i: f"context: isl+osl {isl[i] + osl[i]:.0f} exceeds the model's "
                         f"{g.max_context[i]:.0f}-token context"),
     ]
+
+
+def engine_layout(engines, rules: list[tuple[str, str]], codes, tp, dp, ep) -> Check:
+    """The layouts each engine runs (catalogs/engines.yaml `parallelism`): attention data parallelism
+    `none` (dp = 1), `all` (dp = 1 or every rank a dp rank: tp = 1) or `any`; expert parallelism `none`
+    (ep = 1), `whole_stage` (ep = 1 or ep = tp·dp, vLLM's --enable-expert-parallel) or
+    `divides_stage` (any ep dividing tp·dp)."""
+    attn = np.array([r[0] for r in rules], dtype=object)[codes] if len(rules) else np.array([], dtype=object)
+    expert = np.array([r[1] for r in rules], dtype=object)[codes] if len(rules) else np.array([], dtype=object)
+    n = tp * dp
+    bad_dp = ((attn == "none") & (dp > 1)) | ((attn == "all") & (dp > 1) & (tp > 1))
+    bad_ep = ((expert == "none") & (ep > 1)) | ((expert == "whole_stage") & (ep > 1) & (ep != n))
+    allowed = {"none": "dp = 1", "all": "dp = 1, or tp = 1 with every rank a dp rank", "any": "any dp"}
+    ep_allowed = {"none": "ep = 1", "whole_stage": "ep = 1 or ep = tp·dp", "divides_stage": "ep dividing tp·dp"}
+
+    def why(i):
+        if bad_dp[i]:
+            return (f"parallelism: {engines[i]} runs attention data parallelism as {allowed[attn[i]]} "
+                    f"(got tp {tp[i]:.0f}, dp {dp[i]:.0f})")
+        return f"parallelism: {engines[i]} runs expert parallelism as {ep_allowed[expert[i]]} (got ep {ep[i]:.0f})"
+
+    return Check("engine_layout", bad_dp | bad_ep, why)
 
 
 def known_kv_quant(df: pd.DataFrame) -> Check:

@@ -10,7 +10,7 @@ Modes (per DESIGN §5 metrics; all latencies are means unless named p50/p90/p99)
 - static_batch N: one batch of N requests (N/replicas per replica); e2e is the whole batch's latency.
 - slo: the highest Poisson rate meeting slo_ttft_ms and slo_tpot_ms at the percentile.
 
-When tp, pp or ep are not given, every parallelism that fits the GPUs is evaluated and the one with
+When tp, dp, pp or ep are not given, every layout that fits the GPUs is evaluated and the one with
 the highest output throughput for the mode is reported (ties, within `TIE_REL`: fewer GPUs per replica,
 then smaller tp).
 `quant=None` means the model's native checkpoint dtype; `quant="best"` tries every weight format the
@@ -49,12 +49,23 @@ def _float(v):
     return None if _blank(v) else float(v)
 
 
-def _parallel_options(model, acc, gpus: int, tp, pp, ep) -> list[tuple[int, int, int]]:
+def _parallel_options(model, acc, gpus: int, tp, dp, pp, ep) -> list[tuple[int, int, int, int]]:
+    """(tp, dp, pp, ep) layouts of at most `gpus` GPUs (tp·dp·pp dividing them) for the values not given:
+    dp > 1 and ep > 1 only for MoE models, ep ∈ {1, tp·dp} when not given (the engines' two common
+    MoE layouts: experts tensor-parallel, or one expert-parallel rank per GPU)."""
     tps = [tp] if tp else [t for t in POW2 if t <= gpus and t <= max(acc.scale_up_domain_gpus, 1)]
+    dps = [dp] if dp else ([d for d in POW2 if d <= gpus] if model.is_moe else [1])
     pps = [pp] if pp else [p for p in POW2 if p <= gpus]
-    eps = [ep] if ep else ([e for e in POW2 if e <= gpus] if model.is_moe else [1])
-    out = [(t, p, e) for t in tps for p in pps for e in eps if t * p * e <= gpus and gpus % (t * p * e) == 0]
-    return out or [(tp or 1, pp or 1, ep or 1)]
+    out = []
+    for t in tps:
+        for d in dps:
+            for p in pps:
+                n = t * d
+                if n * p > gpus or gpus % (n * p):
+                    continue
+                for e in ([ep] if ep else ([1, n] if model.is_moe and n > 1 else [1])):
+                    out.append((t, d, p, e))
+    return out or [(tp or 1, dp or 1, pp or 1, ep or 1)]
 
 
 def _quant_options(catalog, model, acc, engine, quant) -> list[str]:
@@ -88,15 +99,19 @@ def expand(rows: list[dict], catalog) -> tuple[pd.DataFrame, list[str | None]]:
                 raise EstimateError(f"mode {mode} needs a positive mode_value")
             if mode == "slo" and _float(r.get("slo_ttft_ms")) is None and _float(r.get("slo_tpot_ms")) is None:
                 raise EstimateError("mode slo needs slo_ttft_ms and/or slo_tpot_ms")
-            tp, pp, ep = _int(r.get("tp")), _int(r.get("pp")), _int(r.get("ep"))
-            gpus = _int(r.get("gpus")) or (tp or 1) * (pp or 1) * (ep or 1)
-            if (tp or 1) * (pp or 1) * (ep or 1) > gpus:
-                raise EstimateError(f"gpus: {gpus} is fewer than tp·pp·ep = {(tp or 1) * (pp or 1) * (ep or 1)}")
+            tp, dp, pp, ep = _int(r.get("tp")), _int(r.get("dp")), _int(r.get("pp")), _int(r.get("ep"))
+            used = (tp or 1) * (dp or 1) * (pp or 1)
+            gpus = _int(r.get("gpus")) or used
+            if used > gpus:
+                raise EstimateError(f"gpus: {gpus} is fewer than tp·dp·pp = {used}")
+            if ep and ep > (tp or 1) * (dp or 1) and tp and dp:
+                raise EstimateError(f"ep: {ep} exceeds the tp·dp = {tp * dp} GPUs of a stage it splits "
+                                    "(GPUs per replica are tp·dp·pp; ep never adds GPUs)")
             kv = "" if _blank(r.get("kv_quant")) else str(r["kv_quant"]).strip().lower()
             for q in _quant_options(catalog, model, acc, engine, r.get("quant")):
-                for t, p, e in _parallel_options(model, acc, gpus, tp, pp, ep):
+                for t, d, p, e in _parallel_options(model, acc, gpus, tp, dp, pp, ep):
                     cand.append({"req": i, "model": model.id, "accelerator": acc.id, "engine": engine, "quant": q,
-                                 "kv_quant": kv, "tp": t, "pp": p, "ep": e, "gpus_total": gpus,
+                                 "kv_quant": kv, "tp": t, "dp": d, "pp": p, "ep": e, "gpus_total": gpus,
                                  "max_batch": _float(r.get("max_batch")), "isl": float(r["isl"]),
                                  "osl": float(r["osl"]), "mode": mode, "mode_value": _float(r.get("mode_value")),
                                  "slo_ttft_ms": _float(r.get("slo_ttft_ms")),
@@ -194,7 +209,7 @@ def _system_metrics(prep: Prepared, sub: pd.DataFrame, rs: np.ndarray, plan: mem
                     with_breakdown: bool) -> dict:
     """Whole-system metrics of the usable rows `sub` (values for `_FIELDS`, plus breakdown columns)."""
     rows = prep.rows
-    replicas = np.floor(sub["gpus_total"].to_numpy(float) / (sub["tp"] * sub["pp"] * sub["ep"]).to_numpy(float))
+    replicas = np.floor(sub["gpus_total"].to_numpy(float) / (sub["tp"] * sub["dp"] * sub["pp"]).to_numpy(float))
     S, osl = sub["isl"].to_numpy(float), sub["osl"].to_numpy(float)
     b_max = np.maximum(plan.batch_max, 1.0)
     mode = sub["mode"].to_numpy()
@@ -210,7 +225,7 @@ def _system_metrics(prep: Prepared, sub: pd.DataFrame, rs: np.ndarray, plan: mem
     tok = met["lam"] * osl * replicas
     vals = {
         "replicas": replicas, "batch": met["batch"], "max_batch_effective": b_max,
-        "memory_gb_per_gpu": plan.gb_per_gpu_at(met["batch"], rows.ep),
+        "memory_gb_per_gpu": plan.gb_per_gpu_at(met["batch"], rows.dp),
         "kv_cache_tokens": np.floor(plan.kv_cache_tokens),
         "ttft_ms": met["ttft"] * 1e3, "tpot_ms": met["tpot"] * 1e3, "e2e_ms": met["e2e"] * 1e3,
         "e2e_p99_ms": (met["res"]["ttft_p99_ms"] + base.O1 * met["res"]["tpot_p99_ms"]),
@@ -259,7 +274,7 @@ _FIELDS = ("replicas", "batch", "max_batch_effective", "memory_gb_per_gpu", "kv_
            "e2e_ms", "ttft_p50_ms", "ttft_p90_ms", "ttft_p99_ms", "tpot_p50_ms", "tpot_p90_ms", "tpot_p99_ms",
            "e2e_p99_ms", "requests_per_s", "output_tokens_per_s", "output_tokens_per_s_per_gpu", "utilisation",
            "saturated")
-OUTPUT_KEYS = ("fits", "reason", "model", "accelerator", "engine", "quant", "kv_quant", "gpus", "tp", "pp", "ep",
+OUTPUT_KEYS = ("fits", "reason", "model", "accelerator", "engine", "quant", "kv_quant", "gpus", "tp", "dp", "pp", "ep",
                "mode", "mode_value", *_FIELDS)
 
 
@@ -271,7 +286,7 @@ per replica, then smaller tp."""
 def _pick(group: pd.DataFrame) -> pd.Series:
     ok = group[group["fits"]]
     if len(ok):
-        per = ok["tp"] * ok["pp"] * ok["ep"]
+        per = ok["tp"] * ok["dp"] * ok["pp"]
         # Throughputs within TIE_REL of each other are ties (they come from bisections).
         thr = ok["output_tokens_per_s"].to_numpy(float)
         best = np.nanmax(thr) if len(thr) else 0.0
@@ -280,7 +295,7 @@ def _pick(group: pd.DataFrame) -> pd.Series:
         return key.sort_values(["_neg", "_per", "tp"]).iloc[0]
     # None fits: report the most informative reason. Parallelism mismatches are artefacts of the
     # search, so prefer any other reason, and among those the largest replica (e.g. its memory need).
-    per = group["tp"] * group["pp"] * group["ep"]
+    per = group["tp"] * group["dp"] * group["pp"]
     search = group["reason"].str.startswith("parallelism:").astype(int)
     return group.assign(_per=per, _search=search).sort_values(["_search", "_per"], ascending=[True, False]).iloc[0]
 
@@ -300,8 +315,9 @@ def estimate_many(rows: list[dict], catalog, kernels: KernelLibrary | None = Non
         best = _pick(groups[i])
         d = {k: _clean(best.get(k)) for k in OUTPUT_KEYS if k in best.index}
         d["gpus"] = int(best["gpus_total"])
-        for k in ("tp", "pp", "ep"):
+        for k in ("tp", "dp", "pp", "ep"):
             d[k] = int(best[k])
+        d["moe_tp"] = int(best["tp"] * best["dp"] // best["ep"])
         d["fits"] = bool(best["fits"])
         d["replicas"] = int(best["replicas"]) if d["fits"] else 0
         d["saturated"] = bool(best.get("saturated") == 1.0)
@@ -333,7 +349,8 @@ def _clean(v):
 
 def estimate(model: str, accelerator: str, gpus: int | None = None, *, isl: float, osl: float,
              mode: str = "max_throughput", mode_value: float | None = None, tp: int | None = None,
-             pp: int | None = None, ep: int | None = None, quant: str | None = None, kv_quant: str | None = None,
+             pp: int | None = None, ep: int | None = None, dp: int | None = None, quant: str | None = None,
+             kv_quant: str | None = None,
              engine: str = "vllm", slo_ttft_ms: float | None = None, slo_tpot_ms: float | None = None,
              percentile: float = 99.0, max_batch: int | None = None, catalog=None) -> dict:
     """Predict one deployment under a load mode; see the module docstring. Raises EstimateError."""
@@ -342,7 +359,7 @@ def estimate(model: str, accelerator: str, gpus: int | None = None, *, isl: floa
 
         catalog = load_catalog()
     row = {"model": model, "accelerator": accelerator, "gpus": gpus, "isl": isl, "osl": osl, "mode": mode,
-           "mode_value": mode_value, "tp": tp, "pp": pp, "ep": ep, "quant": quant, "kv_quant": kv_quant,
+           "mode_value": mode_value, "tp": tp, "dp": dp, "pp": pp, "ep": ep, "quant": quant, "kv_quant": kv_quant,
            "engine": engine, "slo_ttft_ms": slo_ttft_ms, "slo_tpot_ms": slo_tpot_ms, "percentile": percentile,
            "max_batch": max_batch}
     res = estimate_many([row], catalog, breakdown=True)[0]

@@ -4,33 +4,41 @@ One iteration advances every decoding request by one token and prefills `n_pf` p
 prefill) of prompts of `prompt` tokens each.
 
 Requests are indivisible: a decoding request or a prompt sits in one pipeline micro-batch and, with
-ep > 1, in one data-parallel attention group. With pp stages the requests are split into
+dp > 1, in one data-parallel attention group. With pp stages the requests are split into
 m = min(pp, n_dec + prompts) micro-batches, and the micro-batch that sets the pace is the heaviest one,
 carrying max(total/m, min(total, one request)) decode and prompt tokens (the mean when there are
 enough requests to go round, else one whole request). Each micro-batch crosses every stage once per
 iteration, so the wall time is `L · t_layer(heaviest) + max(lm_head + (pp−1)·hop, m · lm_head) +
 step_overhead`: one micro-batch's traversal, or the last stage's m LM heads when they take longer
 (a bubble when there are fewer requests than stages). So a prompt under load never costs less than
-the same prompt alone (its tokens are never spread over micro-batches or ep groups), and the TTFT and
+the same prompt alone (its tokens are never spread over micro-batches or dp groups), and the TTFT and
 TPOT floors (one request alone) are lower bounds of the loaded values. `fill=True` adds the pipeline
 fill of a one-shot batch (m − 1 further stage times), used by the static-batch prefill.
 
-Per layer on one GPU, with t tokens in the micro-batch and t_g = t/ep of them in this GPU's ep group
-(see memory.py for the sharding convention), every kernel costed with its fitted smooth roofline
-(kernels.py), η derated by the profile's serving factors:
+Per layer on one GPU, with t tokens in the micro-batch and t_g = t/dp of them in this GPU's attention
+group (see memory.py for the sharding convention: a stage is n = tp·dp GPUs, MoE layers split them as
+moe_tp × ep), every kernel costed with its fitted smooth roofline (kernels.py), η derated by the
+profile's serving factors:
 
 - linear layers (attention projections; dense FFN or shared experts): F = 2·t_g·params/tp,
   bytes = params/tp·β_w + activations;
-- routed experts: pairs = t·k/ep, F = 2·pairs·expert/tp, bytes = touched·expert/tp·β_e with
-  touched = (E/ep)·(1 − (1 − k/E)^t) distinct experts hit (DESIGN §3), plus γ·pairs·d bytes of
-  routed-activation copies (γ fitted with the MoE kernel curve);
+- routed experts: pairs = ρ·t·k/ep on the busiest ep rank (ρ the expert load imbalance, 1 at ep = 1;
+  `moe_load_imbalance`), F = 2·pairs·expert/moe_tp, bytes = touched·expert/moe_tp·β_e with
+  touched = ⌈E/ep⌉·(1 − (1 − k/E)^t) distinct local experts hit (DESIGN §3), plus γ·pairs·d bytes of
+  routed-activation copies (γ fitted with the MoE kernel curve, measured grouped GEMMs);
 - prefill attention: F = 2·(n_h/tp)·(d_qk + d_v)·pairs, pairs = tokens · mean causal context (windowed
   layers capped at the window), so attention cost grows with the square of the prompt;
 - decode attention: bytes = n_dec_g · context · KV bytes per token per layer; F = 2·(n_h/tp)·(d_qk+d_v)
   ·context (absorbed MLA: 2·(n_h/tp)·(2·r_kv + d_rope)·context);
-- communication: 2 tensor-parallel all-reduces of t_g·d·2 bytes per layer, α + 2(tp−1)/tp·bytes/busbw
-  (an expert-parallel MoE layer replaces one by dispatch + combine all-to-alls,
-  α + (n−1)/n·t_g·k·d·2/busbw each, n = tp·ep); crossing the scale-up domain uses the network link;
+- communication: 2 tensor-parallel all-reduces of t_g·d·2 bytes per layer over tp, α + 2(tp−1)/tp·
+  bytes/busbw. A MoE layer replaces the second by its expert block's collectives. With attention
+  data parallelism (dp > 1) and ep > 1 tokens live on their dp group and travel to their experts: a
+  dispatch and a combine all-to-all, α + ρ·(ep−1)/ep·(t_g/tp)·k·d·2/busbw each (each GPU sends its
+  share of its group's tokens; the busiest group sets the pace). Otherwise every GPU of the stage
+  sees all t tokens (tensor-parallel attention replicates them, or dp groups are gathered) and the
+  MoE outputs are summed: an all-reduce over n = tp·dp of t tokens (with dp > 1 the all-gather and
+  reduce-scatter around the MoE block, which cost as much). A group larger than the scale-up domain
+  (NVLink / Infinity Fabric; 72 GPUs on an NVL72 rack) uses the network link;
 - kernel floors: the lumped linear layers above are costed as one kernel each, so the other GEMM
   kernels of a layer add their floor t0 (attention: GQA 2 kernels, MLA 6; dense FFN 2; MoE layers a
   router and, with shared experts, 2 more); element-wise kernels (`MISC_KERNELS`: 2 RMSNorms, rotary
@@ -173,6 +181,7 @@ class _LoadFree:
 
     def __init__(self, rows: Rows):
         g, tp, pp, ep = rows.geometry, rows.tp, rows.pp, rows.ep
+        n, moe_tp, rho = rows.stage_gpus, rows.moe_tp, rows.moe_load_imbalance
         links = rows.links
         self.layers = g.layers
         self.hidden = d = g.hidden
@@ -187,10 +196,10 @@ class _LoadFree:
         self.shared_weight_bytes = shared_p * rows.dense_weight_bytes
         self.shared_rows = _selection(shared_p > 0)
         experts = np.maximum(g.experts, 1.0)
-        self.top_k_per_group = g.top_k / ep
+        self.top_k_per_group = rho * g.top_k / ep
         self.miss = 1.0 - g.top_k / experts
-        self.expert_params = g.expert_params / tp
-        self.expert_weight_bytes = experts / ep * self.expert_params * rows.expert_weight_bytes
+        self.expert_params = g.expert_params / moe_tp
+        self.expert_weight_bytes = np.ceil(experts / ep) * self.expert_params * rows.expert_weight_bytes
         self.moe_rows = _selection(g.n_moe_layers > 0)
         self.heads_dd = g.heads / tp * (g.d_qk + g.d_v)
         self.sw_share = g.sw_layers / g.layers
@@ -201,9 +210,11 @@ class _LoadFree:
         self.ar_latency_s = np.where(tp > 1, links.allreduce_latency_s, 0.0)
         self.ar_s_per_token = np.where(tp > 1, 2 * (tp - 1) / tp * d * BF16_BYTES / links.allreduce_bytes_per_s,
                                        0.0)
-        n_a2a = tp * ep
-        self.a2a_s_per_token = (n_a2a - 1) / n_a2a * g.top_k * d * BF16_BYTES / links.alltoall_bytes_per_s
-        self.ep_on = ep > 1
+        self.a2a_s_per_token = rho * (ep - 1) / ep * g.top_k * d * BF16_BYTES / links.alltoall_bytes_per_s / tp
+        self.ep_on = (ep > 1) & (rows.dp > 1)
+        self.moe_ar_latency_s = np.where(n > 1, links.moe_allreduce_latency_s, 0.0)
+        self.moe_ar_s_per_token = np.where(n > 1, 2 * (n - 1) / n * d * BF16_BYTES / links.moe_allreduce_bytes_per_s,
+                                           0.0)
         misc = MISC_KERNELS + MLA_MISC_KERNELS * g.is_mla + MOE_MISC_KERNELS * frac_moe
         self.misc_s_per_token = misc * d * READ_WRITE_BF16_BYTES / (rows.gemm.eta_m * rows.device.hbm_bytes_per_s)
         extra_gemms = (g.attn_gemms - 1.0) + self.frac_dense * (ffn_p > 0) + frac_moe * (shared_p > 0)
@@ -229,7 +240,7 @@ def _windowed(c: _LoadFree, context):
 
 @dataclass(frozen=True)
 class _Load:
-    """How one iteration's tokens land on the micro-batch that sets the pace and on one ep group."""
+    """How one iteration's tokens land on the micro-batch that sets the pace and on one dp group."""
 
     micro_batches: np.ndarray
     dec_mb: np.ndarray
@@ -248,8 +259,8 @@ def _load(rows: Rows, n_dec, n_pf, prompt) -> _Load:
     m = np.clip(n_dec + n_pf / unit, 1.0, rows.pp)
     dec_mb = _heaviest(n_dec, 1.0, m)
     pf_mb = _heaviest(n_pf, unit, m)
-    dec_g = _heaviest(dec_mb, 1.0, rows.ep)
-    pf_g = _heaviest(pf_mb, unit, rows.ep)
+    dec_g = _heaviest(dec_mb, 1.0, rows.dp)
+    pf_g = _heaviest(pf_mb, unit, rows.dp)
     return _Load(m, dec_mb, pf_mb, dec_mb + pf_mb, dec_g, pf_g, dec_g + pf_g, unit)
 
 
@@ -299,7 +310,8 @@ def step_time(rows: Rows, n_dec, ctx_dec, n_pf, pf_ctx, prompt=None, fill=False)
 
     t_ar = c.ar_latency_s + c.ar_s_per_token * t_g
     a2a = rows.links.alltoall_latency_s + c.a2a_s_per_token * t_g
-    t_comm = np.where(c.ep_on, t_ar + c.frac_moe * 2 * a2a + (1 - c.frac_moe) * t_ar, 2 * t_ar)
+    moe_ar = c.moe_ar_latency_s + c.moe_ar_s_per_token * load.tokens_mb
+    t_comm = t_ar + c.frac_moe * np.where(c.ep_on, 2 * a2a, moe_ar) + (1 - c.frac_moe) * t_ar
     t_misc = c.misc_floor_s + c.misc_s_per_token * t_g
     t_layer = t_lin + prefill.time_s + decode.time_s + t_comm + t_misc
 

@@ -1,7 +1,8 @@
 """Link parameters: what a collective costs on each row, inside the scale-up domain or across nodes.
 
 Tensor-parallel all-reduces run over the tp GPUs of an attention group, expert-parallel all-to-alls
-over the tp·ep GPUs of a stage, pipeline hops between stages. Within the scale-up domain (NVLink,
+and the all-reduce of a tensor-parallel MoE layer fed by dp groups over the n = tp·dp GPUs of a
+stage, pipeline hops between stages. Within the scale-up domain (NVLink,
 Infinity Fabric) each uses the fitted latency and bus bandwidth of `kernels.KernelLibrary.link`; a
 group larger than the domain crosses the network, so its bandwidth is capped at the accelerator's
 inter-node bandwidth per GPU (the catalog's `inter_node_bandwidth_gb_s`, or the default of
@@ -30,10 +31,11 @@ def inter_node_bytes_per_s(acc, catalog) -> float:
     return family.default_inter_node_bandwidth_gb_s * BYTES_PER_GB
 
 
-def link_parameters(sub: pd.DataFrame, tp, pp, ep, domain, inter_node, entries: dict, kernels, per_key) -> Links:
+def link_parameters(sub: pd.DataFrame, tp, dp, pp, domain, inter_node, entries: dict, kernels, per_key) -> Links:
     """Links of the rows of `sub` (accelerator and engine columns); `entries` maps (accelerator, engine) to
     its `prepare.DeviceEngine` (accelerator and kernel framework), `inter_node` is bytes/s per row."""
-    sub = sub.assign(_tp=tp, _n=tp * ep)
+    n_stage = tp * dp
+    sub = sub.assign(_tp=tp, _n=n_stage)
 
     def link(a, e, n, kind):
         entry = entries[(a, e)]
@@ -46,12 +48,17 @@ def link_parameters(sub: pd.DataFrame, tp, pp, ep, domain, inter_node, entries: 
         ar_bw = np.array([v.busbw_bytes_s for v in ar])[ar_code]
         a2a_latency = np.array([v.alpha_s for v in a2a])[a2a_code]
         a2a_bw = np.array([v.busbw_bytes_s for v in a2a])[a2a_code]
+        moe_ar, moe_code = per_key(sub, ["accelerator", "engine", "_n"], lambda a, e, n: link(a, e, n, "allreduce"))
+        moe_ar_latency = np.array([v.alpha_s for v in moe_ar])[moe_code]
+        moe_ar_bw = np.array([v.busbw_bytes_s for v in moe_ar])[moe_code]
         p2p, p2p_code = per_key(sub, ["accelerator", "engine"], lambda a, e: kernels.p2p_latency_s(entries[(a, e)].acc))
         p2p_latency = np.array(p2p, float)[p2p_code]
     else:
-        ar_latency = ar_bw = a2a_latency = a2a_bw = p2p_latency = np.zeros(0)
+        ar_latency = ar_bw = a2a_latency = a2a_bw = p2p_latency = moe_ar_latency = moe_ar_bw = np.zeros(0)
     ar_bw = np.where(tp > domain, np.minimum(ar_bw, inter_node), ar_bw)
-    a2a_bw = np.where(tp * ep > domain, np.minimum(a2a_bw, inter_node), a2a_bw)
+    a2a_bw = np.where(n_stage > domain, np.minimum(a2a_bw, inter_node), a2a_bw)
+    moe_ar_bw = np.where(n_stage > domain, np.minimum(moe_ar_bw, inter_node), moe_ar_bw)
     return Links(allreduce_latency_s=ar_latency, allreduce_bytes_per_s=ar_bw, alltoall_latency_s=a2a_latency,
-                 alltoall_bytes_per_s=a2a_bw, p2p_latency_s=p2p_latency,
-                 p2p_bytes_per_s=np.where(tp * ep * pp > domain, inter_node, ar_bw))
+                 alltoall_bytes_per_s=a2a_bw, moe_allreduce_latency_s=moe_ar_latency,
+                 moe_allreduce_bytes_per_s=moe_ar_bw, p2p_latency_s=p2p_latency,
+                 p2p_bytes_per_s=np.where(n_stage * pp > domain, inter_node, ar_bw))

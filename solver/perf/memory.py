@@ -1,13 +1,14 @@
 """Memory per GPU: weights, KV cache, activations and runtime reserve (vectorised over rows).
 
-Parallelism convention: a replica has tp·pp·ep GPUs. Layers are split evenly over pp stages. Within a
-stage, attention, dense FFN, shared experts and embeddings are sharded over tp and replicated over the
-ep groups (attention runs data-parallel over ep groups of tp GPUs, each group holding its own
-requests' KV cache); routed experts are sharded over all ep·tp GPUs of the stage.
+Parallelism convention (the engines'): a replica is pp stages of n = tp·dp GPUs (tp·dp·pp GPUs).
+Layers are split evenly over pp stages. Within a stage, attention, dense FFN, shared experts and
+embeddings are sharded over tp and replicated over the dp groups (attention runs data-parallel over
+dp groups of tp GPUs, each group holding its own requests' KV cache); MoE layers split the same n
+GPUs as moe_tp × ep: each of the ep ranks holds ⌈E/ep⌉ routed experts, each sliced over moe_tp.
 
 - Weights per GPU = (non-expert linear · β_w + embeddings · 2) / (tp·pp)
-                    + moe_layers · E · expert · β_e / (tp·ep·pp).
-- KV bytes per token per GPU (one ep group) = layers/pp · kv_elems_local · β_kv, with GQA
+                    + moe_layers · ⌈E/ep⌉ · expert · β_e / (moe_tp·pp).
+- KV bytes per token per GPU (one dp group) = layers/pp · kv_elems_local · β_kv, with GQA
   kv_elems_local = 2·ceil(n_kv/tp)·d_h (KV heads are replicated when n_kv < tp) and MLA
   kv_elems_local = r_kv + d_rope (the latent is replicated on every tp rank).
 - Sliding-window layers hold min(context, window) tokens.
@@ -40,11 +41,20 @@ LOGIT_ROWS = 256
 """fp32 logit rows held at once (the sampler's batch of last-token logits)."""
 
 
-def weights_per_gpu(g: Geometry, beta_ne, beta_e, tp, pp, ep):
+def expert_slots_per_rank(g: Geometry, ep):
+    """Routed experts one ep rank holds: ⌈E/ep⌉ (when ep does not divide E the engines fill the spare
+    slots with redundant copies of hot experts, as EPLB does)."""
+    return np.ceil(np.maximum(g.experts, 1.0) / ep)
+
+
+def weights_per_gpu(g: Geometry, beta_ne, beta_e, tp, dp, pp, ep):
+    """Attention, dense FFN, shared experts and embeddings sharded over tp (replicated over dp); each GPU
+    holds ⌈E/ep⌉ routed experts sliced over moe_tp = tp·dp/ep."""
     non_expert = g.layers * g.attn_params + g.n_dense_layers * g.dense_ffn_params \
         + g.n_moe_layers * g.shared_params
-    experts = g.n_moe_layers * g.experts * g.expert_params
-    return (non_expert * beta_ne + g.embed_params * BF16_BYTES) / (tp * pp) + experts * beta_e / (tp * ep * pp)
+    moe_tp = tp * dp / ep
+    experts = g.n_moe_layers * expert_slots_per_rank(g, ep) * g.expert_params
+    return (non_expert * beta_ne + g.embed_params * BF16_BYTES) / (tp * pp) + experts * beta_e / (moe_tp * pp)
 
 
 def kv_elems_local(g: Geometry, tp):
@@ -109,13 +119,13 @@ class MemoryPlan:
                       for a, b in zip(self.need_bytes[short], self.device_bytes[short], strict=True)]
         return out
 
-    def kv_bytes_at(self, batch, ep) -> np.ndarray:
-        """KV bytes per GPU when `batch` requests decode in the replica (capped at B_max ≥ 1; ep groups)."""
-        return np.minimum(batch, np.maximum(self.batch_max, 1.0)) / ep * self.kv_bytes_per_request_mean
+    def kv_bytes_at(self, batch, dp) -> np.ndarray:
+        """KV bytes per GPU when `batch` requests decode in the replica (capped at B_max ≥ 1; dp groups)."""
+        return np.minimum(batch, np.maximum(self.batch_max, 1.0)) / dp * self.kv_bytes_per_request_mean
 
-    def gb_per_gpu_at(self, batch, ep) -> np.ndarray:
+    def gb_per_gpu_at(self, batch, dp) -> np.ndarray:
         """Memory per GPU in GB at the operating batch: weights + activations + reserve + KV."""
-        return (self.weights_bytes + self.activation_bytes + self.reserve_bytes + self.kv_bytes_at(batch, ep)) / GB
+        return (self.weights_bytes + self.activation_bytes + self.reserve_bytes + self.kv_bytes_at(batch, dp)) / GB
 
 
 def memory_plan(rows, isl, osl, max_batch) -> MemoryPlan:
@@ -126,20 +136,20 @@ def memory_plan(rows, isl, osl, max_batch) -> MemoryPlan:
     with `kv_admission_output_fraction` of its output reserved. NaN max_batch: the engine's default.
     """
     g, rt, dev = rows.geometry, rows.runtime, rows.device
-    tp, pp, ep, beta_kv = rows.tp, rows.pp, rows.ep, rows.kv_bytes_per_element
-    w = weights_per_gpu(g, rows.dense_weight_bytes, rows.expert_weight_bytes, tp, pp, ep)
+    tp, dp, pp, beta_kv = rows.tp, rows.dp, rows.pp, rows.kv_bytes_per_element
+    w = weights_per_gpu(g, rows.dense_weight_bytes, rows.expert_weight_bytes, tp, dp, pp, rows.ep)
     act = activation_bytes(g, tp, rt.max_num_tokens)
     usable = usable_bytes(dev.memory_bytes, rt.memory_utilisation, rt.runtime_reserve_bytes)
     after = dev.memory_bytes - rt.runtime_reserve_bytes - w - act
     free = np.where(rt.kv_memory_fraction_of_free > 0, after * rt.memory_utilisation, usable - w - act)
     per_req_admit = kv_bytes_per_request(g, beta_kv, tp, pp, isl + rt.kv_admission_output_fraction * osl)
     per_token = kv_bytes_per_request(g, beta_kv, tp, pp, 1.0)
-    b_kv = ep * np.floor(np.maximum(free, 0) / per_req_admit)
+    b_kv = dp * np.floor(np.maximum(free, 0) / per_req_admit)
     mb = np.where(np.isnan(max_batch), rt.max_batch_default, max_batch)
     return MemoryPlan(
         weights_bytes=w, activation_bytes=act, reserve_bytes=rt.runtime_reserve_bytes, kv_free_bytes=free,
         device_bytes=dev.memory_bytes * np.where(rt.kv_memory_fraction_of_free > 0, 1.0, rt.memory_utilisation),
         kv_bytes_per_request_full=kv_bytes_per_request(g, beta_kv, tp, pp, isl + osl),
         kv_bytes_per_request_mean=kv_bytes_per_request(g, beta_kv, tp, pp, isl + osl / 2),
-        kv_cache_tokens=ep * np.maximum(free, 0) / per_token,
+        kv_cache_tokens=dp * np.maximum(free, 0) / per_token,
         batch_max=np.minimum(np.minimum(mb, b_kv), rt.max_num_tokens))

@@ -24,12 +24,13 @@ from solver.perf import memory as mem
 from solver.perf.arch import KV_BYTES, WEIGHT_BYTES, Geometry, compute_dtype, geometry, weight_bytes
 from solver.perf.kernels import Curve, KernelLibrary
 from solver.perf.links import inter_node_bytes_per_s, link_parameters
+from solver.perf.moe import load_imbalance
 from solver.perf.profiles import default_kv_quant, resolve_profile, support_reason
 from solver.perf.rows import Device, KernelCurve, MoeCurve, Rows, Runtime
 from solver.units import BYTES_PER_GB
 
 REQUIRED = ("model", "accelerator", "engine", "quant", "kv_quant", "tp", "pp", "ep", "max_batch", "isl", "osl")
-OPTIONAL = {"slo_ttft_ms": np.nan, "slo_tpot_ms": np.nan, "slo_e2e_ms": np.nan, "percentile": 99.0}
+OPTIONAL = {"dp": 1.0, "slo_ttft_ms": np.nan, "slo_tpot_ms": np.nan, "slo_e2e_ms": np.nan, "percentile": 99.0}
 
 
 def per_key(df: pd.DataFrame, cols: list[str], fn, keys_out: dict | None = None) -> tuple[list, np.ndarray]:
@@ -57,6 +58,14 @@ def _lookup(catalog, section, key):
         return None
 
 
+def engine_layout_rules(engine) -> tuple[str, str]:
+    """(attention_dp, expert_parallel) of the engine's catalog `parallelism` (permissive when unknown)."""
+    rules = getattr(engine, "parallelism", None)
+    if rules is None:
+        return ("any", "divides_stage")
+    return (rules.attention_dp, rules.expert_parallel)
+
+
 def normalise(df: pd.DataFrame) -> pd.DataFrame:
     missing = [c for c in REQUIRED if c not in df.columns]
     if missing:
@@ -68,6 +77,7 @@ def normalise(df: pd.DataFrame) -> pd.DataFrame:
     for c in ("tp", "pp", "ep", "max_batch", "isl", "osl", *OPTIONAL):
         out[c] = pd.to_numeric(out[c], errors="coerce").astype(float)
     out["percentile"] = out["percentile"].fillna(99.0)
+    out["dp"] = out["dp"].fillna(1.0)
     for c in ("model", "accelerator", "engine", "quant", "kv_quant"):
         codes, uniques = pd.factorize(out[c], use_na_sentinel=False)
         clean = np.array(["" if (u is None or (isinstance(u, float) and np.isnan(u))) else str(u).strip().lower()
@@ -178,7 +188,8 @@ class Prepared:
         self.accs, self.acc_code = per_key(df, ["accelerator"], lambda a: _lookup(catalog, "accelerators", a))
         self.engines, self.engine_code = per_key(df, ["engine"], lambda e: _lookup(catalog, "engines", e))
         # Invalid sizes (< 1) are flagged by the checks; 1 keeps the arithmetic quiet.
-        self.tp, self.pp, self.ep = (np.where(df[c].to_numpy() >= 1, df[c].to_numpy(), 1.0) for c in ("tp", "pp", "ep"))
+        self.tp, self.dp, self.pp, self.ep = (np.where(df[c].to_numpy() >= 1, df[c].to_numpy(), 1.0)
+                                              for c in ("tp", "dp", "pp", "ep"))
         rows = [geometry(m).as_dict() if m is not None else None for m in self.models]
         names = next((list(r) for r in rows if r), [])
         self.geometry = Geometry(**{k: np.array([r[k] if r else np.nan for r in rows], float)[self.model_code]
@@ -193,8 +204,10 @@ class Prepared:
             np.array([e is None for e in self.engines])[self.engine_code]))
         reasons.apply(*checks.positive_sizes(df))
         if self.geometry is not None:
-            reasons.apply(*checks.parallelism_fits_model(self.geometry, self.tp, self.pp, self.ep,
+            reasons.apply(*checks.parallelism_fits_model(self.geometry, self.tp, self.dp, self.pp, self.ep,
                                                          df["isl"].to_numpy(), df["osl"].to_numpy()))
+        rules, codes = per_key(df, ["engine"], lambda e: engine_layout_rules(_lookup(self.catalog, "engines", e)))
+        reasons.apply(checks.engine_layout(df["engine"].to_numpy(), rules, codes, self.tp, self.dp, self.ep))
 
     # --- stage 4: kernel parameters per key -----------------------------------------------------
     def _kernel_keys(self) -> None:
@@ -264,7 +277,7 @@ class Prepared:
         def kv(name):
             return self._take(self.kv, self.kv_code, name)
 
-        tp, pp, ep = self.tp[idx], self.pp[idx], self.ep[idx]
+        tp, dp, pp, ep = self.tp[idx], self.dp[idx], self.pp[idx], self.ep[idx]
         geo = Geometry(**{k: v[idx] for k, v in vars(self.geometry).items()})
         quants, uniq = pd.factorize(self.df["quant"].to_numpy()[idx])
         betas = np.array([weight_bytes(q, "") for q in uniq], float).reshape(-1, 2)
@@ -272,10 +285,11 @@ class Prepared:
                         peak_bf16_flop_per_s=dev("peak_bf16_flop_per_s"), peak_flop_per_s=quant("peak_flop_per_s"),
                         scale_up_domain_gpus=dev("scale_up_domain_gpus"))
         runtime = Runtime(**{f: dev(f) for f in Runtime.__dataclass_fields__})
-        links = link_parameters(self.df.iloc[idx], tp, pp, ep, device.scale_up_domain_gpus,
+        links = link_parameters(self.df.iloc[idx], tp, dp, pp, device.scale_up_domain_gpus,
                                 dev("inter_node_bytes_per_s"), self.entries, self.kernels, per_key)
         return Rows(
-            geometry=geo, tp=tp, pp=pp, ep=ep, dense_weight_bytes=betas[quants, 0],
+            geometry=geo, tp=tp, dp=dp, pp=pp, ep=ep, moe_load_imbalance=load_imbalance(ep),
+            dense_weight_bytes=betas[quants, 0],
             expert_weight_bytes=betas[quants, 1],
             kv_bytes_per_element=kv("beta_kv"), kv_elements_per_token_layer=mem.kv_elems_local(geo, tp),
             device=device, runtime=runtime, links=links,

@@ -66,6 +66,9 @@ class Links:
     allreduce_bytes_per_s: np.ndarray
     alltoall_latency_s: np.ndarray
     alltoall_bytes_per_s: np.ndarray
+    moe_allreduce_latency_s: np.ndarray
+    """All-reduce over the n = tp·dp GPUs of a stage (a tensor-parallel MoE layer fed by dp groups)."""
+    moe_allreduce_bytes_per_s: np.ndarray
     p2p_latency_s: np.ndarray
     p2p_bytes_per_s: np.ndarray
 
@@ -77,8 +80,14 @@ class Rows:
     geometry: Geometry
     """Model geometry; each field an array over rows."""
     tp: np.ndarray
+    """Attention tensor parallelism (each attention group of tp GPUs)."""
+    dp: np.ndarray
+    """Attention data-parallel groups per stage (each with its own requests and KV cache)."""
     pp: np.ndarray
     ep: np.ndarray
+    """Expert parallelism: routed experts are spread over ep ranks of moe_tp = tp·dp/ep GPUs each."""
+    moe_load_imbalance: np.ndarray
+    """ρ ≥ 1: routed tokens on the busiest ep rank over the mean (1 when ep = 1)."""
     dense_weight_bytes: np.ndarray
     """Bytes per non-expert linear weight (β_w)."""
     expert_weight_bytes: np.ndarray
@@ -99,6 +108,15 @@ class Rows:
 
     def __len__(self) -> int:
         return len(self.tp)
+
+    @property
+    def stage_gpus(self) -> np.ndarray:
+        """n = tp·dp GPUs per pipeline stage (attention tp × dp; MoE moe_tp × ep)."""
+        return self.tp * self.dp
+
+    @property
+    def moe_tp(self) -> np.ndarray:
+        return self.stage_gpus / self.ep
 
     def take(self, sel) -> Rows:
         """The rows `sel` (indices or a boolean mask) of every per-row array."""
