@@ -256,6 +256,8 @@ def build_profiles(cases: list[dict], catalog, cases_label: str) -> tuple[dict[s
 
     out: dict[str, list[dict]] = {}
     for eng in catalog.engines:
+        if catalog.engines[eng].settings is None:
+            continue  # hand-kept prior profiles, left as they are
         out[eng] = []
         for fams in family_groups(catalog, eng):
             params, why, err = resolve((eng, fams[0]))
@@ -303,6 +305,8 @@ def _seed_catalog(catalog):
     cat = copy.copy(catalog)
     cat.engines = dict(catalog.engines)
     for eng, engine in catalog.engines.items():
+        if engine.settings is None and engine.profiles:
+            continue  # a prior kept by hand with its own profiles (e.g. vllm-tpu): not calibrated
         if engine.settings is None:
             raise CatalogError([Issue("engines", eng, "calibration needs the engine's settings")])
         profs = [EfficiencyProfile(families=f, **{k: PRIOR[k] for k in FIT_PARAMS}, collective_latency_us=5.0,
@@ -343,13 +347,18 @@ def write_profiles(path: Path, profiles: dict[str, list[dict]]) -> None:
         eid = block[0].split(":", 1)[1].strip()
         if n == 0:
             out.extend(cleaned[:s])
+        trailing = []
         while block and not block[-1].strip():
+            trailing.insert(0, block[-1])
             block = block[:-1]
         out.extend(block)
-        if eid in profiles:
+        hand_kept = any(ln.startswith("    profiles:") for ln in block)  # a prior kept by hand: leave it
+        if eid in profiles and not hand_kept:
             out.append(render_profiles(profiles[eid]))
         if end < len(cleaned):
             out.append("\n")
+        else:
+            out.extend(trailing)
     path.write_text("".join(out))
 
 
