@@ -101,7 +101,7 @@ class MemoryPlan:
     kv_cache_tokens: np.ndarray
     """Tokens the replica's KV cache holds."""
     batch_max: np.ndarray
-    """B_max = min(max_batch, KV capacity in requests, max_num_tokens)."""
+    """B_max = min(max_batch, KV capacity in requests, max_num_tokens per dp rank × dp)."""
 
     def take(self, sel) -> MemoryPlan:
         return take_rows(self, sel)
@@ -152,4 +152,4 @@ def memory_plan(rows, isl, osl, max_batch) -> MemoryPlan:
         kv_bytes_per_request_full=kv_bytes_per_request(g, beta_kv, tp, pp, isl + osl),
         kv_bytes_per_request_mean=kv_bytes_per_request(g, beta_kv, tp, pp, isl + osl / 2),
         kv_cache_tokens=dp * np.maximum(free, 0) / per_token,
-        batch_max=np.minimum(np.minimum(mb, b_kv), rt.max_num_tokens))
+        batch_max=np.minimum(np.minimum(mb, b_kv), rows.iteration_token_budget))

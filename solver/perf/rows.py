@@ -118,6 +118,13 @@ class Rows:
     def moe_tp(self) -> np.ndarray:
         return self.stage_gpus / self.ep
 
+    @property
+    def iteration_token_budget(self) -> np.ndarray:
+        """Tokens one iteration of the replica may carry: the engine's max_num_tokens per attention dp
+        rank (each dp rank schedules its own batch: TensorRT-LLM attention DP, SGLang DP attention
+        workers, vLLM data-parallel engine cores)."""
+        return self.runtime.max_num_tokens * self.dp
+
     def take(self, sel) -> Rows:
         """The rows `sel` (indices or a boolean mask) of every per-row array."""
         return take_rows(self, sel)

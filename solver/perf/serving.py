@@ -7,7 +7,8 @@ The batch is bounded by `B_max = min(max_batch, KV-cache capacity in requests, m
 x ≤ x_max = B_max/(O−1) and the saturation rate is λ_sat = x_max/τ(x_max).
 
 - Prefill service: waiting prompts are admitted up to the iteration's token budget,
-  chunk = max(max_num_tokens − n_dec, 256) tokens (`MIN_PREFILL_CHUNK_TOKENS`), so a backlog is worked
+  chunk = max(dp·max_num_tokens − n_dec, 256) tokens (`MIN_PREFILL_CHUNK_TOKENS`; each dp rank has its
+  own budget), so a backlog is worked
   off in full-budget iterations next to the n_dec decoding requests, each lasting τ_C = τ(n_dec, chunk).
   A prompt's service time is its share of them, D = S/chunk·τ_C, and the prefill queue's utilisation
   is ρ_p = λ·D. Both grow with the load: τ_C/chunk, the time per budget token, grows as more requests
@@ -92,7 +93,9 @@ class Serving:
         self.p = np.asarray(percentile, float) / 100.0
         self.z = z_score(percentile)
         self.x_max = self.b_max / self.O1
-        self.tau_max = step_time(rows, self.b_max, self.ctx, self.x_max * self.S, self.pf_ctx, self.S).total_s
+        # Saturated: every dp rank has prompts queued and fills its own budget (see decode_step).
+        self.tau_max = step_time(rows, self.b_max, self.ctx, self.x_max * self.S, self.pf_ctx,
+                                 self.S / rows.dp).total_s
         self.lam_sat = self.x_max / self.tau_max
 
     def decode_step(self, x, others=1.0) -> StepTime:
@@ -101,7 +104,11 @@ class Serving:
         # A decoding request always shares its iterations with itself: below one request on average
         # the iterations it sees still carry one decode (the TPOT floor is the batch-1 step).
         n_seen = np.maximum(x * self.O1, 1.0)
-        return step_time(self.rows, n_seen, self.ctx, others * x * self.S, self.pf_ctx, self.S)
+        # Other requests' prompts: with attention data parallelism each dp rank schedules its own
+        # queue and chunks its prompts, so over iterations the prefill work spreads over the ranks
+        # (indivisible in pieces of S/dp: one group takes all of it only below one prompt per dp
+        # iterations). dp = 1: whole prompts, as before.
+        return step_time(self.rows, n_seen, self.ctx, others * x * self.S, self.pf_ctx, self.S / self.rows.dp)
 
     def prefill_step(self, x, others=1.0) -> StepTime:
         """The iteration that prefills one prompt next to the requests already decoding (others · n_dec)."""
@@ -136,7 +143,7 @@ class Serving:
         n_other = others * n_dec
         tau_d = step_time(rows, n_other, self.ctx, 0.0, 0.0).total_s
         tau_s = self.prefill_step(x, others).total_s
-        chunk = np.maximum(rows.runtime.max_num_tokens - n_other, MIN_PREFILL_CHUNK_TOKENS)
+        chunk = np.maximum(rows.iteration_token_budget - n_other, MIN_PREFILL_CHUNK_TOKENS)
         service = (np.ceil(S / chunk) - 1.0) * tau_d + tau_s
         # Prefill service D: the prompt's share S/chunk of a full-budget iteration next to the decoding
         # batch (module docstring); non-decreasing in the load, unlike one prompt's marginal cost for MoE.
