@@ -135,7 +135,8 @@ def test_every_buyable_accelerator_runs_a_catalog_model_or_says_why_not(acc_id):
 def test_an_accelerator_no_engine_supports_is_listed_with_the_reason(fixture_catalog, cli, tmp_path):
     extra = tmp_path / "npu.yaml"
     acc = dict(CATALOG.accelerators["gaudi3"].model_dump(mode="json", exclude_none=True), id="gaudi3-test")
-    extra.write_text(yaml.safe_dump({"accelerators": [acc]}))
+    family = CATALOG.families["gaudi"].model_dump(mode="json", exclude_none=True)
+    extra.write_text(yaml.safe_dump({"accelerators": [acc], "families": [family]}))
     out = json.loads(cli("catalog", "accelerators", "--json", "--catalog", extra).stdout)
     row = next(r for r in out if r["id"] == "gaudi3-test")
     assert row["engines"].startswith("none: no engine in the catalog supports the gaudi family")
