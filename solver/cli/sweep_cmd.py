@@ -18,9 +18,6 @@ from solver.catalog.loader import load_catalog
 from solver.cli import app
 from solver.cli.catalog_cmd import CatalogFiles, _stdout
 from solver.cli.solve_cmd import check_run_options
-from solver.optimize.report import _clean
-from solver.problem import load_problem
-from solver.sweep import parse_grid, sweep
 
 
 @app.command("sweep")
@@ -40,6 +37,10 @@ def sweep_command(
     catalog: CatalogFiles = None,
 ) -> None:
     """Re-solve the problem over a grid of SLO values and print the cost/latency Pareto frontier."""
+    from solver.optimize.report import _clean
+    from solver.problem import load_problem
+    from solver.sweep import parse_grid, sweep
+
     check_run_options(time_limit=time_limit, jobs=jobs)
     cat = load_catalog(catalog or [])
     problem = load_problem(problem_file, cat)
