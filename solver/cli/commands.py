@@ -1,3 +1,3 @@
 """Import every command module so that it registers on `app`."""
 
-from solver.cli import catalog_cmd, estimate_cmd, schema_cmd, solve_cmd, sweep_cmd, validate_cmd  # noqa: F401
+from solver.cli import catalog_cmd, estimate_cmd, schema_cmd, solve_cmd, study_cmd, sweep_cmd, validate_cmd  # noqa: F401
