@@ -14,7 +14,6 @@ import math
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -107,19 +106,18 @@ def summarise_result(point: dict, result) -> dict:
 
 
 def hinted_solves(problems: Iterable[tuple[Problem, Catalog]], *, time_limit_s: float | None,
-                  workers: int | None, cache: dict | None = None, cache_key: Callable[[Problem], Any] | None = None,
+                  workers: int | None, cache: dict | None = None, cache_for: Callable[[Problem], dict] | None = None,
                   catch: tuple[type[BaseException], ...] = (InfeasibleError, NoSolutionError),
                   ) -> Iterator[SolveResult | BaseException]:
     """Solve (problem, catalog) pairs in order, each hinted with the plan of the last one solved:
     neighbouring problems share most of their optimum, so CP-SAT starts from a near-optimal plan.
 
-    Candidate evaluations are reused through `cache` (see `build_candidates`), or through one cache
-    per `cache_key(problem)` when problems differ in what the evaluation key does not cover (the
+    Candidate evaluations are reused through `cache` (see `build_candidates`), or through the cache
+    `cache_for(problem)` returns when problems differ in what the evaluation key does not cover (the
     fleet). Yields the result, or the exception of a type in `catch`, per problem."""
-    caches: dict[Any, dict] = {}
     hint = None
     for problem, catalog in problems:
-        mine = cache if cache_key is None else caches.setdefault(cache_key(problem), _BoundedCache())
+        mine = cache if cache_for is None else cache_for(problem)
         try:
             result = solve(problem, catalog, time_limit_s=time_limit_s, workers=workers, hint=hint, cache=mine)
         except catch as exc:
@@ -129,7 +127,7 @@ def hinted_solves(problems: Iterable[tuple[Problem, Catalog]], *, time_limit_s: 
         yield result
 
 
-class _BoundedCache(dict):
+class BoundedCache(dict):
     """An evaluation cache that forgets its oldest evaluations beyond `limit`: a long study visits
     thousands of SLO values, each with its own evaluated table."""
 

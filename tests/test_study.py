@@ -236,3 +236,21 @@ def test_cli_writes_results_and_charts(tiny, tmp_path, cli):
     for _, part in table.groupby("tpot"):
         costs = part.sort_values("scale")["usd_per_hour"].tolist()
         assert costs == sorted(costs)
+
+
+@pytest.mark.parametrize("name,count", [("chat-70b-grid.yaml", 2500), ("chat-70b-what-if.yaml", 10)])
+def test_the_example_studies_expand(name, count):
+    plan, _ = load_study(Path(__file__).parents[1] / "studies" / name)
+    assert len(plan.scenarios) == count
+    assert sorted(s.id for s in plan.scenarios) == list(range(count))
+
+
+def test_the_what_if_example_solves_every_scenario(tmp_path):
+    plan, catalog = load_study(Path(__file__).parents[1] / "studies" / "chat-70b-what-if.yaml")
+    table = run_study(plan, catalog, tmp_path / "what-if.csv").set_index(["name", "tpot_ms"])
+    assert set(table["status"]) == {"optimal"}
+    # Three times the traffic never costs less; an AWS/GCP-only fleet never costs less than all providers.
+    for tpot in (35, 50):
+        assert table.loc[("traffic x3", tpot), "usd_per_hour"] >= table.loc[("today", tpot), "usd_per_hour"]
+        assert table.loc[("AWS and GCP only", tpot), "usd_per_hour"] >= table.loc[("today", tpot), "usd_per_hour"]
+        assert table.loc[("H100 price -30%", tpot), "usd_per_hour"] <= table.loc[("today", tpot), "usd_per_hour"]

@@ -27,12 +27,13 @@ def _numeric(values: pd.Series) -> bool:
     return bool(pd.to_numeric(values, errors="coerce").notna().all())
 
 
-def plot_cost_by_axis(table: pd.DataFrame, axes: list[str], folder: Path) -> list[Path]:
-    """One chart per axis: USD/h against the axis value. With one other axis of few values, one
-    line per value of it; otherwise every scenario as a dot and the median as a line."""
+def plot_cost_by_axis(table: pd.DataFrame, axes: list[str], folder: Path, named: bool = False) -> list[Path]:
+    """One chart per axis: USD/h against the axis value. With one other dimension (another axis,
+    or the named scenarios) of few values, one line per value of it; otherwise every scenario as a
+    dot and the median as a line."""
     written = []
     for axis in axes:
-        other = [a for a in axes if a != axis]
+        other = [a for a in axes if a != axis] + (["name"] if named else [])
         fig, ax = plt.subplots(figsize=(8, 4.5))
         order = _order(table[axis])
         x_of = {v: i for i, v in enumerate(order)}
@@ -41,7 +42,8 @@ def plot_cost_by_axis(table: pd.DataFrame, axes: list[str], folder: Path) -> lis
             for value in _order(table[other[0]]):
                 part = table[table[other[0]] == value]
                 part = part.assign(x=xs[part.index]).sort_values("x")
-                ax.plot(part["x"], part["usd_per_hour"], marker="o", markersize=3, label=f"{other[0]} = {value}")
+                label = str(value) if other[0] == "name" else f"{other[0]} = {value}"
+                ax.plot(part["x"], part["usd_per_hour"], marker="o", markersize=3, label=label)
             ax.legend(fontsize=8)
         else:
             ax.scatter(xs, table["usd_per_hour"], s=6, alpha=0.35, label="scenarios")
@@ -114,7 +116,7 @@ def write_plots(table: pd.DataFrame, axes: list[str], named: list[str], folder: 
     folder.mkdir(parents=True, exist_ok=True)
     if not axes:
         return [plot_cost_by_scenario(table, folder / "cost-by-scenario.png")]
-    written = plot_cost_by_axis(table, axes, folder)
+    written = plot_cost_by_axis(table, axes, folder, named=bool(named))
     if len(axes) == 2:
         for name in named or [None]:
             part = table if name is None else table[table["name"] == name]

@@ -74,11 +74,6 @@ def _failure(exc: BaseException) -> str:
     return (text if isinstance(exc, TrilemmaError) else f"{type(exc).__name__}: {text}")[:500]
 
 
-def _fleet_key(problem) -> str:
-    # Candidate evaluations depend on the fleet filters (which instance sizes exist), not on prices.
-    return problem.fleet.model_dump_json()
-
-
 class _Worker:
     """What one worker keeps between chunks: the catalog and its price-multiplied variants."""
 
@@ -86,9 +81,17 @@ class _Worker:
         self.token: str | None = None
         self.catalog: Catalog | None = None
         self.priced: dict[tuple, Catalog] = {}
+        self.evaluations: dict[str, dict] = {}
 
     def set_catalog(self, token: str, catalog: Catalog) -> None:
-        self.token, self.catalog, self.priced = token, catalog, {}
+        self.token, self.catalog, self.priced, self.evaluations = token, catalog, {}, {}
+
+    def evaluation_cache(self, problem) -> dict:
+        """Candidate evaluations kept across chunks, one cache per fleet: they depend on the fleet
+        filters (which instance sizes exist), not on prices or traffic."""
+        from solver.sweep import BoundedCache
+
+        return self.evaluations.setdefault(problem.fleet.model_dump_json(), BoundedCache())
 
     def catalog_for(self, prices: tuple) -> Catalog:
         if prices not in self.priced:
@@ -101,7 +104,7 @@ class _Worker:
         from solver.sweep import hinted_solves
 
         pairs = ((sc.problem, self.catalog_for(sc.prices)) for sc in scenarios)
-        outcomes = hinted_solves(pairs, time_limit_s=time_limit_s, workers=workers, cache_key=_fleet_key,
+        outcomes = hinted_solves(pairs, time_limit_s=time_limit_s, workers=workers, cache_for=self.evaluation_cache,
                                  catch=(Exception,))
         for sc, outcome in zip(scenarios, outcomes, strict=True):
             yield scenario_record(sc, outcome)

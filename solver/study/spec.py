@@ -14,7 +14,8 @@ scenario × each grid point). An axis sets one place of the problem file by path
   offer multiply.
 
 Grid points are visited in boustrophedon ("snake") order, so consecutive scenarios differ in one
-axis by one step and each solve is hinted with its neighbour's plan.
+axis by one step and each solve is hinted with its neighbour's plan; traffic and price axes vary
+fastest, since they leave the evaluated candidates unchanged.
 """
 
 from __future__ import annotations
@@ -347,9 +348,13 @@ def _expand(spec: StudySpec, base: dict, values: list[list[Any]], catalog: Catal
     grid_size = math.prod(len(v) for v in values)
     sizes = [len(v) for v in values]
     strides = [math.prod(sizes[k + 1:]) for k in range(len(sizes))]
+    # Axes that leave candidate evaluations unchanged (traffic, prices) vary fastest, so consecutive
+    # scenarios reuse the evaluated candidates as well as the plan.
+    nesting = sorted(range(len(sizes)), key=lambda k: _reuses_evaluations(spec.axes[k].path))
     out, issues = [], []
     for s, sc in enumerate(named):
-        for index in snake_order(sizes):
+        for nested in snake_order([sizes[k] for k in nesting]):
+            index = tuple(nested[nesting.index(k)] for k in range(len(sizes)))
             settings = dict(sc.set) if sc else {}
             point = {a.label: values[k][i] for k, (a, i) in enumerate(zip(spec.axes, index, strict=True))}
             settings.update({a.path: values[k][i] for k, (a, i) in enumerate(zip(spec.axes, index, strict=True))})
@@ -368,6 +373,12 @@ def _expand(spec: StudySpec, base: dict, values: list[list[Any]], catalog: Catal
     if issues:
         raise ProblemError(issues[:20])
     return out
+
+
+def _reuses_evaluations(path: str) -> bool:
+    """Whether changing this path keeps the evaluated candidates (their key: model, lengths, SLO,
+    allowed options; see solver/optimize/candidates.py)."""
+    return path == "traffic.scale" or path.startswith("prices.") or ".traffic." in path
 
 
 def scenario_problem(base: dict, settings: dict[str, Any], catalog: Catalog, file: str = "problem"
