@@ -254,3 +254,14 @@ def test_the_what_if_example_solves_every_scenario(tmp_path):
         assert table.loc[("traffic x3", tpot), "usd_per_hour"] >= table.loc[("today", tpot), "usd_per_hour"]
         assert table.loc[("AWS and GCP only", tpot), "usd_per_hour"] >= table.loc[("today", tpot), "usd_per_hour"]
         assert table.loc[("H100 price -30%", tpot), "usd_per_hour"] <= table.loc[("today", tpot), "usd_per_hour"]
+
+
+def test_ray_missing_or_unreachable_is_bad_input_and_leaves_no_partial_file(tiny, tmp_path, cli, monkeypatch):
+    path = _grid_study(tmp_path)
+    out = tmp_path / "r.csv"
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "ray" else real(name, *a))
+    result = cli("study", path, "--out", out, "--ray", "auto")
+    assert result.exit_code == 1
+    assert "command line: --ray: Ray is not installed; pip install 'trilemma[ray]'" in result.stderr
+    assert not partial_path(out).exists() and not out.exists()

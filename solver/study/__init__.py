@@ -24,7 +24,7 @@ from solver.study.results import (
     results_table,
     write_table,
 )
-from solver.study.run import Backend, Record, run_scenarios
+from solver.study.run import Backend, Record, ray_available, run_scenarios
 from solver.study.spec import StudyPlan, load_study
 
 __all__ = ["Backend", "StudyPlan", "load_study", "run_study"]
@@ -38,6 +38,8 @@ def run_study(plan: StudyPlan, catalog: Catalog, out: Path, backend: Backend = B
 
     Without `resume`, an existing output or partial file is an error unless `force`."""
     check_output(out)
+    if backend.kind == "ray" and not ray_available():
+        raise InputError([Issue("command line", "--ray", "Ray is not installed; pip install 'trilemma[ray]'")])
     partial = partial_path(out)
     kept: list[Record] = []
     if resume and partial.exists():
@@ -65,8 +67,12 @@ def run_study(plan: StudyPlan, catalog: Catalog, out: Path, backend: Backend = B
     try:
         new = run_scenarios(todo, catalog, backend, time_limit_s=time_limit_s or plan.spec.time_limit_s,
                             workers=workers, on_records=on_records)
-    finally:
+    except BaseException:
         writer.close()
+        if count == 0:  # nothing to resume from (Ray could not start, say): leave no file behind
+            partial.unlink(missing_ok=True)
+        raise
+    writer.close()
     table = results_table(kept + new, plan.labels)
     write_table(table, out)
     partial.unlink(missing_ok=True)
