@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import os
 import tempfile
 import time
 from pathlib import Path
@@ -52,7 +53,8 @@ def main() -> None:
         start = time.perf_counter()
         plan, catalog = load_study(study(folder, args.size))
         n = len(plan.scenarios)
-        print(f"{plan.spec.name}: {n} scenarios, expanded and validated in {time.perf_counter() - start:.2f} s")
+        print(f"{plan.spec.name}: {n} scenarios, expanded and validated in {time.perf_counter() - start:.2f} s; "
+              f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} CPUs")
         tables = {}
         for name in names:
             startup = ""
@@ -71,6 +73,7 @@ def main() -> None:
             statuses = ", ".join(f"{v} {k}" for k, v in sorted(table["status"].value_counts().items()))
             print(f"  {name:6s} {wall:8.1f} s  {1000 * wall / n:7.1f} ms/scenario  "
                   f"(CP-SAT {1000 * table['solve_time_s'].mean():.1f} ms/scenario; {statuses}{startup})", flush=True)
+        print(f"  load average at the end: {os.getloadavg()[0]:.1f}")
         first = next(iter(tables.values()))
         for name, table in tables.items():
             same = (table["usd_per_hour"].fillna(-1).round(6) == first["usd_per_hour"].fillna(-1).round(6)).all()
