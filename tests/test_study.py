@@ -93,7 +93,8 @@ def test_bad_paths_and_values_are_reported_with_their_place(tiny, tmp_path):
         "axes": [{"path": "workload[*].slo.tpot_ms", "values": [1]},
                  {"path": "workloads[nope].slo.tpot_ms", "values": [1]},
                  {"path": "prices.accelerator.h100", "values": [1]},
-                 {"path": "prices.provider.testcloud", "values": [0, 1]}],
+                 {"path": "prices.provider.testcloud", "values": [0, 1]},
+                 {"path": "traffic.scale", "values": [1, 2], "name": "status"}],
     })
     with pytest.raises(ProblemError) as err:
         load_study(path)
@@ -102,6 +103,7 @@ def test_bad_paths_and_values_are_reported_with_their_place(tiny, tmp_path):
     assert "axes[1].path: workloads[nope]: no item named 'nope'" in text
     assert "axes[2].path: unknown accelerator 'h100' (did you mean: h100-sxm" in text
     assert "axes[3].values[0]: a multiplier must be a number > 0 (got 0)" in text
+    assert "axes[4].name: 'status' is a results column; choose another name" in text
 
 
 def test_a_scenario_whose_problem_is_invalid_is_named(tiny, tmp_path):

@@ -160,7 +160,7 @@ def run_scenarios(scenarios: list[Scenario], catalog: Catalog, backend: Backend,
     elif backend.kind == "processes":
         _run_processes(chunks(scenarios, backend.jobs), catalog, backend.jobs, time_limit_s, workers, deliver)
     elif backend.kind == "ray":
-        _run_ray(chunks(scenarios, backend.jobs), catalog, backend, time_limit_s, workers, deliver)
+        _run_ray(scenarios, catalog, backend, time_limit_s, workers, deliver)
     else:
         raise ValueError(f"unknown backend {backend.kind!r}")
     return out
@@ -212,9 +212,11 @@ def _connect_ray(backend: Backend):
     return ray, True
 
 
-def _run_ray(parts, catalog, backend, time_limit_s, workers, deliver) -> None:
+def _run_ray(scenarios, catalog, backend, time_limit_s, workers, deliver) -> None:
     ray, started = _connect_ray(backend)
     try:
+        cpus = int(ray.cluster_resources().get("CPU", backend.jobs))
+        parts = chunks(scenarios, max(1, cpus))  # sized for the cluster's CPUs, not this machine's
         task = ray.remote(num_cpus=1, max_retries=1)(_ray_chunk)
         box = [ray.put(catalog)]
         token = uuid.uuid4().hex

@@ -38,7 +38,8 @@ from solver.errors import Issue, ProblemError
 from solver.problem import Problem, check_problem
 from solver.yamlio import read_yaml_mapping, validation_issues
 
-MAX_SCENARIOS = 200_000
+MAX_SCENARIOS = 50_000
+"""Every scenario's validated problem is kept in memory (about 20 kB each)."""
 PRICE_KINDS = ("provider", "accelerator", "offer")
 PROBLEM_ROOTS = tuple(Problem.model_fields)
 PRICE_FIELDS = ("usd_per_hour_on_demand", "usd_per_hour_spot", "usd_per_hour_reserved_1y",
@@ -310,6 +311,11 @@ def load_study(path: Path | str) -> tuple[StudyPlan, Catalog]:
     labels = [a.label for a in spec.axes]
     for dup in sorted({lbl for lbl in labels if labels.count(lbl) > 1}):
         issues.append(Issue(str(file), "axes", f"two axes are named {dup!r}; give one a different `name`"))
+    from solver.study.run import RESULT_COLUMNS
+
+    for i, lbl in enumerate(labels):
+        if lbl in ("scenario", "name", *RESULT_COLUMNS):
+            issues.append(Issue(str(file), f"axes[{i}].name", f"{lbl!r} is a results column; choose another name"))
     for i, axis in enumerate(spec.axes):
         why = _check_path(axis.path, base, catalog)
         if why:
@@ -427,7 +433,8 @@ def priced_catalog(catalog: Catalog, prices: tuple[tuple[str, str, float], ...])
 
 
 def _fingerprint(files: list[Path]) -> str:
+    """Digest of the files' contents (not their paths: a study resumed from another folder is the same)."""
     h = hashlib.sha256()
     for f in files:
-        h.update(str(f).encode() + b"\0" + f.read_bytes() + b"\0")
+        h.update(hashlib.sha256(f.read_bytes()).digest())
     return h.hexdigest()[:32]
