@@ -32,7 +32,7 @@ def study_command(
                                                      "(with --ray local: the CPUs of the local Ray).")] = 1,
     ray: Annotated[str | None, typer.Option(
         "--ray", help="Run on Ray: auto (a running cluster, else a local one), local, or a cluster address "
-                      "(needs pip install 'trilemma[ray]').")] = None,
+                      "(needs Ray: the trilemma ray extra).")] = None,
     resume: Annotated[bool, typer.Option("--resume", help="Continue from OUT.partial.jsonl of a stopped run.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Overwrite existing results instead of refusing.")] = False,
     plots: Annotated[Path | None, typer.Option("--plots", help="Write PNG charts into this folder.")] = None,
