@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 
@@ -21,7 +21,7 @@ import pandas as pd
 from solver.catalog.loader import Catalog
 from solver.errors import InfeasibleError, Issue, NoSolutionError, ProblemError
 from solver.frontier import frontier_table
-from solver.optimize.solve import plan_hint, solve
+from solver.optimize.solve import SolveResult, plan_hint, solve
 from solver.problem import Problem
 
 DIMENSIONS = ("tpot_ms", "ttft_ms", "e2e_ms", "rate")
@@ -88,7 +88,8 @@ class SweepResult:
         return self.points[self.points["on_frontier"]].sort_values(self.dimensions, kind="mergesort")
 
 
-def _summarise(point: dict, result) -> dict:
+def summarise_result(point: dict, result) -> dict:
+    """The point's values, then status, cost, gap, configuration and predicted latencies of `result`."""
     rec = dict(point)
     rec.update(status=result.status, usd_per_hour=result.usd_per_hour, usd_per_month=result.usd_per_month,
                gap=result.gap, solve_time_s=result.solve_time_s)
@@ -106,24 +107,55 @@ def _summarise(point: dict, result) -> dict:
     return rec
 
 
+def hinted_solves(problems: Iterable[tuple[Problem, Catalog]], *, time_limit_s: float | None,
+                  workers: int | None, cache: dict | None = None, cache_for: Callable[[Problem], dict] | None = None,
+                  catch: tuple[type[BaseException], ...] = (InfeasibleError, NoSolutionError),
+                  ) -> Iterator[SolveResult | BaseException]:
+    """Solve (problem, catalog) pairs in order, each hinted with the plan of the last one solved:
+    neighbouring problems share most of their optimum, so CP-SAT starts from a near-optimal plan.
+
+    Candidate evaluations are reused through `cache` (see `build_candidates`), or through the cache
+    `cache_for(problem)` returns when problems differ in what the evaluation key does not cover (the
+    fleet). Yields the result, or the exception of a type in `catch`, per problem."""
+    hint = None
+    for problem, catalog in problems:
+        mine = cache if cache_for is None else cache_for(problem)
+        try:
+            result = solve(problem, catalog, time_limit_s=time_limit_s, workers=workers, hint=hint, cache=mine)
+        except catch as exc:
+            yield exc
+            continue
+        hint = plan_hint(result)
+        yield result
+
+
+class BoundedCache(dict):
+    """An evaluation cache that forgets its oldest evaluations beyond `limit`: a long study visits
+    thousands of SLO values, each with its own evaluated table."""
+
+    limit = 64
+
+    def __setitem__(self, key, value) -> None:
+        super().__setitem__(key, value)
+        if isinstance(key, tuple):
+            keys = [k for k in self if isinstance(k, tuple)]
+            for old in keys[: max(0, len(keys) - self.limit)]:
+                del self[old]
+
+
 def _run_points(problem, catalog, points, percentile, time_limit_s, workers, tightening=False):
     """Solve points in order, each hinted with the previous plan; yields one record per point.
     `tightening`: the points only ever tighten one SLO, so rows that failed stay out."""
-    cache: dict = {"tightening": tightening}
-    hint = None
-    for point in points:
-        try:
-            result = solve(point_problem(problem, point, percentile), catalog, time_limit_s=time_limit_s,
-                           workers=workers, hint=hint, cache=cache)
-        except InfeasibleError as exc:
+    pairs = ((point_problem(problem, point, percentile), catalog) for point in points)
+    outcomes = hinted_solves(pairs, time_limit_s=time_limit_s, workers=workers, cache={"tightening": tightening})
+    for point, outcome in zip(points, outcomes, strict=True):
+        if isinstance(outcome, InfeasibleError):
             yield {**point, "status": "infeasible", "usd_per_hour": math.nan,
-                   "reason": " ".join(exc.explanation)[:300]}
-            continue
-        except NoSolutionError:
+                   "reason": " ".join(outcome.explanation)[:300]}
+        elif isinstance(outcome, NoSolutionError):
             yield {**point, "status": "time_limit", "usd_per_hour": math.nan}
-            continue
-        hint = plan_hint(result)
-        yield _summarise(point, result)
+        else:
+            yield summarise_result(point, outcome)
 
 
 def _run_chunk(args) -> list[dict]:

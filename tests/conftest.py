@@ -19,6 +19,15 @@ class CliResult:
     stderr: str
 
 
+@pytest.fixture(autouse=True, scope="session")
+def _own_cache_dir(tmp_path_factory: pytest.TempPathFactory):
+    """Tests fill a cache of their own, never the user's."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("TRILEMMA_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    yield
+    mp.undo()
+
+
 @pytest.fixture
 def fixtures() -> Path:
     return FIXTURES

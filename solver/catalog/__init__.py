@@ -1,10 +1,21 @@
-"""Catalogs of accelerators, offers, models and engines."""
+"""Catalogs of accelerators, offers, models and engines (imported lazily: the schema loads on use)."""
 
-from solver.catalog.loader import Catalog, load_catalog, suggest
-from solver.catalog.params import ParameterCounts, parameter_counts
-from solver.catalog.schema import Accelerator, Engine, Model, Offer
+from __future__ import annotations
 
-__all__ = [
-    "Accelerator", "Catalog", "Engine", "Model", "Offer", "ParameterCounts",
-    "load_catalog", "parameter_counts", "suggest",
-]
+import importlib
+from typing import Any
+
+_EXPORTS = {
+    "Catalog": "solver.catalog.loader", "load_catalog": "solver.catalog.loader", "suggest": "solver.catalog.loader",
+    "ParameterCounts": "solver.catalog.params", "parameter_counts": "solver.catalog.params",
+    "Accelerator": "solver.catalog.schema", "Engine": "solver.catalog.schema", "Model": "solver.catalog.schema",
+    "Offer": "solver.catalog.schema",
+}
+
+__all__ = list(_EXPORTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _EXPORTS:
+        return getattr(importlib.import_module(_EXPORTS[name]), name)
+    raise AttributeError(f"module 'solver.catalog' has no attribute {name!r}")

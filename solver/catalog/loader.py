@@ -12,14 +12,14 @@ import os
 import sys
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ValidationError
-
-from solver.catalog.sanity import sanity_issues
-from solver.catalog.schema import Accelerator, AcceleratorFamily, CatalogFile, Engine, Model, Offer
 from solver.errors import CatalogError, Issue
-from solver.yamlio import format_location, read_yaml_mapping, validation_issues
+
+if TYPE_CHECKING:  # the schema and the YAML reader load when a catalog is parsed, not on import
+    from pydantic import BaseModel
+
+    from solver.catalog.schema import Accelerator, AcceleratorFamily, CatalogFile, Engine, Model, Offer
 
 SECTIONS = ("accelerators", "models", "offers", "engines", "families")
 
@@ -87,6 +87,11 @@ class Catalog:
 
 def parse_catalog_file(path: Path) -> tuple[CatalogFile | None, list[Issue]]:
     """Parse one file; returns the typed content or the list of every problem found."""
+    from pydantic import ValidationError
+
+    from solver.catalog.schema import CatalogFile
+    from solver.yamlio import format_location, read_yaml_mapping, validation_issues
+
     data, issues = read_yaml_mapping(path)
     if issues:
         return None, issues
@@ -113,7 +118,9 @@ def parse_catalog_file(path: Path) -> tuple[CatalogFile | None, list[Issue]]:
 
 
 def load_catalog(extra_files: list[Path] | tuple[Path, ...] = (), builtin: bool = True) -> Catalog:
-    """Built-in catalogs merged with user files; raises CatalogError listing every problem."""
+    """Built-in catalogs merged with user files; raises CatalogError listing every problem.
+
+    A catalog built from the same file contents before is read from the disk cache (solver/cache.py)."""
     paths: list[Path] = []
     if builtin:
         base = builtin_catalog_dir()
@@ -122,6 +129,19 @@ def load_catalog(extra_files: list[Path] | tuple[Path, ...] = (), builtin: bool 
                                       "(pip install -e .) or point TRILEMMA_CATALOG_DIR at a catalogs folder")])
         paths += [base / f"{name}.yaml" for name in SECTIONS if (base / f"{name}.yaml").exists()]
     paths += [Path(p) for p in extra_files]
+    from solver.cache import cached
+
+    return cached("catalog", paths, lambda: _build_catalog(paths), CATALOG_CODE)
+
+
+CATALOG_CODE = ("solver.catalog.loader", "solver.catalog.schema", "solver.catalog.sanity", "solver.yamlio")
+"""The modules that decide what a valid catalog is: editing one invalidates cached catalogs."""
+
+
+def _build_catalog(paths: list[Path]) -> Catalog:
+    """Parse, merge and check the files; raises CatalogError listing every problem."""
+    from solver.catalog.sanity import sanity_issues
+
     catalog = Catalog()
     issues: list[Issue] = []
     origin: dict[tuple[str, str], tuple[str, int]] = {}
@@ -157,6 +177,8 @@ def _unknown_family(file: str, location: str, family: object, catalog: Catalog) 
 
 def _raw_family_issues(path: Path, catalog: Catalog) -> list[Issue]:
     """Unknown families in a file that did not parse, so that its every problem is reported at once."""
+    from solver.yamlio import read_yaml_mapping
+
     data, issues = read_yaml_mapping(path)
     if issues or not isinstance(data, dict):
         return []

@@ -19,23 +19,23 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import yaml
-from pydantic import BaseModel, ValidationError
 from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
 from solver.catalog.loader import SECTIONS, Catalog, load_catalog, parse_catalog_file
-from solver.catalog.params import parameter_counts
-from solver.catalog.schema import Engine, Model, Offer
 from solver.cli import app
 from solver.errors import CatalogError, Issue
-from solver.perf.arch import geometry
-from solver.perf.memory import kv_bytes_per_request
-from solver.yamlio import validation_issues
+
+if TYPE_CHECKING:  # the catalog schema loads when a command needs it, not for --help or --version
+    from pydantic import BaseModel
+
+    from solver.catalog.params import ParameterCounts
+    from solver.catalog.schema import Engine, Model, Offer
 
 catalog_app = typer.Typer(
     help="List, show, validate and extend the catalogs (accelerators, models, offers, engines).",
@@ -81,7 +81,16 @@ def kv_cache_bytes_per_token(model: Model, bytes_per_value: int = 2) -> int:
     caps it). The performance model's formula (`solver.perf.memory.kv_bytes_per_request`) at one token,
     one GPU.
     """
+    from solver.perf.arch import geometry
+    from solver.perf.memory import kv_bytes_per_request
+
     return int(kv_bytes_per_request(geometry(model), float(bytes_per_value), 1, 1, 1.0))
+
+
+def parameter_counts(model: Model) -> ParameterCounts:
+    from solver.catalog.params import parameter_counts as counts
+
+    return counts(model)
 
 
 def model_computed(model: Model) -> dict[str, Any]:
@@ -525,6 +534,11 @@ def model_entry_from_hf_config(
     if issues:
         raise CatalogError(issues)
     entry = {k: v for k, v in entry.items() if v is not None}
+    from pydantic import ValidationError
+
+    from solver.catalog.schema import Model
+    from solver.yamlio import validation_issues
+
     try:
         model = Model.model_validate(entry)
     except ValidationError as exc:

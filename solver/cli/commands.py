@@ -7,6 +7,7 @@ from solver.cli import (  # noqa: F401
     estimate_cmd,
     schema_cmd,
     solve_cmd,
+    study_cmd,
     sweep_cmd,
     validate_cmd,
 )

@@ -23,7 +23,6 @@ from rich.table import Table
 from solver.catalog.loader import load_catalog
 from solver.cli import app
 from solver.errors import EstimateError
-from solver.perf.estimate import estimate_many
 
 SUMMARY = ("fits", "tp", "dp", "pp", "ep", "moe_tp", "replicas", "quant", "kv_quant", "batch", "memory_gb_per_gpu",
            "ttft_ms",
@@ -136,6 +135,8 @@ def estimate_cmd(
             raise EstimateError(f"{batch}: no such file")
         with open(batch, newline="") as fh:
             rows = list(csv.DictReader(fh))
+        from solver.perf.estimate import estimate_many
+
         results = estimate_many(rows, catalog)
         if as_json:
             typer.echo(json.dumps(results, indent=1))
@@ -151,6 +152,8 @@ def estimate_cmd(
            "quant": quant, "kv_quant": kv_quant, "engine": engine, "isl": isl, "osl": osl, "mode": mode,
            "mode_value": value, "slo_ttft_ms": slo_ttft_ms, "slo_tpot_ms": slo_tpot_ms,
            "percentile": percentile, "max_batch": max_batch}
+    from solver.perf.estimate import estimate_many
+
     result = estimate_many([row], catalog, breakdown=True)[0]
     if result.get("error"):
         raise EstimateError(f"estimate: {result['error']}")

@@ -7,9 +7,7 @@ from typing import Annotated
 
 import typer
 
-from solver.catalog.schema import CatalogFile
 from solver.cli import app
-from solver.problem import Problem
 
 
 @app.command("schema")
@@ -17,6 +15,9 @@ def schema(
     what: Annotated[str, typer.Argument(help="problem or catalog")] = "problem",
 ) -> None:
     """Print the JSON Schema of a problem file or a catalog file."""
+    from solver.catalog.schema import CatalogFile
+    from solver.problem import Problem
+
     kinds: dict[str, type] = {"problem": Problem, "catalog": CatalogFile}
     if what not in kinds:
         typer.echo(f"schema: unknown kind {what!r}; allowed: {', '.join(kinds)}", err=True)

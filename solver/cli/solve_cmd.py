@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import math
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
@@ -17,9 +17,9 @@ from solver.cli import app
 from solver.cli.catalog_cmd import CatalogFiles, _stdout
 from solver.cli.catalog_prices_cmd import prices_as_of, prices_as_of_line, unpriced_line
 from solver.errors import InputError, Issue
-from solver.optimize.report import result_rows, result_to_dict
-from solver.optimize.solve import SolveResult, solve
-from solver.problem import load_problem
+
+if TYPE_CHECKING:
+    from solver.optimize.solve import SolveResult
 
 
 @app.command("solve")
@@ -35,6 +35,10 @@ def solve_command(
     catalog: CatalogFiles = None,
 ) -> None:
     """Find the cheapest deployment meeting every workload's SLOs (proven optimal when it says so)."""
+    from solver.optimize.report import result_rows, result_to_dict
+    from solver.optimize.solve import solve
+    from solver.problem import load_problem
+
     check_run_options(time_limit=time_limit, workers=workers)
     cat = load_catalog(catalog or [])
     problem = load_problem(problem_file, cat)

@@ -19,9 +19,6 @@ from solver.cli import app
 from solver.cli.catalog_cmd import CatalogFiles, _stdout
 from solver.cli.catalog_prices_cmd import prices_as_of, prices_as_of_line
 from solver.cli.solve_cmd import check_run_options
-from solver.optimize.report import _clean
-from solver.problem import load_problem
-from solver.sweep import parse_grid, sweep
 
 
 @app.command("sweep")
@@ -41,6 +38,10 @@ def sweep_command(
     catalog: CatalogFiles = None,
 ) -> None:
     """Re-solve the problem over a grid of SLO values and print the cost/latency Pareto frontier."""
+    from solver.optimize.report import _clean
+    from solver.problem import load_problem
+    from solver.sweep import parse_grid, sweep
+
     check_run_options(time_limit=time_limit, jobs=jobs)
     cat = load_catalog(catalog or [])
     problem = load_problem(problem_file, cat)

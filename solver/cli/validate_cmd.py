@@ -18,7 +18,6 @@ from solver.catalog.loader import load_catalog
 from solver.cli import app
 from solver.cli.estimate_cmd import _console
 from solver.errors import EstimateError
-from solver.perf.calibrate import DEFAULT_CASES, leave_one_source_out, read_cases, summarise, validate
 
 
 def _stats_table(title: str, stats: dict) -> Table:
@@ -33,7 +32,8 @@ def _stats_table(title: str, stats: dict) -> Table:
 
 @app.command("validate")
 def validate_cmd(
-    cases: Annotated[Path, typer.Option("--cases", help="Calibration cases CSV.")] = DEFAULT_CASES,
+    cases: Annotated[Path | None, typer.Option(
+        "--cases", help="Calibration cases CSV (default: the published cases shipped with trilemma).")] = None,
     csv_out: Annotated[Path | None, typer.Option("--csv", help="Write per-row results to this CSV.")] = None,
     loso: Annotated[bool, typer.Option("--loso", help="Also run leave-one-source-out cross-validation.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
@@ -41,6 +41,9 @@ def validate_cmd(
         "--catalog", help="Extra catalog YAML (repeatable).")] = None,
 ) -> None:
     """Compare predictions with published measurements (median / p90 absolute percentage error)."""
+    from solver.perf.calibrate import DEFAULT_CASES, leave_one_source_out, read_cases, summarise, validate
+
+    cases = DEFAULT_CASES if cases is None else cases
     if not cases.exists():
         raise EstimateError(f"{cases}: no such file")
     catalog = load_catalog(catalog_files or [])

@@ -106,8 +106,9 @@ def load_kernel_fits(path: str | None = None) -> dict:
     file = Path(path) if path else builtin_catalog_dir() / "kernel_fits.yaml"
     if not file.exists():
         raise CatalogError([Issue(str(file), "", "kernel fit file missing; run bench/fit_kernels.py")])
-    with open(file) as fh:
-        return yaml.safe_load(fh)
+    from solver.cache import cached
+
+    return cached("kernel-fits", [file], lambda: yaml.safe_load(file.read_text()))
 
 
 class KernelLibrary:

@@ -1,0 +1,90 @@
+"""Fast start: commands import only what they use, and validated catalogs come from a disk cache
+keyed by the files' contents."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import solver.catalog.loader as loader
+from solver.cache import cache_dir
+from solver.catalog.loader import load_catalog
+from solver.errors import CatalogError
+
+HEAVY = ("pandas", "matplotlib", "ortools", "numpy")
+
+
+def _imported_after(args: list[str], env_extra: dict | None = None) -> set[str]:
+    """Top-level packages among HEAVY that `trilemma ARGS` imported (in a fresh interpreter)."""
+    code = ("import sys, json\nfrom solver.cli import run\nrc = run(sys.argv[1:])\n"
+            f"print(json.dumps([rc, sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r}))]))")
+    env = {**os.environ, **(env_extra or {})}
+    out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, check=True)
+    rc, mods = json.loads(out.stdout.strip().splitlines()[-1])
+    assert rc == 0, out.stderr
+    return set(mods)
+
+
+@pytest.mark.parametrize("args", [["--version"], ["--help"], ["catalog", "show", "h100-sxm"]])
+def test_light_commands_import_no_dataframe_plotting_or_solver_library(args):
+    assert _imported_after(args) == set()
+
+
+def test_solve_needs_the_solver_but_not_matplotlib():
+    mods = _imported_after(["solve", str(Path(__file__).parents[1] / "problems" / "chat-70b.yaml"), "--json"])
+    assert {"ortools", "pandas"} <= mods
+    assert "matplotlib" not in mods
+
+
+def _copy(tmp_path: Path) -> Path:
+    folder = tmp_path / "catalogs"
+    shutil.copytree(Path(__file__).parent / "fixtures" / "tiny", folder)
+    return folder
+
+
+def test_a_cached_catalog_equals_a_fresh_one_and_skips_validation(tmp_path, monkeypatch):
+    monkeypatch.setenv("TRILEMMA_CATALOG_DIR", str(_copy(tmp_path)))
+    monkeypatch.setenv("TRILEMMA_NO_CACHE", "1")
+    fresh = load_catalog()
+    monkeypatch.delenv("TRILEMMA_NO_CACHE")
+    builds = []
+    real = loader._build_catalog
+    monkeypatch.setattr(loader, "_build_catalog", lambda paths: builds.append(paths) or real(paths))
+    first = load_catalog()
+    second = load_catalog()
+    assert len(builds) == 1
+    assert second == first == fresh
+    assert len(list(cache_dir().glob("catalog-*.pickle"))) >= 1
+
+
+def test_an_edited_catalog_file_is_validated_again(tmp_path, monkeypatch):
+    folder = _copy(tmp_path)
+    monkeypatch.setenv("TRILEMMA_CATALOG_DIR", str(folder))
+    assert load_catalog().offers["cloud-a100-x1"].usd_per_hour_on_demand == 1.8
+    offers = folder / "offers.yaml"
+    offers.write_text(offers.read_text().replace("usd_per_hour_on_demand: 1.8", "usd_per_hour_on_demand: 1.7"))
+    assert load_catalog().offers["cloud-a100-x1"].usd_per_hour_on_demand == 1.7
+    offers.write_text(offers.read_text().replace("usd_per_hour_on_demand: 1.7", "usd_per_hour_on_demand: -1"))
+    for _ in range(2):  # an invalid catalog is never cached: the error comes every time
+        with pytest.raises(CatalogError, match="usd_per_hour_on_demand"):
+            load_catalog()
+
+
+def test_an_unwritable_or_corrupt_cache_is_ignored(tmp_path, monkeypatch):
+    monkeypatch.setenv("TRILEMMA_CATALOG_DIR", str(_copy(tmp_path)))
+    blocker = tmp_path / "not-a-dir"
+    blocker.write_text("a file where the cache folder would go")
+    monkeypatch.setenv("TRILEMMA_CACHE_DIR", str(blocker / "trilemma"))
+    assert "h100-sxm" in load_catalog().accelerators
+    good = tmp_path / "cache"
+    monkeypatch.setenv("TRILEMMA_CACHE_DIR", str(good))
+    expected = load_catalog()
+    (entry,) = good.glob("catalog-*.pickle")
+    entry.write_bytes(b"\x80\x05 torn")
+    assert load_catalog() == expected
