@@ -161,6 +161,16 @@ def print_result(result: SolveResult) -> None:
                        r.quant, str(r.max_batch), f"{r.standalone_usd_per_hour:,.2f}",
                        f"{r.extra_usd_per_hour:+,.2f}")
         console.print(rt)
+    lay = result.layouts
+    if len(lay) and lay["layout"].nunique() > 1:
+        lt = Table(title="Best stand-alone plan per MoE layout (why the chosen layout won)")
+        for col in ("workload", "layout", "accelerator", "TP/DP/PP/EP", "GPUs", "req/s per GPU", "USD/h"):
+            lt.add_column(col)
+        for r in lay.itertuples():
+            lt.add_row(r.workload, r.layout + (" *" if r.chosen else ""), r.accelerator,
+                       f"{r.tp}/{r.dp}/{r.pp}/{r.ep}", str(r.gpus), f"{r.capacity_rps_per_gpu:.3g}",
+                       f"{r.standalone_usd_per_hour:,.2f}")
+        console.print(lt)
     naive = sum(w.get("naive_usd_per_hour", math.nan) for w in result.workloads)
     if math.isfinite(naive) and naive > 0 and result.objective == "min_cost":
         console.print(Text(f"Naive plan (peak capacity on demand all day, cheapest on-demand configuration): "

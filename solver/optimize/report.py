@@ -46,6 +46,7 @@ def result_to_dict(result: SolveResult, timings: bool = False) -> dict[str, Any]
         "workloads": result.workloads,
         "instances": plan.instances.to_dict("records"),
         "runner_ups": result.runner_ups.drop(columns=["chosen"], errors="ignore").to_dict("records"),
+        "layouts": result.layouts.to_dict("records"),
         "candidates": result.candidate_counts,
         "model": {"rows": result.model_rows, "variables": result.num_variables,
                   "constraints": result.num_constraints},

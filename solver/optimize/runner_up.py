@@ -69,3 +69,51 @@ def naive_usd_per_hour(data: ModelInput, rows: pd.DataFrame, w: int) -> float:
         if plan.within_limits:
             best = min(best, plan.usd / data.horizon_hours)
     return best if math.isfinite(best) else math.nan
+
+
+def layout_class(tp: int, dp: int, ep: int, node_gpus: int) -> str:
+    """The engines' names for a MoE layout: TP (experts tensor-parallel), TP+EP (experts spread over the
+    tensor-parallel GPUs), DP-attention+TP-MoE, DP-attention+EP, and wide EP (a stage beyond one node)."""
+    if dp * tp > node_gpus and ep > 1:
+        return "wide EP"
+    if dp == 1:
+        return "TP" if ep == 1 else "TP+EP"
+    return "DP-attention+TP-MoE" if ep == 1 else "DP-attention+EP"
+
+
+LAYOUT_COLUMNS = ["workload", "layout", "accelerator", "offer", "engine", "quant", "tp", "dp", "pp", "ep", "gpus",
+                  "max_batch", "capacity_rps", "capacity_rps_per_gpu", "standalone_usd_per_hour", "chosen"]
+
+
+def layout_runner_ups(problem: Problem, data: ModelInput, rows: pd.DataFrame, plan: Plan) -> pd.DataFrame:
+    """Per MoE workload, the best stand-alone plan of each layout class (under the same limits), so a
+    report can say which layout won and by how much; empty for dense models."""
+    if rows.empty or "dp" not in rows.columns:
+        return pd.DataFrame(columns=LAYOUT_COLUMNS)
+    moe = {w for w in range(len(problem.workloads)) if rows.loc[rows["workload"] == w, "ep"].max() > 1
+           or rows.loc[rows["workload"] == w, "dp"].max() > 1}
+    table = rows[rows["workload"].isin(moe)]
+    if table.empty:
+        return pd.DataFrame(columns=LAYOUT_COLUMNS)
+    table = table.assign(standalone_usd_per_hour=_standalone_for(data, rows, table.index))
+    table = table[np.isfinite(table["standalone_usd_per_hour"])]
+    table = table.assign(layout=[layout_class(int(r.tp), int(r.dp), int(r.ep), int(r.node_gpus))
+                                 for r in table.itertuples()],
+                         capacity_rps_per_gpu=table["capacity_rps"] / table["gpus"])
+    best = table.sort_values(["workload", "layout", "standalone_usd_per_hour", "offer"], kind="mergesort")
+    best = best.groupby(["workload", "layout"], as_index=False).first()
+    chosen = set(zip(plan.choices["workload"], plan.choices["config_key"], strict=True))
+    best["chosen"] = [(w, k) in chosen for w, k in zip(best["workload"], best["config_key"], strict=True)]
+    best["workload"] = [problem.workloads[int(w)].name for w in best["workload"]]
+    return best[LAYOUT_COLUMNS].sort_values(["workload", "standalone_usd_per_hour"], kind="mergesort").reset_index(
+        drop=True)
+
+
+def _standalone_for(data: ModelInput, rows: pd.DataFrame, index) -> np.ndarray:
+    """Stand-alone USD/h of the rows at `index` (positions of `rows`, which `data.rows` mirrors)."""
+    out = np.full(len(index), math.inf)
+    for i, k in enumerate(index):
+        plan = standalone(data, int(k))
+        if plan.within_limits:
+            out[i] = plan.usd / data.horizon_hours
+    return out

@@ -21,7 +21,7 @@ from solver.optimize.explain import explain_model_infeasible, explain_no_candida
 from solver.optimize.hints import PlanHint
 from solver.optimize.inputs import allowed_offers, join_offers, model_input
 from solver.optimize.plan import HOURS_PER_MONTH, Plan, extract_plan
-from solver.optimize.runner_up import naive_usd_per_hour, runner_ups
+from solver.optimize.runner_up import layout_runner_ups, naive_usd_per_hour, runner_ups
 from solver.optimize.summary import WorkloadReport, workload_summaries
 from solver.problem import Problem
 
@@ -50,6 +50,8 @@ class SolveResult:
     plan: Plan
     workloads: list[WorkloadReport]
     runner_ups: pd.DataFrame
+    layouts: pd.DataFrame = field(default_factory=pd.DataFrame)
+    """MoE workloads: the best stand-alone plan per layout class (TP, TP+EP, DP-attention+EP, wide EP)."""
     violations: list[str] = field(default_factory=list)
     raw: RawSolution | None = None
 
@@ -146,6 +148,7 @@ def solve(problem: Problem, catalog: Catalog, *, time_limit_s: float | None = No
         num_variables=raw.num_variables, num_constraints=raw.num_constraints,
         candidate_counts=counts, model_rows=len(rows), plan=plan,
         workloads=[], runner_ups=runner_ups(problem, all_data, all_rows, plan), violations=violations, raw=raw,
+        layouts=layout_runner_ups(problem, all_data, all_rows, plan),
     )
     result.workloads = workload_summaries(problem, catalog, data, plan, raw)
     for w, summary in enumerate(result.workloads):
