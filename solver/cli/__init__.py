@@ -8,6 +8,8 @@ Tests call `run(args)`, which returns the exit code instead of exiting.
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 
 import typer
@@ -63,6 +65,8 @@ def run(args: list[str] | None = None) -> int:
     """
     from solver.cli import commands  # noqa: F401  (registers the command modules)
 
+    if threading_is_main():
+        signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C -> KeyboardInterrupt -> `aborted`
     state["debug"] = bool(args is not None and "--debug" in args) or (args is None and "--debug" in sys.argv)
     try:
         result = app(args=args, standalone_mode=False, prog_name="trilemma")
@@ -75,6 +79,8 @@ def run(args: list[str] | None = None) -> int:
     except (typer.Abort, KeyboardInterrupt):
         typer.echo("aborted", err=True)
         return 1
+    except BrokenPipeError:
+        return _closed_stdout()
     except TyperException as exc:  # usage errors: unknown command, bad option value, missing file...
         if type(exc).__name__ == "NoArgsIsHelpError":
             return 0  # `trilemma` or `trilemma catalog` alone: the help was printed, nothing went wrong
@@ -95,10 +101,29 @@ def run(args: list[str] | None = None) -> int:
     return result if isinstance(result, int) else 0
 
 
+def _closed_stdout() -> int:
+    """The reader of stdout went away (`trilemma ... | head`): a normal end, not an error. Later writes
+    (and the interpreter's final flush) go to /dev/null instead of raising again."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a real file (tests capture it)
+        pass
+    return 0
+
+
+def threading_is_main() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
+
+
 INTERNAL_ERROR_EXIT_CODE = 70
 """An unexpected exception (a bug, not a user mistake); EX_SOFTWARE from sysexits.h."""
 
 
 def main() -> None:
-    """Console entry point."""
-    sys.exit(run())
+    """Console entry point (the installed `trilemma` goes through `solver.entry.main`)."""
+    from solver.entry import main as entry_main
+
+    entry_main()

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from ortools.sat.python import cp_model
 
+from solver.interrupt import interruptible_solve
 from solver.optimize.data import ModelInput
 from solver.optimize.model import BuiltModel, build_model, throughput_objective
 from solver.scaling import usd
@@ -58,7 +59,7 @@ def solve_model(
     if hint is not None:
         _apply_hint(b, hint)
     solver = _solver(time_limit_s, workers, seed)
-    status = solver.solve(b.model)
+    status = interruptible_solve(solver, b.model)
     raw = _read(b, solver, status, time.perf_counter() - start)
     remaining = time_limit_s - (time.perf_counter() - start)
     if raw.status == "optimal" and data.objective == "max_throughput" and remaining > 0.05:
@@ -66,7 +67,7 @@ def solve_model(
         b.model.add(throughput_objective(b) >= int(round(solver.objective_value)))
         b.model.minimize(b.cost)
         solver = _solver(remaining, 1, seed)
-        if solver.solve(b.model) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        if interruptible_solve(solver, b.model) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             return raw
         remaining = time_limit_s - (time.perf_counter() - start)
     if raw.status == "optimal" and remaining > 0.05:
@@ -102,7 +103,7 @@ def _canonical(b: BuiltModel, first: cp_model.CpSolver, time_limit_s: float, see
         for v in var_dict.values():
             b.model.add_hint(v, first.value(v))
     solver = _solver(time_limit_s, 1, seed)
-    status = solver.solve(b.model)
+    status = interruptible_solve(solver, b.model)
     if status not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
         return None
     raw = _read(b, solver, cp_model.OPTIMAL, 0.0)

@@ -215,8 +215,8 @@ def workload_summaries(problem: Problem, catalog: Catalog, data: ModelInput, pla
             })
         capacity = sched.assign(c=(sched["replicas"] + sched["spot_replicas"]) * sched["replica_capacity_rps"])
         cap_slot = capacity.groupby("slot")["c"].sum()
-        traffic = pd.Series(data.workloads[w].traffic_rps)
-        util = float((traffic / cap_slot.reindex(traffic.index).replace(0, math.nan)).max())
+        load = pd.Series(served)  # what the plan serves: all traffic, or what the budget buys
+        util = float((load / cap_slot.reindex(load.index).replace(0, math.nan)).max())
         breakdown = costs[costs["workload"] == wl.name].set_index("category")["usd"].to_dict()
         out.append({
             "workload": wl.name, "model": wl.model,

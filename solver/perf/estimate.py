@@ -46,6 +46,12 @@ def _float(v):
     return None if _blank(v) else float(v)
 
 
+def _percentile(v) -> float:
+    """99 when blank; `serving.MEAN_PERCENTILE` (0) stays 0, it asks for means."""
+    p = _float(v)
+    return 99.0 if p is None else p
+
+
 def _parallel_options(model, acc, gpus: int, tp, pp, ep) -> list[tuple[int, int, int]]:
     tps = [tp] if tp else [t for t in POW2 if t <= gpus and t <= max(acc.scale_up_domain_gpus, 1)]
     pps = [pp] if pp else [p for p in POW2 if p <= gpus]
@@ -98,10 +104,12 @@ def expand(rows: list[dict], catalog) -> tuple[pd.DataFrame, list[str | None]]:
                                  "osl": float(r["osl"]), "mode": mode, "mode_value": _float(r.get("mode_value")),
                                  "slo_ttft_ms": _float(r.get("slo_ttft_ms")),
                                  "slo_tpot_ms": _float(r.get("slo_tpot_ms")),
-                                 "percentile": _float(r.get("percentile")) or 99.0})
+                                 "percentile": _percentile(r.get("percentile"))})
             errors.append(None)
         except (CatalogError, EstimateError) as exc:
             errors.append(str(exc).strip())
+        except (ValueError, OverflowError) as exc:  # a non-number in a numeric column: this row's error
+            errors.append(f"not a number: {exc}")
     return pd.DataFrame(cand), errors
 
 
@@ -184,6 +192,11 @@ def evaluate_modes(cand: pd.DataFrame, catalog, kernels: KernelLibrary | None = 
             res[f"tpot_p{p:.0f}_ms"] = q_open.tpot_p * 1e3
         q_open, q_closed = pts[99.0]
         use_closed = kw_closed | mt
+        # The row's own percentile (or mean), e.g. p95, beside the fixed p50/p90/p99.
+        q_pct, q_pct_closed = svp.point(x, queue_slots=True, others=others), \
+            svp.point(x, closed_extra_wait=extra, queue_slots=False, others=others)
+        res["ttft_at_percentile_ms"] = np.where(use_closed, q_pct_closed.ttft_p, q_pct.ttft_p) * 1e3
+        res["tpot_at_percentile_ms"] = q_pct.tpot_p * 1e3
         ttft = np.where(use_closed, q_closed.ttft_mean, q_open.ttft_mean)
         tpot = q_open.tpot_mean
         # An open loop below saturation serves exactly the offered rate (the bisection only brackets it).
@@ -202,9 +215,9 @@ def evaluate_modes(cand: pd.DataFrame, catalog, kernels: KernelLibrary | None = 
             e2e = np.where(st, s_e2e, e2e)
             lam = np.where(st, n_s / s_e2e, lam)
             batch = np.where(st, np.minimum(n_s, b_max), batch)
-            for p in (50.0, 90.0, 99.0):
-                res[f"ttft_p{p:.0f}_ms"] = np.where(st, s_ttft * 1e3, res[f"ttft_p{p:.0f}_ms"])
-                res[f"tpot_p{p:.0f}_ms"] = np.where(st, s_tau * 1e3, res[f"tpot_p{p:.0f}_ms"])
+            for p in ("p50", "p90", "p99", "at_percentile"):
+                res[f"ttft_{p}_ms"] = np.where(st, s_ttft * 1e3, res[f"ttft_{p}_ms"])
+                res[f"tpot_{p}_ms"] = np.where(st, s_tau * 1e3, res[f"tpot_{p}_ms"])
         live = rs == ""
         tok = lam * osl * replicas
         batch_mem = np.minimum(batch, b_max) / R["ep"]
@@ -233,9 +246,9 @@ def evaluate_modes(cand: pd.DataFrame, catalog, kernels: KernelLibrary | None = 
 _FIELDS = ("replicas", "batch", "max_batch_effective", "memory_gb_per_gpu", "kv_cache_tokens", "ttft_ms", "tpot_ms",
            "e2e_ms", "ttft_p50_ms", "ttft_p90_ms", "ttft_p99_ms", "tpot_p50_ms", "tpot_p90_ms", "tpot_p99_ms",
            "e2e_p99_ms", "requests_per_s", "output_tokens_per_s", "output_tokens_per_s_per_gpu", "utilisation",
-           "saturated")
+           "saturated", "ttft_at_percentile_ms", "tpot_at_percentile_ms")
 OUTPUT_KEYS = ("fits", "reason", "model", "accelerator", "engine", "quant", "kv_quant", "gpus", "tp", "pp", "ep",
-               "mode", "mode_value", *_FIELDS)
+               "mode", "mode_value", "percentile", *_FIELDS)
 
 
 TIE_REL = 1e-3
