@@ -228,6 +228,8 @@ class SolverSettings(Strict):
     and its capacity does not fall as the cap rises, so a few values cover the trade-off."""
 
 
+MAX_WORKLOADS = 2000
+"""Most workloads in one problem."""
 MAX_GRID_POINTS = 2000
 """Most values of one sweep grid, and most points of a whole sweep."""
 
@@ -286,7 +288,7 @@ class SweepSpec(Strict):
 class Problem(Strict):
     name: str | None = None
     description: str | None = None
-    workloads: list[Workload] = Field(min_length=1, max_length=2000)
+    workloads: list[Workload] = Field(min_length=1, max_length=MAX_WORKLOADS)
     fleet: Fleet = Fleet()
     objective: Literal["min_cost", "max_throughput"] = "min_cost"
     solver: SolverSettings = SolverSettings()
@@ -308,6 +310,9 @@ def parse_problem(path: Path | str) -> Problem:
     data, issues = read_yaml_mapping(Path(path))
     if issues:
         raise ProblemError(issues)
+    workloads = data.get("workloads")
+    if isinstance(workloads, list) and len(workloads) > MAX_WORKLOADS:  # before validating each of them
+        raise ProblemError([Issue(str(path), "workloads", f"{len(workloads):,} workloads; at most {MAX_WORKLOADS:,}")])
     try:
         return Problem.model_validate(data)
     except ValidationError as exc:
@@ -336,6 +341,10 @@ def _duplicate_name_issues(file: str, data: dict) -> list[Issue]:
     return issues
 
 
+UNKNOWN_MODEL_HINT = ("; a model not in the built-in catalog can be added with --catalog FILE "
+                      "(`trilemma catalog import-hf config.json --id NAME` writes the entry)")
+
+
 def check_problem(problem: Problem, catalog: Catalog, file: str = "problem") -> None:
     """Every reference to the catalog must resolve; collects all issues, then raises ProblemError."""
     issues: list[Issue] = []
@@ -347,6 +356,7 @@ def check_problem(problem: Problem, catalog: Catalog, file: str = "problem") -> 
     for i, w in enumerate(problem.workloads):
         if w.model not in catalog.models:
             unknown(f"workloads[{i}].model", "model", w.model, sorted(catalog.models))
+            issues[-1] = Issue(file, issues[-1].location, issues[-1].message + UNKNOWN_MODEL_HINT)
         for j, e in enumerate(w.engines or []):
             if e not in engines:
                 unknown(f"workloads[{i}].engines[{j}]", "engine", e, engines)

@@ -99,9 +99,30 @@ class _StrictLoader(yaml.SafeLoader):
         return node
 
 
+MAX_FILE_BYTES = 10_000_000
+"""Largest problem or catalog file read at all (checked before reading: instant)."""
+
 MAX_EXPANDED_NODES = 200_000
 """Largest number of values a YAML file may expand to (each built-in catalog file has fewer than 6,000;
 a 2,000-workload problem about 60,000)."""
+
+
+def _count_values(text: str) -> int:
+    """Values written in the file (without expanding aliases), counted with the fast event parser and
+    stopping just past the limit: a large plain file is refused in well under a second, before the
+    slower checking loader builds it. Malformed text counts as 0 here; the loader reports it."""
+    parser = yaml.CSafeLoader if getattr(yaml, "__with_libyaml__", False) else yaml.SafeLoader
+    counted = (yaml.ScalarEvent, yaml.AliasEvent, yaml.MappingStartEvent, yaml.SequenceStartEvent)
+    n = 0
+    try:
+        for event in yaml.parse(text, Loader=parser):
+            if isinstance(event, counted):
+                n += 1
+                if n > MAX_EXPANDED_NODES:
+                    break
+    except yaml.YAMLError:
+        return 0
+    return n
 
 
 def _expanded_size(root: yaml.Node) -> int:
@@ -142,6 +163,10 @@ def read_yaml_mapping(path: Path) -> tuple[dict[str, Any], list[Issue]]:
     """Load a YAML file whose top level must be a mapping; never raises for bad content."""
     file = str(path)
     try:
+        size = Path(path).stat().st_size
+        if size > MAX_FILE_BYTES:
+            return {}, [Issue(file, "", f"file is {size:,} bytes; at most {MAX_FILE_BYTES:,} (a problem with the "
+                                        "schema's maximum of 2,000 workloads is about 340 kB): split it")]
         raw = Path(path).read_bytes()
     except OSError as exc:
         return {}, [Issue(file, "", f"cannot read file: {exc.strerror or exc}")]
@@ -149,6 +174,11 @@ def read_yaml_mapping(path: Path) -> tuple[dict[str, Any], list[Issue]]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         return {}, [Issue(file, "", "not a UTF-8 text file (is it binary?)")]
+    values = _count_values(text)
+    if values > MAX_EXPANDED_NODES:
+        return {}, [Issue(file, "", f"file holds more than {MAX_EXPANDED_NODES:,} values (keys, values and lists); "
+                                    f"at most {MAX_EXPANDED_NODES:,}: a problem with the schema's maximum of 2,000 "
+                                    "workloads has about 60,000")]
     try:
         data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:

@@ -32,11 +32,18 @@ CLI = "command line"
 """The `file` of issues about command-line values."""
 
 
+class _Console(Console):
+    def on_broken_pipe(self) -> None:
+        """rich exits 1 when the reader of stdout goes away; `trilemma ... | head` is a normal end, which
+        the CLI's runner handles (exit 0)."""
+        raise BrokenPipeError
+
+
 def stdout_console() -> Console:
     """Console on the current stdout (so redirection and capture work); wide when not a terminal."""
-    console = Console(file=sys.stdout)
+    console = _Console(file=sys.stdout)
     if not console.is_terminal and "COLUMNS" not in os.environ:
-        console = Console(file=sys.stdout, width=PIPED_WIDTH)
+        console = _Console(file=sys.stdout, width=PIPED_WIDTH)
     return console
 
 
