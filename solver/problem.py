@@ -307,7 +307,7 @@ class Problem(Strict):
 
 def parse_problem(path: Path | str) -> Problem:
     """Read and validate a problem file's shape (no catalog lookups); raises ProblemError."""
-    data, issues = read_yaml_mapping(Path(path))
+    data, issues = read_yaml_mapping(Path(path), max_items=("workloads", MAX_WORKLOADS))
     if issues:
         raise ProblemError(issues)
     workloads = data.get("workloads")

@@ -44,7 +44,7 @@ def _root(
     state["debug"] = debug
 
 
-state: dict[str, bool] = {"debug": False}
+state: dict[str, bool] = {"debug": False, "interrupted": False}
 
 
 def report_error(exc: TrilemmaError) -> int:
@@ -65,8 +65,17 @@ def run(args: list[str] | None = None) -> int:
     """
     from solver.cli import commands  # noqa: F401  (registers the command modules)
 
-    if threading_is_main():
-        signal.signal(signal.SIGINT, signal.default_int_handler)  # Ctrl-C -> KeyboardInterrupt -> `aborted`
+    # Ctrl-C -> KeyboardInterrupt -> `aborted`, exit 1; the caller's handler comes back afterwards.
+    previous = signal.signal(signal.SIGINT, _on_sigint) if threading_is_main() else None
+    try:
+        return _run(args)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+
+
+def _run(args: list[str] | None) -> int:
+    state["interrupted"] = False
     state["debug"] = bool(args is not None and "--debug" in args) or (args is None and "--debug" in sys.argv)
     try:
         result = app(args=args, standalone_mode=False, prog_name="trilemma")
@@ -76,6 +85,10 @@ def run(args: list[str] | None = None) -> int:
         return report_error(exc)
     except typer.Exit as exc:
         return exc.exit_code
+    except SystemExit:
+        if type(sys.stdout).__name__ == "PacifyFlushWrapper":  # typer's exit 1 on EPIPE
+            return _closed_stdout()
+        raise
     except (typer.Abort, KeyboardInterrupt):
         typer.echo("aborted", err=True)
         return 1
@@ -97,13 +110,23 @@ def run(args: list[str] | None = None) -> int:
         typer.echo("this is a bug in trilemma; run again with --debug for the traceback and report it",
                    err=True)
         return INTERNAL_ERROR_EXIT_CODE
+    if state["interrupted"]:  # typer turns KeyboardInterrupt into a silent result of 130
+        typer.echo("aborted", err=True)
+        return 1
     # With standalone_mode=False a typer.Exit raised inside a command comes back as its exit code.
     return result if isinstance(result, int) else 0
+
+
+def _on_sigint(signum, frame) -> None:
+    state["interrupted"] = True
+    raise KeyboardInterrupt
 
 
 def _closed_stdout() -> int:
     """The reader of stdout went away (`trilemma ... | head`): a normal end, not an error. Later writes
     (and the interpreter's final flush) go to /dev/null instead of raising again."""
+    if type(sys.stdout).__name__ == "PacifyFlushWrapper":
+        sys.stdout = sys.stdout.wrapped
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
         os.dup2(devnull, sys.stdout.fileno())
