@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 from pathlib import Path
 from typing import Any
 
@@ -69,7 +70,8 @@ class _Config:
             if required:
                 self.issue(key, "required key is missing from the config")
             return None
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value != int(value):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) \
+                or value != int(value):
             self.issue(key, f"expected a whole number, got {value!r} ({type(value).__name__})")
             return None
         return int(value)
