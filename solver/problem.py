@@ -11,7 +11,15 @@ import math
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    Field,
+    PlainValidator,
+    ValidationError,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from solver.catalog.loader import Catalog, suggest
 from solver.catalog.schema import KV_QUANTS, WEIGHT_QUANTS, KvQuant, Strict, WeightQuant
@@ -37,7 +45,20 @@ MEAN = "mean"
 """`percentile: mean`: the SLOs bound the mean of each latency's distribution, not a percentile."""
 PERCENTILE_MIN, PERCENTILE_MAX = 50.0, 99.9
 """Allowed SLO percentiles (in the problem file and on every command line)."""
-Percentile = Annotated[float, Field(ge=PERCENTILE_MIN, le=PERCENTILE_MAX, strict=True)] | Literal["mean"]
+
+
+def _check_percentile(value: object) -> float | str:
+    if value == MEAN:
+        return MEAN
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not (ok and PERCENTILE_MIN <= value <= PERCENTILE_MAX):
+        raise ValueError(f"got {value!r}; allowed: a number from {PERCENTILE_MIN:g} to {PERCENTILE_MAX:g}, or {MEAN}")
+    return float(value)
+
+
+Percentile = Annotated[float | str, PlainValidator(_check_percentile), WithJsonSchema({"anyOf": [
+    {"type": "number", "minimum": PERCENTILE_MIN, "maximum": PERCENTILE_MAX}, {"const": MEAN}]})]
+"""An SLO percentile (50 to 99.9) or `mean`; one message for both forms."""
 
 
 def percentile_value(percentile: float | str) -> float:

@@ -45,7 +45,7 @@ def validate_cmd(
     if cases is None:
         cases = DEFAULT_CASES if DEFAULT_CASES.is_file() else builtin_cases_path()
     if not cases.is_file():
-        raise EstimateError(f"{cases}: no such file")
+        raise EstimateError(f"{cases}: {'a folder, not a CSV file' if cases.is_dir() else 'no such file'}")
     catalog = load_catalog(catalog_files or [])
     cmp, summary = validate(cases, catalog)
     if loso:
