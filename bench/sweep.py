@@ -15,8 +15,8 @@ from pathlib import Path
 import yaml
 
 from solver.catalog import load_catalog
-from solver.problem import load_problem
-from solver.sweep import parse_grid, sweep
+from solver.problem import load_problem, parse_grid
+from solver.sweep import sweep
 
 ROOT = Path(__file__).resolve().parents[1]
 PROBLEM = ROOT / "problems" / "chat-70b.yaml"

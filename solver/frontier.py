@@ -1,8 +1,13 @@
-"""Pareto frontier of cost against latency targets: pure functions on DataFrames.
+"""Pareto frontier of cost against latency targets, and cost curves against load: pure functions on
+DataFrames.
 
 A point (SLO values s, cost c) dominates another (s', c') when s ≤ s' in every SLO dimension and
 c ≤ c', one of them strictly: it is at least as tight and at least as cheap. The frontier keeps
 the non-dominated feasible points.
+
+A request rate is not a target: serving more is more work, so no rate dominates another. A rate
+sweep is a cost curve c(λ); between neighbouring rates λ_i < λ_{i+1} its marginal cost is
+(c_{i+1} − c_i) / (λ_{i+1} − λ_i) USD/h per request/s, and its average cost c_i / λ_i.
 """
 
 from __future__ import annotations
@@ -69,4 +74,26 @@ def frontier_table(points: pd.DataFrame, slo_columns: list[str], cost_column: st
         knee = knee_index(front, slo_columns[0], cost_column)
         if knee is not None:
             out.loc[knee, "knee"] = True
+    return out
+
+
+def cost_curve_table(points: pd.DataFrame, rate_column: str = "rate",
+                     cost_column: str = "usd_per_hour") -> pd.DataFrame:
+    """Points of a rate sweep with `on_frontier` true for every feasible point (nothing is dominated),
+    `usd_per_hour_per_rps` (average) and `marginal_usd_per_hour_per_rps` (to the next feasible rate;
+    NaN for the last)."""
+    out = points.copy()
+    cost = out[cost_column].astype(float)
+    feasible = cost.notna() & np.isfinite(cost)
+    out["on_frontier"] = feasible
+    out["knee"] = False
+    out["usd_per_hour_per_rps"] = np.where(feasible, cost / out[rate_column].astype(float), np.nan)
+    out["marginal_usd_per_hour_per_rps"] = np.nan
+    curve = out[feasible].sort_values(rate_column, kind="mergesort")
+    r = curve[rate_column].to_numpy(dtype=float)
+    c = curve[cost_column].to_numpy(dtype=float)
+    if len(r) > 1:
+        marginal = np.full(len(r), np.nan)
+        marginal[:-1] = (c[1:] - c[:-1]) / (r[1:] - r[:-1])
+        out.loc[curve.index, "marginal_usd_per_hour_per_rps"] = marginal
     return out

@@ -8,6 +8,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+import matplotlib.ticker  # noqa: E402
 
 
 def plot_schedule(result, path: Path) -> None:
@@ -42,19 +43,22 @@ def plot_schedule(result, path: Path) -> None:
 
 
 def plot_frontier(sweep_result, path: Path) -> None:
-    """Cost against the first swept SLO; frontier points joined, configuration changes annotated,
-    the knee marked. A second SLO dimension (or rate) draws one curve per value."""
+    """Cost against the first swept dimension; a second SLO dimension (or rate) draws one curve per
+    value. A frontier is drawn as steps (the cost at an SLO between two grid values is at most the
+    cost at the tighter one), configuration changes annotated and the knee marked. A rate sweep alone
+    is a cost curve: cost against load, with its own labels and no dominated points."""
     pts = sweep_result.points
     dims = sweep_result.dimensions
     x = dims[0]
+    curve = sweep_result.kind == "cost_curve"
     series = [(None, pts)] if len(dims) == 1 else list(pts.groupby(dims[1]))
     fig, ax = plt.subplots(figsize=(9, 5))
     for value, part in series:
         part = part.sort_values(x)
         feasible = part[part["usd_per_hour"].notna()]
         front = feasible[feasible["on_frontier"]]
-        label = "frontier" if value is None else f"{dims[1]} = {value:g}"
-        ax.plot(front[x], front["usd_per_hour"], marker="o", label=label)
+        label = ("optimal cost" if curve else "frontier") if value is None else f"{dims[1]} = {value:g}"
+        ax.step(front[x], front["usd_per_hour"], where="pre" if curve else "post", marker="o", label=label)
         ax.scatter(feasible[~feasible["on_frontier"]][x], feasible[~feasible["on_frontier"]]["usd_per_hour"],
                    color="lightgray", s=12, zorder=1)
         previous = None
@@ -67,9 +71,12 @@ def plot_frontier(sweep_result, path: Path) -> None:
         knee = front[front.get("knee", False) == True]  # noqa: E712
         if len(knee):
             ax.scatter(knee[x], knee["usd_per_hour"], s=160, facecolors="none", edgecolors="red", label="knee")
-    ax.set_xlabel(x.replace("_ms", " SLO (ms)").replace("rate", "requests/s"))
+    ax.set_xlabel(x.replace("_ms", " SLO (ms)").replace("rate", "requests/s (every workload)"))
     ax.set_ylabel("optimal cost (USD/h)")
-    ax.set_title("Cost of latency: each point proven optimal")
+    ax.set_ylim(bottom=0)
+    ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: f"{v:,.6g}"))
+    ax.set_title("Cost against load: each point proven optimal" if curve
+                 else "Cost of latency: each point proven optimal")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()

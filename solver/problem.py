@@ -7,10 +7,19 @@ for editor completion. Semantic checks against the catalog (unknown ids, impossi
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic import (
+    Field,
+    PlainValidator,
+    ValidationError,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
 
 from solver.catalog.loader import Catalog, suggest
 from solver.catalog.schema import KV_QUANTS, WEIGHT_QUANTS, KvQuant, Strict, WeightQuant
@@ -33,6 +42,39 @@ DAILY_SHAPES: dict[str, tuple[float, ...]] = {
 }
 
 
+MEAN = "mean"
+"""`percentile: mean`: the SLOs bound the mean of each latency's distribution, not a percentile."""
+PERCENTILE_MIN, PERCENTILE_MAX = 50.0, 99.9
+"""Allowed SLO percentiles (in the problem file and on every command line)."""
+
+
+def _check_percentile(value: object) -> float | str:
+    if value == MEAN:
+        return MEAN
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if not (ok and PERCENTILE_MIN <= value <= PERCENTILE_MAX):
+        raise ValueError(f"got {value!r}; allowed: a number from {PERCENTILE_MIN:g} to {PERCENTILE_MAX:g}, or {MEAN}")
+    return float(value)
+
+
+Percentile = Annotated[float | str, PlainValidator(_check_percentile), WithJsonSchema({"anyOf": [
+    {"type": "number", "minimum": PERCENTILE_MIN, "maximum": PERCENTILE_MAX}, {"const": MEAN}]})]
+"""An SLO percentile (50 to 99.9) or `mean`; one message for both forms."""
+
+
+def percentile_value(percentile: float | str) -> float:
+    """The number the performance model takes: the percentile itself, or `serving.MEAN_PERCENTILE`
+    (imported lazily: the problem module stays free of the performance model) for `mean`."""
+    if percentile == MEAN:
+        from solver.perf.serving import MEAN_PERCENTILE
+
+        return MEAN_PERCENTILE
+    return float(percentile)
+
+
+Rate = Annotated[float, Field(ge=0, le=1e7, strict=True)]
+"""Requests per second, written as a number (strict: `true` is not a rate)."""
+
 MAX_HORIZON_HOURS = HOURS_PER_YEAR
 """Longest traffic profile (one year); with the fleet's money limits below it keeps every cost the
 optimiser handles within CP-SAT's exact integer range (solver/scaling.py)."""
@@ -41,7 +83,7 @@ optimiser handles within CP-SAT's exact integer range (solver/scaling.py)."""
 class TimeSlot(Strict):
     hours: float = Field(gt=0, le=HOURS_PER_YEAR)
     """Duration of the slot in hours; slots repeat to fill the horizon."""
-    requests_per_s: float = Field(ge=0, le=1e7)
+    requests_per_s: Rate
     """Mean arrival rate during the slot."""
     name: str | None = None
 
@@ -49,11 +91,11 @@ class TimeSlot(Strict):
 class Traffic(Strict):
     """Either a flat rate, an explicit list of slots, or a peak rate with a named daily shape."""
 
-    requests_per_s: float | None = Field(default=None, ge=0, le=1e7)
+    requests_per_s: Rate | None = None
     """Flat arrival rate (requests/s)."""
     profile: list[TimeSlot] | None = Field(default=None, min_length=1, max_length=168)
     """Explicit slots (for example 24 hourly values)."""
-    peak_requests_per_s: float | None = Field(default=None, ge=0, le=1e7)
+    peak_requests_per_s: Rate | None = None
     daily_shape: Literal["business-hours", "consumer", "flat"] | None = None
     """Named daily shape scaled by `peak_requests_per_s` (24 one-hour slots)."""
 
@@ -121,8 +163,8 @@ class Slo(Strict):
     """Time per output token after the first."""
     e2e_ms: float | None = Field(default=None, gt=0, le=3.6e7)
     """Arrival to last token."""
-    percentile: float = Field(default=99, ge=50, le=99.9)
-    """The percentile every SLO above refers to."""
+    percentile: Percentile = 99.0
+    """The percentile (50 to 99.9) every SLO above refers to, or `mean` for the distribution's mean."""
 
 
 class Workload(Strict):
@@ -209,19 +251,56 @@ class SolverSettings(Strict):
     choice to those values."""
 
 
+MAX_WORKLOADS = 2000
+"""Most workloads in one problem."""
+MAX_GRID_POINTS = 2000
+"""Most values of one sweep grid, and most points of a whole sweep."""
+
+
+def parse_grid(spec: str | list[float] | None, name: str) -> list[float] | None:
+    """'10:100:5' (inclusive start:stop:step), '200,500,1000', or a list."""
+    if spec is None:
+        return None
+    if isinstance(spec, list):
+        values = [float(v) for v in spec]
+    else:
+        text = spec.strip()
+        try:
+            if ":" in text:
+                start, stop, step = (float(p) for p in text.split(":"))
+                if step <= 0 or stop < start:
+                    raise ValueError
+                if not all(math.isfinite(v) for v in (start, stop, step)):
+                    raise ValueError
+                span = (stop - start) / step  # a float: '1:1e300:1e-300' is not an integer overflow
+                if span + 1 > MAX_GRID_POINTS:  # before building the list: '1:1e9:0.001' is 1e12 values
+                    raise ProblemError([Issue("sweep", name, f"{spec!r} has more than {MAX_GRID_POINTS} values; "
+                                                              "use a larger step")])
+                count = int(math.floor(span + 1e-9)) + 1
+                values = [round(start + i * step, 9) for i in range(count)]
+            else:
+                values = [float(p) for p in text.split(",") if p.strip()]
+        except ValueError:
+            raise ProblemError([Issue("sweep", name, f"cannot read {spec!r}; use start:stop:step "
+                                                      "(step > 0, stop ≥ start) or a comma list")]) from None
+    if not values or any(not math.isfinite(v) or v <= 0 for v in values):
+        raise ProblemError([Issue("sweep", name, "values must be finite and > 0")])
+    if len(values) > MAX_GRID_POINTS:
+        raise ProblemError([Issue("sweep", name, f"{len(values)} values; at most {MAX_GRID_POINTS}")])
+    return values
+
+
 class SweepSpec(Strict):
     tpot_ms: str | list[float] | None = None
     """'start:stop:step' or a list."""
     ttft_ms: str | list[float] | None = None
     rate: str | list[float] | None = None
-    percentile: float | None = Field(default=None, ge=50, le=99.9)
+    percentile: Percentile | None = None
 
     @field_validator("tpot_ms", "ttft_ms", "rate")
     @classmethod
     def _grid(cls, value: str | list[float] | None, info: ValidationInfo) -> str | list[float] | None:
         """Read the grid now, so a bad one is reported at `sweep.tpot_ms` in the problem file."""
-        from solver.sweep import parse_grid  # local: solver.sweep imports this module
-
         try:
             parse_grid(value, info.field_name)
         except ProblemError as exc:
@@ -232,7 +311,7 @@ class SweepSpec(Strict):
 class Problem(Strict):
     name: str | None = None
     description: str | None = None
-    workloads: list[Workload] = Field(min_length=1, max_length=2000)
+    workloads: list[Workload] = Field(min_length=1, max_length=MAX_WORKLOADS)
     fleet: Fleet = Fleet()
     objective: Literal["min_cost", "max_throughput"] = "min_cost"
     solver: SolverSettings = SolverSettings()
@@ -251,9 +330,12 @@ class Problem(Strict):
 
 def parse_problem(path: Path | str) -> Problem:
     """Read and validate a problem file's shape (no catalog lookups); raises ProblemError."""
-    data, issues = read_yaml_mapping(Path(path))
+    data, issues = read_yaml_mapping(Path(path), max_items=("workloads", MAX_WORKLOADS))
     if issues:
         raise ProblemError(issues)
+    workloads = data.get("workloads")
+    if isinstance(workloads, list) and len(workloads) > MAX_WORKLOADS:  # before validating each of them
+        raise ProblemError([Issue(str(path), "workloads", f"{len(workloads):,} workloads; at most {MAX_WORKLOADS:,}")])
     try:
         return Problem.model_validate(data)
     except ValidationError as exc:
@@ -282,6 +364,10 @@ def _duplicate_name_issues(file: str, data: dict) -> list[Issue]:
     return issues
 
 
+UNKNOWN_MODEL_HINT = ("; a model not in the built-in catalog can be added with --catalog FILE "
+                      "(`trilemma catalog import-hf config.json --id NAME` writes the entry)")
+
+
 def check_problem(problem: Problem, catalog: Catalog, file: str = "problem") -> None:
     """Every reference to the catalog must resolve; collects all issues, then raises ProblemError."""
     issues: list[Issue] = []
@@ -293,6 +379,7 @@ def check_problem(problem: Problem, catalog: Catalog, file: str = "problem") -> 
     for i, w in enumerate(problem.workloads):
         if w.model not in catalog.models:
             unknown(f"workloads[{i}].model", "model", w.model, sorted(catalog.models))
+            issues[-1] = Issue(file, issues[-1].location, issues[-1].message + UNKNOWN_MODEL_HINT)
         for j, e in enumerate(w.engines or []):
             if e not in engines:
                 unknown(f"workloads[{i}].engines[{j}]", "engine", e, engines)
@@ -334,6 +421,6 @@ def load_problem(path: Path | str, catalog: Catalog) -> Problem:
 
 
 __all__ = [
-    "KV_QUANTS", "PRICING_TIERS", "WEIGHT_QUANTS", "Problem", "Workload", "check_problem",
-    "load_problem", "parse_problem",
+    "KV_QUANTS", "MEAN", "PRICING_TIERS", "WEIGHT_QUANTS", "Problem", "Workload", "check_problem",
+    "load_problem", "parse_grid", "parse_problem", "percentile_value",
 ]

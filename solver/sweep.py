@@ -1,5 +1,6 @@
 """`sweep`: re-solve a problem over a grid of SLO values (epsilon-constraint) and trace the
-cost/latency Pareto frontier.
+cost/latency Pareto frontier; or, over a grid of flat request rates alone, the cost curve (cost
+against load, no domination: a higher rate is more work, not a looser target).
 
 Each grid point sets the swept SLO (or flat traffic rate) on every workload and solves to proven
 optimality. Points are split into contiguous chunks, one per process (`jobs`); inside a chunk each
@@ -20,45 +21,13 @@ import pandas as pd
 
 from solver.catalog.loader import Catalog
 from solver.errors import InfeasibleError, Issue, NoSolutionError, ProblemError
-from solver.frontier import frontier_table
-from solver.optimize.solve import SolveResult, plan_hint, solve
-from solver.problem import Problem
+from solver.frontier import cost_curve_table, frontier_table
+from solver.optimize.solve import SolveResult, plan_hint
+from solver.plan_notes import solve_explained
+from solver.problem import MAX_GRID_POINTS, Problem
 
 DIMENSIONS = ("tpot_ms", "ttft_ms", "e2e_ms", "rate")
-MAX_POINTS = 2000
-
-
-def parse_grid(spec: str | list[float] | None, name: str) -> list[float] | None:
-    """'10:100:5' (inclusive start:stop:step), '200,500,1000', or a list."""
-    if spec is None:
-        return None
-    if isinstance(spec, list):
-        values = [float(v) for v in spec]
-    else:
-        text = spec.strip()
-        try:
-            if ":" in text:
-                start, stop, step = (float(p) for p in text.split(":"))
-                if step <= 0 or stop < start:
-                    raise ValueError
-                if not all(math.isfinite(v) for v in (start, stop, step)):
-                    raise ValueError
-                span = (stop - start) / step  # a float: '1:1e300:1e-300' is not an integer overflow
-                if span + 1 > MAX_POINTS:  # before building the list: '1:1e9:0.001' is 1e12 values
-                    raise ProblemError([Issue("sweep", name, f"{spec!r} has more than {MAX_POINTS} values; "
-                                                              "use a larger step")])
-                count = int(math.floor(span + 1e-9)) + 1
-                values = [round(start + i * step, 9) for i in range(count)]
-            else:
-                values = [float(p) for p in text.split(",") if p.strip()]
-        except ValueError:
-            raise ProblemError([Issue("sweep", name, f"cannot read {spec!r}; use start:stop:step "
-                                                      "(step > 0, stop ≥ start) or a comma list")]) from None
-    if not values or any(not math.isfinite(v) or v <= 0 for v in values):
-        raise ProblemError([Issue("sweep", name, "values must be finite and > 0")])
-    if len(values) > MAX_POINTS:
-        raise ProblemError([Issue("sweep", name, f"{len(values)} values; at most {MAX_POINTS}")])
-    return values
+MAX_POINTS = MAX_GRID_POINTS
 
 
 def point_problem(problem: Problem, point: dict[str, float], percentile: float | None) -> Problem:
@@ -77,6 +46,9 @@ def point_problem(problem: Problem, point: dict[str, float], percentile: float |
     return problem.model_copy(update={"workloads": workloads})
 
 
+FRONTIER, COST_CURVE = "frontier", "cost_curve"
+
+
 @dataclass
 class SweepResult:
     points: pd.DataFrame
@@ -84,8 +56,18 @@ class SweepResult:
     dimensions: list[str]
 
     @property
+    def kind(self) -> str:
+        """`cost_curve` when only the rate is swept, else `frontier`."""
+        return COST_CURVE if self.dimensions == ["rate"] else FRONTIER
+
+    @property
     def frontier(self) -> pd.DataFrame:
+        """The Pareto frontier's points; for a cost curve every feasible point."""
         return self.points[self.points["on_frontier"]].sort_values(self.dimensions, kind="mergesort")
+
+    @property
+    def feasible(self) -> pd.DataFrame:
+        return self.points[self.points["usd_per_hour"].notna()]
 
 
 def summarise_result(point: dict, result) -> dict:
@@ -121,7 +103,8 @@ def hinted_solves(problems: Iterable[tuple[Problem, Catalog]], *, time_limit_s: 
     for problem, catalog in problems:
         mine = cache if cache_for is None else cache_for(problem)
         try:
-            result = solve(problem, catalog, time_limit_s=time_limit_s, workers=workers, hint=hint, cache=mine)
+            result = solve_explained(problem, catalog, time_limit_s=time_limit_s, workers=workers, hint=hint,
+                                     cache=mine)
         except catch as exc:
             yield exc
             continue
@@ -153,7 +136,8 @@ def _run_points(problem, catalog, points, percentile, time_limit_s, workers, tig
             yield {**point, "status": "infeasible", "usd_per_hour": math.nan,
                    "reason": " ".join(outcome.explanation)[:300]}
         elif isinstance(outcome, NoSolutionError):
-            yield {**point, "status": "time_limit", "usd_per_hour": math.nan}
+            yield {**point, "status": "time_limit", "usd_per_hour": math.nan,
+                   "reason": f"no feasible plan found within the {time_limit_s:g} s time limit"}
         else:
             yield summarise_result(point, outcome)
 
@@ -188,17 +172,33 @@ def sweep(problem: Problem, catalog: Catalog, grid: dict[str, list[float]], *, p
     else:
         chunks = [[points[i] for i in idx] for idx in np.array_split(np.arange(len(points)), jobs)]
         tasks = [(problem, catalog, chunk, percentile, time_limit_s, workers, tightening) for chunk in chunks]
-        with ProcessPoolExecutor(max_workers=jobs) as pool:
+        pool = ProcessPoolExecutor(max_workers=jobs)
+        try:
             for chunk_records in pool.map(_run_chunk, tasks):
                 records += chunk_records
                 if progress:
                     progress(len(records), len(points))
+        except KeyboardInterrupt:
+            _stop(pool)
+            raise
+        pool.shutdown()
     table = pd.DataFrame(records)
     table = table.sort_values(dims, kind="mergesort").reset_index(drop=True)
-    slo_dims = [d for d in dims if d != "rate"] or dims
-    if "rate" in dims and len(dims) > 1:
+    slo_dims = [d for d in dims if d != "rate"]
+    if not slo_dims:
+        table = cost_curve_table(table, "rate")
+    elif "rate" in dims:
         parts = [frontier_table(part, slo_dims) for _, part in table.groupby("rate", sort=True)]
         table = pd.concat(parts).sort_values(dims, kind="mergesort")
     else:
         table = frontier_table(table, slo_dims)
     return SweepResult(points=table.reset_index(drop=True), dimensions=dims)
+
+
+def _stop(pool: ProcessPoolExecutor) -> None:
+    """Ctrl-C: drop the queued chunks and end the running ones now (their results are discarded, so
+    nothing partial is written); without this the pool would wait for every running chunk."""
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for process in processes:
+        process.terminate()

@@ -99,9 +99,46 @@ class _StrictLoader(yaml.SafeLoader):
         return node
 
 
+MAX_FILE_BYTES = 10_000_000
+"""Largest problem or catalog file read at all (checked before reading: instant)."""
+
 MAX_EXPANDED_NODES = 200_000
 """Largest number of values a YAML file may expand to (each built-in catalog file has fewer than 6,000;
 a 2,000-workload problem about 60,000)."""
+
+
+def _count_values(text: str, count_items: str | None = None) -> tuple[int, int]:
+    """(values written in the file without expanding aliases, items of the top-level list
+    `count_items`), counted with the fast event parser and stopping just past the value limit: a large
+    plain file is refused in well under a second, before the slower checking loader builds it.
+    Malformed text counts as (0, 0) here; the loader reports it."""
+    parser = yaml.CSafeLoader if getattr(yaml, "__with_libyaml__", False) else yaml.SafeLoader
+    starts = (yaml.MappingStartEvent, yaml.SequenceStartEvent)
+    ends = (yaml.MappingEndEvent, yaml.SequenceEndEvent)
+    n = items = depth = 0
+    top_key: object = None
+    expect_key = False
+    try:
+        for event in yaml.parse(text, Loader=parser):
+            if isinstance(event, (yaml.ScalarEvent, yaml.AliasEvent, *starts)):
+                n += 1
+                if n > MAX_EXPANDED_NODES:
+                    break
+                if depth == 1:  # the top-level mapping: keys and values alternate
+                    if expect_key:
+                        top_key = event.value if isinstance(event, yaml.ScalarEvent) else None
+                    expect_key = not expect_key
+                elif depth == 2 and top_key is not None and top_key == count_items:
+                    items += 1
+            if isinstance(event, starts):
+                depth += 1
+                if depth == 1:
+                    expect_key = True
+            elif isinstance(event, ends):
+                depth -= 1
+    except yaml.YAMLError:
+        return 0, 0
+    return n, items
 
 
 def _expanded_size(root: yaml.Node) -> int:
@@ -138,10 +175,17 @@ def _expanded_size(root: yaml.Node) -> int:
 _StrictLoader.add_constructor("tag:yaml.org,2002:timestamp", _StrictLoader.construct_yaml_timestamp)
 
 
-def read_yaml_mapping(path: Path) -> tuple[dict[str, Any], list[Issue]]:
-    """Load a YAML file whose top level must be a mapping; never raises for bad content."""
+def read_yaml_mapping(path: Path, max_items: tuple[str, int] | None = None) -> tuple[dict[str, Any], list[Issue]]:
+    """Load a YAML file whose top level must be a mapping; never raises for bad content.
+
+    `max_items` = (key, limit): the top-level list `key` may hold at most `limit` items, checked
+    before the file is built (a 12,000-workload problem is refused in half a second, not 18)."""
     file = str(path)
     try:
+        size = Path(path).stat().st_size
+        if size > MAX_FILE_BYTES:
+            return {}, [Issue(file, "", f"file is {size:,} bytes; at most {MAX_FILE_BYTES:,} (a problem with the "
+                                        "schema's maximum of 2,000 workloads is about 340 kB): split it")]
         raw = Path(path).read_bytes()
     except OSError as exc:
         return {}, [Issue(file, "", f"cannot read file: {exc.strerror or exc}")]
@@ -149,6 +193,14 @@ def read_yaml_mapping(path: Path) -> tuple[dict[str, Any], list[Issue]]:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         return {}, [Issue(file, "", "not a UTF-8 text file (is it binary?)")]
+    values, items = _count_values(text, max_items[0] if max_items else None)
+    if max_items and items > max_items[1]:
+        key, limit = max_items
+        return {}, [Issue(file, key, f"{items:,} {key}; at most {limit:,}")]
+    if values > MAX_EXPANDED_NODES:
+        return {}, [Issue(file, "", f"file holds more than {MAX_EXPANDED_NODES:,} values (keys, values and lists); "
+                                    f"at most {MAX_EXPANDED_NODES:,}: a problem with the schema's maximum of 2,000 "
+                                    "workloads has about 60,000")]
     try:
         data = yaml.load(text, Loader=_StrictLoader)  # noqa: S506 - a SafeLoader subclass
     except yaml.YAMLError as exc:

@@ -145,7 +145,7 @@ def test_problem_several_errors_all_reported_at_once(fixtures):
     expected = {
         "workloads[0].traffic.requests_per_s": "greater than or equal to 0",
         "workloads[0].slo.tpot_ms": "greater than 0",
-        "workloads[0].slo.percentile": "less than or equal to 99.9",
+        "workloads[0].slo.percentile": "got 100; allowed: a number from 50 to 99.9, or mean",
         "workloads[0].quantizations[0]": "allowed: 'bf16'",
         "workloads[0].colour": "unknown key; allowed: name, model, traffic",
         "workloads[1].traffic": "give exactly one of",
@@ -164,7 +164,9 @@ def test_problem_unknown_ids_all_reported_with_suggestions(fixtures):
     err = _problem_error(fixtures / "problem_several_unknown_ids.yaml")
     found = {i.location: i.message for i in err.issues}
     assert found == {
-        "workloads[0].model": "unknown model 'llama-3.1-8' (did you mean: llama-3.1-8b, llama-3.1-70b?)",
+        "workloads[0].model": "unknown model 'llama-3.1-8' (did you mean: llama-3.1-8b, llama-3.1-70b?); a model "
+                              "not in the built-in catalog can be added with --catalog FILE (`trilemma catalog "
+                              "import-hf config.json --id NAME` writes the entry)",
         "workloads[0].engines[0]": "unknown engine 'vlm' (did you mean: vllm?)",
         "fleet.accelerators[0]": "unknown accelerator 'h100' (did you mean: h100-sxm?)",
         "fleet.accelerators[1]": "unknown accelerator 'a100-sxm' (did you mean: h100-sxm, a100-sxm-80gb?)",

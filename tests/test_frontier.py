@@ -9,7 +9,7 @@ import pytest
 
 from solver.errors import ProblemError
 from solver.frontier import frontier_table, knee_index, marginal_costs, pareto_mask
-from solver.sweep import parse_grid
+from solver.problem import parse_grid
 
 
 def test_plateau_points_are_dominated_by_the_tighter_one():

@@ -324,7 +324,8 @@ def test_fuzz_sweep_grid(spec):
     """Any grid text either parses to at most 2,000 finite positive values or is a located ProblemError,
     quickly (a huge range is refused before it is built)."""
     from solver.errors import ProblemError
-    from solver.sweep import MAX_POINTS, parse_grid
+    from solver.problem import parse_grid
+    from solver.sweep import MAX_POINTS
 
     event("grid: list" if isinstance(spec, list) else "grid: text")
     try:

@@ -36,6 +36,15 @@ def builtin_catalog_dir() -> Path:
     return Path(sys.prefix) / "share" / "trilemma" / "catalogs"
 
 
+def builtin_cases_path() -> Path:
+    """The calibration cases (`trilemma validate`'s default): `validation/cases.csv` of the source
+    checkout, else `<prefix>/share/trilemma/validation/cases.csv` where a regular install puts them."""
+    checkout = Path(__file__).resolve().parents[2] / "validation" / "cases.csv"
+    if checkout.is_file():
+        return checkout
+    return Path(sys.prefix) / "share" / "trilemma" / "validation" / "cases.csv"
+
+
 def suggest(word: str, known: list[str], n: int = 3) -> str:
     """' (did you mean: a, b?)' for the closest known ids; ' (known: ...)' when none is close and
     there are few; '' otherwise."""

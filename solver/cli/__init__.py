@@ -8,6 +8,8 @@ Tests call `run(args)`, which returns the exit code instead of exiting.
 
 from __future__ import annotations
 
+import os
+import signal
 import sys
 
 import typer
@@ -42,7 +44,7 @@ def _root(
     state["debug"] = debug
 
 
-state: dict[str, bool] = {"debug": False}
+state: dict[str, bool] = {"debug": False, "interrupted": False}
 
 
 def report_error(exc: TrilemmaError) -> int:
@@ -63,6 +65,17 @@ def run(args: list[str] | None = None) -> int:
     """
     from solver.cli import commands  # noqa: F401  (registers the command modules)
 
+    # Ctrl-C -> KeyboardInterrupt -> `aborted`, exit 1; the caller's handler comes back afterwards.
+    previous = signal.signal(signal.SIGINT, _on_sigint) if threading_is_main() else None
+    try:
+        return _run(args)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
+
+
+def _run(args: list[str] | None) -> int:
+    state["interrupted"] = False
     state["debug"] = bool(args is not None and "--debug" in args) or (args is None and "--debug" in sys.argv)
     try:
         result = app(args=args, standalone_mode=False, prog_name="trilemma")
@@ -72,9 +85,15 @@ def run(args: list[str] | None = None) -> int:
         return report_error(exc)
     except typer.Exit as exc:
         return exc.exit_code
+    except SystemExit:
+        if type(sys.stdout).__name__ == "PacifyFlushWrapper":  # typer's exit 1 on EPIPE
+            return _closed_stdout()
+        raise
     except (typer.Abort, KeyboardInterrupt):
         typer.echo("aborted", err=True)
         return 1
+    except BrokenPipeError:
+        return _closed_stdout()
     except TyperException as exc:  # usage errors: unknown command, bad option value, missing file...
         if type(exc).__name__ == "NoArgsIsHelpError":
             return 0  # `trilemma` or `trilemma catalog` alone: the help was printed, nothing went wrong
@@ -91,8 +110,35 @@ def run(args: list[str] | None = None) -> int:
         typer.echo("this is a bug in trilemma; run again with --debug for the traceback and report it",
                    err=True)
         return INTERNAL_ERROR_EXIT_CODE
+    if state["interrupted"]:  # typer turns KeyboardInterrupt into a silent result of 130
+        typer.echo("aborted", err=True)
+        return 1
     # With standalone_mode=False a typer.Exit raised inside a command comes back as its exit code.
     return result if isinstance(result, int) else 0
+
+
+def _on_sigint(signum, frame) -> None:
+    state["interrupted"] = True
+    raise KeyboardInterrupt
+
+
+def _closed_stdout() -> int:
+    """The reader of stdout went away (`trilemma ... | head`): a normal end, not an error. Later writes
+    (and the interpreter's final flush) go to /dev/null instead of raising again."""
+    if type(sys.stdout).__name__ == "PacifyFlushWrapper":
+        sys.stdout = sys.stdout.wrapped
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):  # stdout is not a real file (tests capture it)
+        pass
+    return 0
+
+
+def threading_is_main() -> bool:
+    import threading
+
+    return threading.current_thread() is threading.main_thread()
 
 
 INTERNAL_ERROR_EXIT_CODE = 70
@@ -100,5 +146,7 @@ INTERNAL_ERROR_EXIT_CODE = 70
 
 
 def main() -> None:
-    """Console entry point."""
-    sys.exit(run())
+    """Console entry point (the installed `trilemma` goes through `solver.entry.main`)."""
+    from solver.entry import main as entry_main
+
+    entry_main()

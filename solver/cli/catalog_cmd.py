@@ -13,29 +13,35 @@ loader's rule: a later entry with the same id replaces the earlier one as a whol
 from __future__ import annotations
 
 import csv
-import datetime as dt
 import json
-import os
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
+import numpy as np
 import typer
 import yaml
-from rich.console import Console
+from pydantic import BaseModel
 from rich.table import Table
 from rich.text import Text
 
+from solver.catalog.hf_import import model_entry_from_hf_config, read_json_object
 from solver.catalog.loader import SECTIONS, Catalog, load_catalog, parse_catalog_file
 from solver.cli import app
+from solver.cli.common import CatalogFiles, JsonFlag, stdout_console
 from solver.errors import CatalogError, Issue
+from solver.perf.arch import KV_BYTES, geometry
+from solver.perf.memory import GB, kv_bytes_per_request
 
-if TYPE_CHECKING:  # the catalog schema loads when a command needs it, not for --help or --version
-    from pydantic import BaseModel
-
+if TYPE_CHECKING:
     from solver.catalog.params import ParameterCounts
     from solver.catalog.schema import Engine, Model, Offer
+
+
+def parameter_counts(model: Model) -> ParameterCounts:
+    from solver.catalog.params import parameter_counts as counts
+
+    return counts(model)
 
 catalog_app = typer.Typer(
     help="List, show, validate and extend the catalogs (accelerators, models, offers, engines).",
@@ -44,23 +50,9 @@ catalog_app = typer.Typer(
 )
 app.add_typer(catalog_app, name="catalog")
 
-CatalogFiles = Annotated[
-    list[Path] | None,
-    typer.Option("--catalog", help="Extra catalog YAML merged over the built-ins (repeatable; later files win)."),
-]
-JsonFlag = Annotated[bool, typer.Option("--json", help="Print JSON (every field) instead of a table.")]
 CsvFile = Annotated[
     Path | None, typer.Option("--csv", help="Also write the rows (every field) to this CSV file.")
 ]
-
-
-def _stdout() -> Console:
-    """Console on the current stdout (so redirection and capture work); wide when not a terminal,
-    so that piped tables keep one line per row."""
-    console = Console(file=sys.stdout)
-    if not console.is_terminal and "COLUMNS" not in os.environ:
-        console = Console(file=sys.stdout, width=200)
-    return console
 
 
 def _cell(value: Any) -> Text:
@@ -72,25 +64,14 @@ def _cell(value: Any) -> Text:
 # Computed model quantities
 
 
-def kv_cache_bytes_per_token(model: Model, bytes_per_value: int = 2) -> int:
-    """KV-cache bytes one token occupies across all layers (bf16 by default).
-
-    GQA/MHA: 2 (K and V) · layers · kv_heads · head_dim · bytes. MLA caches one compressed latent
-    and the shared rope key per layer: (kv_lora_rank + qk_rope_head_dim) · layers · bytes.
-    Sliding-window layers are counted like full layers (this is the per-token cost before the window
-    caps it). The performance model's formula (`solver.perf.memory.kv_bytes_per_request`) at one token,
-    one GPU.
-    """
-    from solver.perf.arch import geometry
-    from solver.perf.memory import kv_bytes_per_request
-
-    return int(kv_bytes_per_request(geometry(model), float(bytes_per_value), 1, 1, 1.0))
-
-
-def parameter_counts(model: Model) -> ParameterCounts:
-    from solver.catalog.params import parameter_counts as counts
-
-    return counts(model)
+def kv_cache_bytes_per_token(model: Model, kv_quant: str = "bf16", context_tokens: float = 1.0) -> float:
+    """KV-cache bytes of one request holding `context_tokens` tokens, per token, on one GPU without
+    parallelism: the performance model's own formula (`solver.perf.memory.kv_bytes_per_request`), so
+    GQA, MLA and sliding-window layers (which hold at most their window) count as they do in a solve."""
+    g = geometry(model).as_dict()
+    total = kv_bytes_per_request(g, KV_BYTES[kv_quant], np.array([1.0]), np.array([1.0]),
+                                 np.array([float(context_tokens)]))
+    return float(total[0]) / context_tokens
 
 
 def model_computed(model: Model) -> dict[str, Any]:
@@ -98,7 +79,10 @@ def model_computed(model: Model) -> dict[str, Any]:
     return {
         "total_params_b": round(counts.total / 1e9, 3),
         "active_params_b": round(counts.active / 1e9, 3),
-        "kv_cache_bytes_per_token_bf16": kv_cache_bytes_per_token(model),
+        "kv_cache_bytes_per_token_bf16": round(kv_cache_bytes_per_token(model)),
+        # Averaged over a full context window: sliding-window layers hold only their window.
+        "kv_cache_gb_per_request_at_max_context_bf16": round(
+            kv_cache_bytes_per_token(model, "bf16", model.max_context_tokens) * model.max_context_tokens / GB, 3),
     }
 
 
@@ -248,8 +232,8 @@ def _list_section(section: str, as_json: bool, csv_file: Path | None, extra: lis
     for header, _ in cols:
         table.add_column(header, no_wrap=header == "id", overflow="fold")
     for entry in entries:
-        table.add_row(*(_cell(get(entry)) for _, get in cols))
-    _stdout().print(table)
+        table.add_row(*(_cell(get(entry)) for _, get in COLUMNS[section]))
+    stdout_console().print(table)
     if not entries:
         typer.echo(empty_note or f"no {section} in the catalogs ({', '.join(catalog.files) or 'no files found'})",
                    err=True)
@@ -329,7 +313,7 @@ def show(
             table.add_row(key, Text(text))
         else:
             table.add_row(key, _cell(value))
-    _stdout().print(table)
+    stdout_console().print(table)
 
 
 # --------------------------------------------------------------------------------------------
@@ -364,207 +348,6 @@ def validate(
 # --------------------------------------------------------------------------------------------
 # import-hf
 
-_DTYPES = {"bfloat16": "bf16", "float16": "fp16", "half": "fp16", "float32": "bf16", "float": "bf16"}
-
-
-def _hf_id_from_filename(path: Path) -> str | None:
-    """`owner--name.json` (the Hugging Face cache naming) -> `owner/name`."""
-    stem = path.stem
-    return stem.replace("--", "/", 1) if "--" in stem else None
-
-
-def model_entry_from_hf_config(
-    config: dict[str, Any],
-    *,
-    entry_id: str,
-    file: str,
-    source: str | None = None,
-    hf_id: str | None = None,
-    name: str | None = None,
-    today: dt.date | None = None,
-) -> dict[str, Any]:
-    """Map a Hugging Face config.json onto our `Model` fields; raises CatalogError for what cannot map.
-
-    Returns a plain dict (validated against `Model`) in schema field order, without unset fields.
-    """
-    issues: list[Issue] = []
-    notes: list[str] = []
-    text = config.get("text_config")
-    t: dict[str, Any] = {**config, **text} if isinstance(text, dict) else dict(config)
-    where = "text_config." if isinstance(text, dict) else ""
-    model_type = str(t.get("model_type") or config.get("model_type") or "")
-
-    def need(key: str) -> Any:
-        value = t.get(key)
-        if value is None:
-            issues.append(Issue(file, f"{where}{key}", "required key is missing from the config"))
-        return value
-
-    def first(*keys: str) -> Any:
-        for key in keys:
-            if t.get(key) is not None:
-                return t[key]
-        return None
-
-    layers = need("num_hidden_layers")
-    hidden = need("hidden_size")
-    heads = need("num_attention_heads")
-    need("vocab_size")
-    kv_heads = t.get("num_key_value_heads") or heads
-    kv_lora = t.get("kv_lora_rank")
-    experts = first("num_local_experts", "n_routed_experts", "num_experts")
-    architecture = "mla-moe" if kv_lora else ("moe" if experts else "dense")
-
-    entry: dict[str, Any] = {"id": entry_id}
-    name_or_path = config.get("_name_or_path")
-    if not hf_id:
-        if name_or_path and not str(name_or_path).startswith(("/", ".")):
-            hf_id = str(name_or_path)
-        else:
-            hf_id = _hf_id_from_filename(Path(file))
-            if hf_id is None:
-                issues.append(Issue(file, "_name_or_path",
-                                    "cannot tell the Hugging Face repository; pass --hf-id owner/name"))
-    entry["name"] = name or (hf_id.split("/")[-1] if hf_id else entry_id)
-    entry["hf_id"] = hf_id or ""
-    entry["architecture"] = architecture
-    entry["num_layers"] = layers
-    entry["hidden_size"] = hidden
-
-    # FFN widths: Mixtral and gpt-oss give the expert width as intermediate_size; Llama 4 gives it as
-    # intermediate_size and the dense width as intermediate_size_mlp; DeepSeek/Qwen give both.
-    moe_width = None
-    dense_width = t.get("intermediate_size")
-    if experts:
-        if t.get("moe_intermediate_size") is not None:
-            moe_width = t["moe_intermediate_size"]
-        else:
-            moe_width = t.get("intermediate_size")
-            dense_width = t.get("intermediate_size_mlp")
-            if moe_width is None:
-                issues.append(Issue(file, f"{where}intermediate_size", "required key is missing from the config"))
-    entry["intermediate_size"] = dense_width
-    entry["num_attention_heads"] = heads
-    entry["num_kv_heads"] = kv_heads
-    if not kv_lora:
-        entry["head_dim"] = t.get("head_dim") or (hidden // heads if hidden and heads else None)
-    entry["vocab_size"] = t.get("vocab_size")
-    entry["max_context_tokens"] = first("max_position_embeddings", "max_sequence_length", "seq_length")
-    if entry["max_context_tokens"] is None:
-        issues.append(Issue(file, f"{where}max_position_embeddings", "required key is missing from the config"))
-    tie = t.get("tie_word_embeddings")
-    if tie is None and model_type.startswith("gemma"):
-        tie = True  # Gemma's config class defaults to tied embeddings
-    entry["tie_word_embeddings"] = bool(tie)
-    bias = t.get("attention_bias")
-    if bias is None and model_type in ("qwen2", "qwen2_moe"):
-        bias = True  # Qwen2 has q/k/v biases that its config does not state
-        notes.append("attention biases assumed (Qwen2 has q/k/v biases not stated in the config)")
-    entry["attention_bias"] = bool(bias)
-
-    # Local attention: explicit layer_types, Gemma's pattern, Llama 4's chunked attention, or all layers.
-    window = t.get("sliding_window")
-    if t.get("use_sliding_window") is False:
-        window = None
-    window_layers = 0
-    layer_types = t.get("layer_types")
-    if window and isinstance(layer_types, list):
-        window_layers = sum(1 for x in layer_types if x in ("sliding_attention", "chunked_attention"))
-    elif window and t.get("sliding_window_pattern"):
-        pattern = int(t["sliding_window_pattern"])
-        window_layers = (layers or 0) - (layers or 0) // pattern
-    elif t.get("attention_chunk_size"):
-        window = t["attention_chunk_size"]
-        no_rope = t.get("no_rope_layers")
-        if isinstance(no_rope, list) and no_rope:
-            window_layers = sum(1 for x in no_rope if x)
-        else:
-            window_layers = (layers or 0) - (layers or 0) // 4
-            notes.append("chunked attention assumed on 3 of every 4 layers (Llama 4: every 4th layer is global)")
-    elif window:
-        window_layers = layers or 0
-    if window and window_layers:
-        entry["sliding_window_tokens"] = window
-        entry["sliding_window_layers"] = window_layers
-
-    if experts:
-        entry["num_experts"] = experts
-        entry["experts_per_token"] = first("num_experts_per_tok", "experts_per_token", "moe_top_k")
-        if entry["experts_per_token"] is None:
-            issues.append(Issue(file, f"{where}num_experts_per_tok", "required key is missing from the config"))
-        shared = t.get("n_shared_experts")
-        if shared is None and model_type.startswith("llama4"):
-            shared = 1
-            notes.append("one shared expert per MoE layer assumed (Llama 4; not stated in the config)")
-        entry["shared_experts"] = shared or 0
-        entry["moe_intermediate_size"] = moe_width
-        entry["first_dense_layers"] = t.get("first_k_dense_replace") or 0
-        entry["moe_layer_interval"] = first("interleave_moe_layer_step", "decoder_sparse_step", "moe_layer_freq") or 1
-        if t.get("mlp_only_layers"):
-            notes.append(f"mlp_only_layers {t['mlp_only_layers']} not represented")
-    if kv_lora:
-        for key in ("kv_lora_rank", "q_lora_rank", "qk_rope_head_dim", "qk_nope_head_dim", "v_head_dim"):
-            entry[key] = t.get(key)
-
-    quant = config.get("quantization_config") or t.get("quantization_config")
-    method = str(quant.get("quant_method", "")).lower() if isinstance(quant, dict) else ""
-    dtype_name = first("torch_dtype", "dtype")
-    if method == "fp8":
-        entry["native_dtype"] = "fp8"
-    elif method == "mxfp4":
-        entry["native_dtype"] = "mxfp4"
-    elif method:
-        issues.append(Issue(file, "quantization_config.quant_method",
-                            f"{method!r} checkpoints are not supported; allowed: fp8, mxfp4 "
-                            "(import the unquantized model's config instead)"))
-    elif dtype_name is None:
-        entry["native_dtype"] = "bf16"
-        notes.append("torch_dtype missing; bf16 assumed")
-    elif str(dtype_name) in _DTYPES:
-        entry["native_dtype"] = _DTYPES[str(dtype_name)]
-        if str(dtype_name).startswith("float") and dtype_name != "float16":
-            notes.append(f"published as {dtype_name}; served as bf16")
-    else:
-        issues.append(Issue(file, "torch_dtype", f"unsupported dtype {dtype_name!r}; allowed: "
-                            f"{', '.join(_DTYPES)}"))
-
-    entry["source"] = source or (f"https://huggingface.co/{name_or_path}" if name_or_path else file)
-    entry["as_of"] = today or dt.date.today()
-    entry["notes"] = "; ".join(["imported from config.json by `trilemma catalog import-hf`", *notes])
-    if issues:
-        raise CatalogError(issues)
-    entry = {k: v for k, v in entry.items() if v is not None}
-    from pydantic import ValidationError
-
-    from solver.catalog.schema import Model
-    from solver.yamlio import validation_issues
-
-    try:
-        model = Model.model_validate(entry)
-    except ValidationError as exc:
-        raise CatalogError(validation_issues(file, exc)) from None
-    dumped = model.model_dump(exclude_unset=True, exclude_none=True)
-    tail = ("source", "as_of", "notes")  # id first, provenance last, as in the hand-written catalogs
-    return {k: dumped[k] for k in dumped if k not in tail} | {k: dumped[k] for k in tail if k in dumped}
-
-
-def read_json_object(path: Path) -> dict[str, Any]:
-    file = str(path)
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise CatalogError([Issue(file, "", f"cannot read file: {exc.strerror or exc}")]) from None
-    try:
-        data = json.loads(raw.decode("utf-8"))
-    except UnicodeDecodeError:
-        raise CatalogError([Issue(file, "", "not a UTF-8 text file (is it binary?)")]) from None
-    except json.JSONDecodeError as exc:
-        raise CatalogError([Issue(file, f"line {exc.lineno}, column {exc.colno}",
-                                  f"malformed JSON: {exc.msg}")]) from None
-    if not isinstance(data, dict):
-        raise CatalogError([Issue(file, "", f"top level must be a JSON object, got {type(data).__name__}")])
-    return data
-
 
 @catalog_app.command("import-hf")
 def import_hf(
@@ -594,6 +377,4 @@ def import_hf(
     typer.echo(yaml.safe_dump({"models": [entry]}, sort_keys=False, width=100), nl=False)
 
 
-__all__ = [
-    "catalog_app", "kv_cache_bytes_per_token", "model_entry_from_hf_config",
-]
+__all__ = ["catalog_app", "kv_cache_bytes_per_token"]

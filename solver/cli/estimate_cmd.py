@@ -11,40 +11,34 @@ from __future__ import annotations
 
 import csv
 import json
-import os
-import sys
+import math
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from solver.catalog.loader import load_catalog
+from solver.catalog.schema import KV_QUANTS, WEIGHT_QUANTS
 from solver.cli import app
-from solver.errors import EstimateError
+from solver.cli.common import CLI, CatalogFiles, fmt_number, parse_percentile, stdout_console
+from solver.errors import EstimateError, InputError, Issue
+from solver.problem import MEAN, percentile_value
 
-SUMMARY = ("fits", "tp", "dp", "pp", "ep", "moe_tp", "replicas", "quant", "kv_quant", "batch", "memory_gb_per_gpu",
-           "ttft_ms",
-           "ttft_p99_ms", "tpot_ms", "tpot_p99_ms", "e2e_ms", "requests_per_s", "output_tokens_per_s",
-           "output_tokens_per_s_per_gpu", "reason")
+MEAN_PERCENTILE = 0.0
+"""`solver.perf.serving.MEAN_PERCENTILE` (not imported: the performance model loads only when estimating)."""
 
-
-def _console() -> Console:
-    console = Console(file=sys.stdout)
-    if not console.is_terminal and "COLUMNS" not in os.environ:
-        console = Console(file=sys.stdout, width=220)
-    return console
-
-
-def _fmt(v) -> str:
-    if v is None:
-        return "-"
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if isinstance(v, float):
-        return f"{v:,.1f}" if abs(v) >= 10 else f"{v:.3g}"
-    return str(v)
+SUMMARY = ("fits", "saturated", "tp", "dp", "pp", "ep", "moe_tp", "replicas", "quant", "kv_quant", "batch",
+           "memory_gb_per_gpu", "ttft_ms", "ttft_p99_ms", "tpot_ms", "tpot_p99_ms", "e2e_ms", "requests_per_s",
+           "output_tokens_per_s", "output_tokens_per_s_per_gpu", "reason")
+BATCH_REQUIRED = ("model", "accelerator", "isl", "osl")
+BATCH_COLUMNS = ("case_id", "model", "accelerator", "engine", "gpus", "tp", "dp", "pp", "ep", "quant", "kv_quant",
+                 "isl",
+                 "osl", "mode", "mode_value", "slo_ttft_ms", "slo_tpot_ms", "percentile", "max_batch")
+"""The `--batch` CSV format (validation/cases.csv); other columns are ignored."""
+MAX_BATCH_BYTES = 20_000_000
+"""Largest `--batch` file read (about 100,000 rows)."""
+QUANT_CHOICES = (*WEIGHT_QUANTS, "best")
 
 
 def _print_table(results: list[dict]) -> None:
@@ -52,17 +46,21 @@ def _print_table(results: list[dict]) -> None:
         table = Table(title="trilemma estimate", show_header=True)
         table.add_column("field")
         table.add_column("value", justify="right")
-        for k in ("model", "accelerator", "engine", "gpus", "mode", "mode_value", *SUMMARY, "error"):
+        keys = list(SUMMARY)
+        at = [k for k in results[0] if k.startswith(("ttft_", "tpot_")) and k not in SUMMARY
+              and k.split("_")[1] not in ("p50", "p90", "p99", "at")]
+        keys[keys.index("tpot_p99_ms") + 1:keys.index("tpot_p99_ms") + 1] = at
+        for k in ("model", "accelerator", "engine", "gpus", "mode", "mode_value", *keys, "error"):
             if k in results[0]:
-                table.add_row(k, _fmt(results[0][k]))
+                table.add_row(k, fmt_number(results[0][k]))
     else:
         table = Table(title=f"trilemma estimate: {len(results)} rows")
         cols = ("model", "accelerator", "engine", "gpus", "mode", "mode_value", *SUMMARY)
         for c in cols:
             table.add_column(c)
         for r in results:
-            table.add_row(*(_fmt(r.get(c)) for c in cols))
-    _console().print(table)
+            table.add_row(*(fmt_number(r.get(c)) for c in cols))
+    stdout_console().print(table)
     if len(results) == 1 and results[0].get("breakdown"):
         _print_breakdown(results[0]["breakdown"])
 
@@ -78,13 +76,51 @@ def _print_breakdown(breakdown: dict) -> None:
     table.add_column("value", justify="right")
     for group, parts in breakdown.items():
         for i, (part, v) in enumerate(parts.items()):
-            table.add_row(titles.get(group, group) if i == 0 else "", part, _fmt(v), end_section=part == "total")
-    _console().print(table)
+            table.add_row(titles.get(group, group) if i == 0 else "", part, fmt_number(v), end_section=part == "total")
+    stdout_console().print(table)
+
+
+def _label_percentile(result: dict, percentile) -> dict:
+    """`ttft_at_percentile_ms` -> `ttft_p95_ms` (or `ttft_mean_ms`): the requested percentile by name."""
+    label = "mean" if percentile in (MEAN, MEAN_PERCENTILE) else f"p{float(percentile):g}".replace(".", "_")
+    out = {}
+    for k, v in result.items():
+        if k.endswith("_at_percentile_ms"):
+            out[k.replace("at_percentile", label)] = v
+        elif k == "percentile" and v == MEAN_PERCENTILE:
+            out[k] = MEAN
+        else:
+            out[k] = v
+    return out
+
+
+def _check_values(gpus, tp, pp, ep, quant, kv_quant, max_batch, isl, osl, dp=None) -> None:
+    """Refuse values the model would silently bend (`--gpus 0` read as 1, an unknown `--quant`)."""
+    issues = []
+    for name, v in (("--gpus", gpus), ("--tp", tp), ("--dp", dp), ("--pp", pp), ("--ep", ep),
+                    ("--max-batch", max_batch)):
+        if v is not None and v < 1:
+            issues.append(Issue(CLI, name, f"got {v}; allowed: a whole number ≥ 1"))
+    for name, v in (("--isl", isl), ("--osl", osl)):
+        if v is not None and not (math.isfinite(v) and 1 <= v <= 10_000_000):
+            issues.append(Issue(CLI, name, f"got {v}; allowed: tokens from 1 to 10,000,000"))
+    if quant is not None and quant.lower() not in QUANT_CHOICES:
+        issues.append(Issue(CLI, "--quant", f"got {quant!r}; allowed: {', '.join(QUANT_CHOICES)}"))
+    if kv_quant is not None and kv_quant.lower() not in KV_QUANTS:
+        issues.append(Issue(CLI, "--kv-quant", f"got {kv_quant!r}; allowed: {', '.join(KV_QUANTS)}"))
+    if issues:
+        raise InputError(issues)
 
 
 def _mode(max_throughput, concurrency, rate, static_batch, slo_ttft_ms, slo_tpot_ms) -> tuple[str, float | None]:
+    issues = [Issue(CLI, name, f"got {v:g}; allowed: a finite number > 0")
+              for name, v in (("--concurrency", concurrency), ("--rate", rate), ("--static-batch", static_batch),
+                              ("--slo-ttft-ms", slo_ttft_ms), ("--slo-tpot-ms", slo_tpot_ms))
+              if v is not None and not (math.isfinite(v) and 0 < v <= 1e12)]
+    if issues:
+        raise InputError(issues)
     chosen = [name for name, v in (("max_throughput", max_throughput or None), ("concurrency", concurrency),
-                                   ("rate", rate), ("static_batch", static_batch)) if v]
+                                   ("rate", rate), ("static_batch", static_batch)) if v is not None]
     if slo_ttft_ms is not None or slo_tpot_ms is not None:
         chosen.append("slo")
     if len(chosen) != 1:
@@ -121,23 +157,19 @@ def estimate_cmd(
     static_batch: Annotated[float | None, typer.Option("--static-batch", help="One batch of N requests.")] = None,
     slo_ttft_ms: Annotated[float | None, typer.Option("--slo-ttft-ms", help="TTFT limit at the percentile.")] = None,
     slo_tpot_ms: Annotated[float | None, typer.Option("--slo-tpot-ms", help="TPOT limit at the percentile.")] = None,
-    percentile: Annotated[float, typer.Option("--percentile", help="Percentile of the SLOs.")] = 99.0,
+    percentile: Annotated[str | None, typer.Option(
+        "--percentile", help="Percentile of the SLOs (50 to 99.9, default 99), or mean.")] = None,
     max_batch: Annotated[int | None, typer.Option("--max-batch", help="Most requests decoding at once.")] = None,
     batch: Annotated[Path | None, typer.Option("--batch", help="CSV of rows to evaluate (cases.csv format).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (an array with --batch).")] = False,
-    catalog_files: Annotated[list[Path] | None, typer.Option(
-        "--catalog", help="Extra catalog YAML (repeatable).")] = None,
+    catalog_files: CatalogFiles = None,
 ) -> None:
     """Predict memory, TTFT, TPOT, e2e latency and throughput of a deployment under load."""
+    pct = parse_percentile(percentile)
     catalog = load_catalog(catalog_files or [])
     if batch is not None:
-        if not batch.exists():
-            raise EstimateError(f"{batch}: no such file")
-        with open(batch, newline="") as fh:
-            rows = list(csv.DictReader(fh))
-        from solver.perf.estimate import estimate_many
-
-        results = estimate_many(rows, catalog)
+        rows = read_batch(batch)
+        results = estimate_batch(rows, catalog)
         if as_json:
             typer.echo(json.dumps(results, indent=1))
         else:
@@ -147,17 +179,77 @@ def estimate_cmd(
                if v is None]
     if missing:
         raise EstimateError(f"estimate: missing {', '.join(missing)} (or use --batch FILE)")
+    _check_values(gpus, tp, pp, ep, quant, kv_quant, max_batch, isl, osl, dp)
     mode, value = _mode(max_throughput, concurrency, rate, static_batch, slo_ttft_ms, slo_tpot_ms)
+    percentile_number = percentile_value(pct if pct is not None else 99.0)
     row = {"model": model, "accelerator": accelerator, "gpus": gpus, "tp": tp, "dp": dp, "pp": pp, "ep": ep,
            "quant": quant, "kv_quant": kv_quant, "engine": engine, "isl": isl, "osl": osl, "mode": mode,
            "mode_value": value, "slo_ttft_ms": slo_ttft_ms, "slo_tpot_ms": slo_tpot_ms,
-           "percentile": percentile, "max_batch": max_batch}
+           "percentile": percentile_number, "max_batch": max_batch}
     from solver.perf.estimate import estimate_many
 
     result = estimate_many([row], catalog, breakdown=True)[0]
     if result.get("error"):
         raise EstimateError(f"estimate: {result['error']}")
+    result = _label_percentile(result, percentile_number)
     if as_json:
         typer.echo(json.dumps(result, indent=1))
     else:
         _print_table([result])
+
+
+def read_batch(path: Path) -> list[dict]:
+    """The rows of a `--batch` CSV; InputError naming the file and the missing columns otherwise."""
+    file = str(path)
+    try:
+        size = path.stat().st_size
+        if size > MAX_BATCH_BYTES:
+            raise InputError([Issue(file, "", f"{size:,} bytes; a --batch file may have at most "
+                                              f"{MAX_BATCH_BYTES:,} (split it)")])
+        text = path.read_bytes().decode("utf-8-sig")
+    except OSError as exc:
+        raise InputError([Issue(file, "", f"cannot read file: {exc.strerror or exc}")]) from None
+    except UnicodeDecodeError:
+        raise InputError([Issue(file, "", "not a UTF-8 text file (is it binary?)")]) from None
+    try:
+        reader = csv.DictReader(text.splitlines())
+        header = [h.strip() for h in (reader.fieldnames or []) if h is not None]
+        rows = [{(k or "").strip(): v for k, v in r.items()} for r in reader]
+    except csv.Error as exc:
+        raise InputError([Issue(file, "", f"malformed CSV: {exc}")]) from None
+    missing = [c for c in BATCH_REQUIRED if c not in header]
+    if missing:
+        raise InputError([Issue(file, "", f"missing column{'s' if len(missing) > 1 else ''} {', '.join(missing)}; "
+                                          f"expected a CSV with a header row of: {', '.join(BATCH_COLUMNS)} "
+                                          f"(required: {', '.join(BATCH_REQUIRED)})")])
+    if not rows:
+        raise InputError([Issue(file, "", "no rows after the header")])
+    return rows
+
+
+def estimate_batch(rows: list[dict], catalog) -> list[dict]:
+    """`estimate_many`, with each row's percentile checked first (50 to 99.9 or mean, as everywhere);
+    a row with a bad value gets fits=false and an `error`, and the batch carries on."""
+    ready, errors = [], {}
+    for i, row in enumerate(rows):
+        row = {k: (v if not isinstance(v, list) else ",".join(str(x) for x in v)) for k, v in row.items()}
+        text = str(row.get("percentile") or "").strip()
+        try:
+            pct = parse_percentile(text, "percentile") if text else None
+        except InputError as exc:
+            errors[i] = exc.issues[0].message
+            continue
+        ready.append({**row, "percentile": percentile_value(pct) if pct is not None else None})
+    from solver.perf.estimate import estimate_many
+
+    done = iter(estimate_many(ready, catalog)) if ready else iter(())
+    out = []
+    for i, row in enumerate(rows):
+        if i in errors:
+            out.append({"fits": False, "reason": f"percentile: {errors[i]}", "error": f"percentile: {errors[i]}",
+                        **{k: row.get(k) for k in ("case_id", "model", "accelerator") if k in row}})
+        else:
+            result = next(done)
+            out.append(_label_percentile(result, result.get("percentile", 99.0))
+                       if result.get("percentile") is not None else result)
+    return out

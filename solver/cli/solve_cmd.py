@@ -14,12 +14,23 @@ from rich.text import Text
 from solver.catalog.loader import load_catalog
 from solver.catalog.prices import accelerators_without_offers
 from solver.cli import app
-from solver.cli.catalog_cmd import CatalogFiles, _stdout
 from solver.cli.catalog_prices_cmd import prices_as_of, prices_as_of_line, unpriced_line
-from solver.errors import InputError, Issue
+from solver.cli.common import (
+    CatalogFiles,
+    check_outputs,
+    check_run_options,
+    fmt_ms,
+    fmt_number,
+    percentile_label,
+    stdout_console,
+    write_atomic,
+)
 
 if TYPE_CHECKING:
     from solver.optimize.solve import SolveResult
+    from solver.problem import Problem
+
+PLOT_SUFFIXES = (".png", ".svg", ".pdf")
 
 
 @app.command("solve")
@@ -36,32 +47,38 @@ def solve_command(
 ) -> None:
     """Find the cheapest deployment meeting every workload's SLOs (proven optimal when it says so)."""
     from solver.optimize.report import result_rows, result_to_dict
-    from solver.optimize.solve import solve
+    from solver.plan_notes import add_running_batch, empty_plan_reasons, solve_explained
     from solver.problem import load_problem
 
     check_run_options(time_limit=time_limit, workers=workers)
+    check_outputs((csv_file, "--csv", (".csv",)), (plot, "--plot", PLOT_SUFFIXES))
     cat = load_catalog(catalog or [])
     problem = load_problem(problem_file, cat)
-    result = solve(problem, cat, time_limit_s=time_limit, workers=workers)
+    result = solve_explained(problem, cat, time_limit_s=time_limit, workers=workers)
+    add_running_batch(result, problem, cat)
     if emit is not None:  # before printing: results reach stdout only when the command succeeds
         emit_result(cat, result_to_dict(result), emit)
     if csv_file is not None:
-        result_rows(result).to_csv(csv_file, index=False)
-    if plot is not None:
+        write_atomic(csv_file, lambda tmp: result_rows(result).to_csv(tmp, index=False))
+    if plot is not None and len(result.plan.schedule):
         from solver.plots import plot_schedule
 
-        plot_schedule(result, plot)
+        write_atomic(plot, lambda tmp: plot_schedule(result, tmp))
     used = used_offers(result)
+    empty = empty_plan_reasons(problem, cat) if result_is_empty(result) else []
     if as_json:
         out = result_to_dict(result, timings=timings) | prices_as_of(cat, used)
         out["accelerators_without_offers"] = accelerators_without_offers(cat, problem.fleet.accelerators or [])
+        if empty:
+            out["nothing_served"] = empty
         typer.echo(json.dumps(out, indent=2, sort_keys=True))
     else:
-        print_result(result)
-        _stdout().print(Text(prices_as_of_line(cat, used)))
+        print_result(result, problem, empty)
+        console = stdout_console()
+        console.print(Text(prices_as_of_line(cat, used)))
         unpriced = unpriced_line(cat, problem.fleet.accelerators)
         if unpriced:
-            _stdout().print(Text(unpriced))
+            console.print(Text(unpriced))
     if result.violations:
         raise typer.Exit(4)
 
@@ -78,25 +95,20 @@ def emit_result(cat, result_json: dict, out_dir: Path) -> None:
     write_folder(cat, plan_from_data(result_json, "solve result"), out_dir, "UTC")
 
 
-def check_run_options(time_limit: float | None = None, workers: int | None = None, jobs: int | None = None) -> None:
-    """Command-line limits: checked here so a typo is bad input (exit 1), not a solver failure."""
-    issues = []
-    if time_limit is not None and not (math.isfinite(time_limit) and 0 < time_limit <= 86_400):
-        issues.append(Issue("command line", "--time-limit", f"got {time_limit}; allowed: seconds > 0 and ≤ 86400"))
-    if workers is not None and not 1 <= workers <= 64:
-        issues.append(Issue("command line", "--workers", f"got {workers}; allowed: 1 to 64"))
-    if jobs is not None and not 1 <= jobs <= 64:
-        issues.append(Issue("command line", "--jobs", f"got {jobs}; allowed: 1 to 64"))
-    if issues:
-        raise InputError(issues)
+def result_is_empty(result: SolveResult) -> bool:
+    """A max-throughput plan that serves nothing (a valid answer: the budget or tiers allow nothing)."""
+    return result.objective == "max_throughput" and not len(result.plan.schedule)
 
 
-def _ms(v: float | None) -> str:
-    return "-" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:,.1f}"
-
-
-def print_result(result: SolveResult) -> None:
-    console = _stdout()
+def print_result(result: SolveResult, problem: Problem | None = None, empty: list[str] | None = None) -> None:
+    console = stdout_console()
+    if empty:
+        budget = problem.fleet.budget_usd_per_hour if problem is not None else math.nan
+        console.print(Text(f"Status: {result.status}: nothing can be served within the budget of "
+                           f"{budget:,.2f} USD/h and the allowed pricing tiers:"))
+        for line in empty:
+            console.print(Text(f"  {line}"), soft_wrap=True)
+        return
     proof = "proven optimal" if result.status == "optimal" else "NOT proven optimal (time limit)"
     bound = result.best_bound_usd / result.horizon_hours
     if result.objective == "max_throughput":
@@ -106,13 +118,16 @@ def print_result(result: SolveResult) -> None:
     console.print(Text(f"Status: {result.status} ({proof}); cost {result.usd_per_hour:,.2f} USD/h, "
                        f"{result.usd_per_month:,.0f} USD/month; {bound_text}gap {result.gap:.2%}; "
                        f"solve {result.solve_time_s:.2f} s"))
+    console.print(Text(f"Horizon: {result.horizon_hours:g} h (the traffic profile, repeated; USD/h are averages "
+                       "over it, USD/month = USD/h × 730)"))
     table = Table(title="Deployment", show_lines=False)
-    for col in ("workload", "offer", "GPU", "gpus/rep", "TP/DP/PP/EP", "quant/kv", "engine", "batch", "replicas",
+    for col in ("workload", "offer", "GPU", "gpus/rep", "TP/DP/PP/EP", "quant/kv", "engine", "batch cap",
+                "running batch", "replicas",
                 "TTFT ms (SLO)", "TPOT ms (SLO)", "util", "USD/h", "USD/month", "USD/Mtok"):
         table.add_column(col)
     for w in result.workloads:
         slo = w["slo"]
-        pct = f"p{slo['percentile']:g}"
+        pct = percentile_label(slo["percentile"])
         for c in w["configs"]:
             reps = c["replicas_by_slot"]
             reps_text = str(reps[0]) if len(set(reps)) == 1 else f"{min(reps)}-{max(reps)}"
@@ -121,9 +136,9 @@ def print_result(result: SolveResult) -> None:
             table.add_row(
                 w["workload"], " + ".join(c["offers"]), c["accelerator"], str(c["gpus_per_replica"]),
                 f"{c['tp']}/{c['dp']}/{c['pp']}/{c['ep']}", f"{c['quant']}/{c['kv_quant']}", c["engine"],
-                str(c["max_batch"]),
-                reps_text, f"{_ms(c['ttft_ms'])} ({_ms(slo['ttft_ms'])}) {pct}",
-                f"{_ms(c['tpot_ms'])} ({_ms(slo['tpot_ms'])})", f"{w['peak_utilisation']:.0%}",
+                str(c["max_batch"]), fmt_number(c.get("mean_running_batch")),
+                reps_text, f"{fmt_ms(c['ttft_ms'])} ({fmt_ms(slo['ttft_ms'])}) {pct}",
+                f"{fmt_ms(c['tpot_ms'])} ({fmt_ms(slo['tpot_ms'])})", f"{w['peak_utilisation']:.0%}",
                 f"{w['usd_per_hour']:,.2f}", f"{w['usd_per_month']:,.0f}",
                 f"{w['usd_per_million_output_tokens']:,.3f}",
             )
@@ -173,9 +188,7 @@ def print_result(result: SolveResult) -> None:
         console.print(lt)
     naive = sum(w.get("naive_usd_per_hour", math.nan) for w in result.workloads)
     if math.isfinite(naive) and naive > 0 and result.objective == "min_cost":
-        console.print(Text(f"Naive plan (peak capacity on demand all day, cheapest on-demand configuration): "
-                           f"{naive:,.2f} USD/h; the optimum saves {naive - result.usd_per_hour:,.2f} USD/h "
-                           f"({1 - result.usd_per_hour / naive:.1%})"))
+        console.print(Text(naive_line(naive, result.usd_per_hour)), soft_wrap=True)
     for w in result.workloads:
         for c in w["configs"]:
             console.print(Text(f"Launch ({w['workload']}, per replica): {c['launch_command']}"), soft_wrap=True)
@@ -189,3 +202,15 @@ def print_result(result: SolveResult) -> None:
                        f"{result.num_constraints:,} constraints)"), soft_wrap=True)
     if result.violations:
         console.print(Text("CHECKER FOUND VIOLATIONS:\n" + "\n".join(result.violations), style="bold red"))
+
+
+def naive_line(naive_usd_per_hour: float, optimum_usd_per_hour: float) -> str:
+    """The naive plan ignores inventory caps, scaling steps and fixed per-configuration costs; when
+    that makes it cheaper than the optimum, say so instead of printing a negative saving."""
+    head = (f"Naive plan (peak capacity on demand all day, cheapest on-demand configuration, ignoring inventory "
+            f"caps, scaling steps and fixed per-configuration costs): {naive_usd_per_hour:,.2f} USD/h; ")
+    if optimum_usd_per_hour <= naive_usd_per_hour:
+        saving = naive_usd_per_hour - optimum_usd_per_hour
+        return head + f"the optimum saves {saving:,.2f} USD/h ({saving / naive_usd_per_hour:.1%})"
+    return head + (f"respecting those limits costs the optimum {optimum_usd_per_hour - naive_usd_per_hour:,.2f} "
+                   "USD/h more")

@@ -14,9 +14,9 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from solver.catalog.loader import load_catalog
+from solver.catalog.loader import builtin_cases_path, load_catalog
 from solver.cli import app
-from solver.cli.estimate_cmd import _console
+from solver.cli.common import CatalogFiles, check_outputs, stdout_console, write_atomic
 from solver.errors import EstimateError
 
 
@@ -33,19 +33,20 @@ def _stats_table(title: str, stats: dict) -> Table:
 @app.command("validate")
 def validate_cmd(
     cases: Annotated[Path | None, typer.Option(
-        "--cases", help="Calibration cases CSV (default: the published cases shipped with trilemma).")] = None,
+        "--cases", help="Calibration cases CSV (default: the cases shipped with trilemma).")] = None,
     csv_out: Annotated[Path | None, typer.Option("--csv", help="Write per-row results to this CSV.")] = None,
     loso: Annotated[bool, typer.Option("--loso", help="Also run leave-one-source-out cross-validation.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
-    catalog_files: Annotated[list[Path] | None, typer.Option(
-        "--catalog", help="Extra catalog YAML (repeatable).")] = None,
+    catalog_files: CatalogFiles = None,
 ) -> None:
     """Compare predictions with published measurements (median / p90 absolute percentage error)."""
     from solver.perf.calibrate import DEFAULT_CASES, leave_one_source_out, read_cases, summarise, validate
 
-    cases = DEFAULT_CASES if cases is None else cases
-    if not cases.exists():
-        raise EstimateError(f"{cases}: no such file")
+    check_outputs((csv_out, "--csv", (".csv",)))
+    if cases is None:
+        cases = DEFAULT_CASES if DEFAULT_CASES.is_file() else builtin_cases_path()
+    if not cases.is_file():
+        raise EstimateError(f"{cases}: {'a folder, not a CSV file' if cases.is_dir() else 'no such file'}")
     catalog = load_catalog(catalog_files or [])
     cmp, summary = validate(cases, catalog)
     if loso:
@@ -53,7 +54,7 @@ def validate_cmd(
         summary["leave_one_source_out"] = summarise(held)["per_source"]
         summary["leave_one_source_out_per_metric"] = summarise(held)["per_metric"]
     if csv_out:
-        cmp.to_csv(csv_out, index=False)
+        write_atomic(csv_out, lambda tmp: cmp.to_csv(tmp, index=False))
     worst = cmp.assign(_e=cmp["ape_pct"].fillna(1e9)).sort_values("_e", ascending=False).head(8)
     summary["worst_rows"] = [
         {"case_id": r.case_id, "metric": r.metric, "measured": r.measured, "predicted": r.predicted,
@@ -62,7 +63,7 @@ def validate_cmd(
     if as_json:
         typer.echo(json.dumps(summary, indent=1, default=str))
         return
-    con = _console()
+    con = stdout_console()
     rows = Table(title=f"predicted vs measured ({cases.name})")
     for c in ("case_id", "metric", "measured", "predicted", "APE %"):
         rows.add_column(c, justify="left" if c == "case_id" else "right")
@@ -76,3 +77,4 @@ def validate_cmd(
     con.print(_stats_table("per mode / metric", summary["per_mode"]))
     if loso:
         con.print(_stats_table("leave-one-source-out (held-out source / metric)", summary["leave_one_source_out"]))
+        con.print(_stats_table("leave-one-source-out, pooled per metric", summary["leave_one_source_out_per_metric"]))

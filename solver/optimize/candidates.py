@@ -24,7 +24,7 @@ import pandas as pd
 from solver.catalog.loader import Catalog
 from solver.catalog.schema import Model
 from solver.errors import Issue, ProblemError
-from solver.problem import Problem, Workload
+from solver.problem import Problem, Workload, percentile_value
 
 TP_OPTIONS = (1, 2, 4, 8)
 PP_OPTIONS = (1, 2, 4)
@@ -109,7 +109,7 @@ def enumerate_configs(
     rows["slo_ttft_ms"] = np.nan if slo.ttft_ms is None else slo.ttft_ms
     rows["slo_tpot_ms"] = np.nan if slo.tpot_ms is None else slo.tpot_ms
     rows["slo_e2e_ms"] = np.nan if slo.e2e_ms is None else slo.e2e_ms
-    rows["percentile"] = slo.percentile
+    rows["percentile"] = percentile_value(slo.percentile)
     return rows
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 
 from ortools.sat.python import cp_model
 
+from solver.interrupt import interruptible_solve
 from solver.optimize.data import ModelInput
 from solver.optimize.model import BuiltModel, build_model, throughput_objective
 from solver.scaling import usd
@@ -70,7 +71,7 @@ def solve_model(
     if hint is not None:
         _apply_hint(b, hint)
     solver = _solver(time_limit_s, workers, seed)
-    status = solver.solve(b.model)
+    status = interruptible_solve(solver, b.model)
     raw = _read(b, solver, status, time.perf_counter() - start)
     remaining = time_limit_s - (time.perf_counter() - start)
     if raw.status == "optimal" and data.objective == "max_throughput" and remaining > 0.05:
@@ -78,7 +79,7 @@ def solve_model(
         b.model.add(throughput_objective(b) >= int(round(solver.objective_value)))
         b.model.minimize(b.cost)
         solver = _solver(remaining, 1, seed)
-        if solver.solve(b.model) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
+        if interruptible_solve(solver, b.model) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             return raw
         remaining = time_limit_s - (time.perf_counter() - start)
     if raw.status == "optimal":
@@ -117,14 +118,14 @@ def _canonical(b: BuiltModel, first: cp_model.CpSolver, time_limit_s: float, see
     ranks = sum((c + 1) * v for c, v in b.x.items())
     b.model.minimize(ranks)
     solver = _solver(time_limit_s, workers, seed)
-    if solver.solve(b.model) != cp_model.OPTIMAL:
+    if interruptible_solve(solver, b.model) != cp_model.OPTIMAL:
         return None
     for v in b.x.values():
         b.model.add(v == solver.value(v))
     placement_ranks = sum((k + 1) * (v + b.s.get((k, t), 0)) for (k, t), v in b.r.items())
     b.model.minimize(placement_ranks + sum(b.held.values()) + sum(b.buy.values()))
     solver = _solver(max(0.05, time_limit_s - (time.perf_counter() - start)), workers, seed)
-    if solver.solve(b.model) != cp_model.OPTIMAL:
+    if interruptible_solve(solver, b.model) != cp_model.OPTIMAL:
         return None
     raw = _read(b, solver, cp_model.OPTIMAL, 0.0)
     raw.objective = raw.cost_usd

@@ -9,7 +9,7 @@ import pandas as pd
 
 from solver.catalog.loader import Catalog
 from solver.optimize.data import ModelInput
-from solver.problem import WEIGHT_QUANTS, Problem
+from solver.problem import MEAN, WEIGHT_QUANTS, Problem
 
 
 def explain_no_candidates(problem: Problem, catalog: Catalog, evaluated: pd.DataFrame, w: int,
@@ -65,7 +65,7 @@ def explain_no_candidates(problem: Problem, catalog: Catalog, evaluated: pd.Data
         return lines, detail
     slo = wl.slo
     causes = []
-    pct = f"p{slo.percentile:g}"
+    pct = slo.percentile if slo.percentile == MEAN else f"p{slo.percentile:g}"
     peak_rps = max(s.requests_per_s for s in wl.traffic.slots()) * (1 + wl.headroom)
     nearest = nearest_feasible_slos(fits, slo, peak_rps)
     floors = {"ttft_ms": float(fits["ttft_floor_ms"].min()), "tpot_ms": float(fits["tpot_floor_ms"].min())}

@@ -32,6 +32,10 @@ class Plan:
         return float(self.costs["usd"].sum())
 
 
+SCHEDULE_COLUMNS = ["slot", "hours", "workload", "row", "offer", "gpus_per_replica", "replicas", "spot_replicas",
+                    "traffic_rps", "demand_rps", "replica_capacity_rps"]
+
+
 def extract_plan(data: ModelInput, raw: RawSolution, rows: pd.DataFrame) -> Plan:
     chosen = [k for k, v in sorted(raw.x.items()) if v]
     choices = rows.iloc[chosen].copy()
@@ -51,7 +55,7 @@ def extract_plan(data: ModelInput, raw: RawSolution, rows: pd.DataFrame) -> Plan
                 "traffic_rps": wl.traffic_rps[t], "demand_rps": wl.demand_rps[t],
                 "replica_capacity_rps": float(cap[k]),
             })
-    schedule = pd.DataFrame(sched)
+    schedule = pd.DataFrame(sched, columns=SCHEDULE_COLUMNS)  # columns kept when nothing is chosen
     inst = []
     for (g, tier), v in sorted(raw.held.items()):
         if v:

@@ -49,6 +49,12 @@ def _float(v):
     return None if _blank(v) else float(v)
 
 
+def _percentile(v) -> float:
+    """99 when blank; `serving.MEAN_PERCENTILE` (0) stays 0, it asks for means."""
+    p = _float(v)
+    return 99.0 if p is None else p
+
+
 def _parallel_options(model, acc, gpus: int, tp, dp, pp, ep) -> list[tuple[int, int, int, int]]:
     """(tp, dp, pp, ep) layouts of at most `gpus` GPUs (tp·dp·pp dividing them) for the values not given:
     dp > 1 and ep > 1 only for MoE models, ep ∈ {1, tp·dp} when not given (the engines' two common
@@ -116,10 +122,12 @@ def expand(rows: list[dict], catalog) -> tuple[pd.DataFrame, list[str | None]]:
                                  "osl": float(r["osl"]), "mode": mode, "mode_value": _float(r.get("mode_value")),
                                  "slo_ttft_ms": _float(r.get("slo_ttft_ms")),
                                  "slo_tpot_ms": _float(r.get("slo_tpot_ms")),
-                                 "percentile": _float(r.get("percentile")) or 99.0})
+                                 "percentile": _percentile(r.get("percentile"))})
             errors.append(None)
         except (CatalogError, EstimateError) as exc:
             errors.append(str(exc).strip())
+        except (ValueError, OverflowError) as exc:  # a non-number in a numeric column: this row's error
+            errors.append(f"not a number: {exc}")
     return pd.DataFrame(cand), errors
 
 
@@ -165,11 +173,16 @@ def _operating_load(base: Serving, svp: Serving, sub: pd.DataFrame, replicas, rs
     return load
 
 
-def _loaded_metrics(sv: dict[float, Serving], load: _Load, mode: np.ndarray) -> dict:
-    """Latency percentiles, means, rate and batch of the open/closed-loop modes at the operating point."""
+def _loaded_metrics(sv: dict[float, Serving], svp: Serving, load: _Load, mode: np.ndarray) -> dict:
+    """Latency percentiles, means, rate and batch of the open/closed-loop modes at the operating point;
+    `svp` at the row's own percentile (or mean) beside the fixed p50/p90/p99."""
     base = sv[99.0]
     closed = (mode == "concurrency") | (mode == "max_throughput")
     res = {}
+    q_pct = svp.point(load.x, queue_slots=True, others=load.others)
+    q_pct_closed = svp.point(load.x, closed_extra_wait=load.extra_wait_s, queue_slots=False, others=load.others)
+    res["ttft_at_percentile_ms"] = np.where(closed, q_pct_closed.ttft_p, q_pct.ttft_p) * 1e3
+    res["tpot_at_percentile_ms"] = q_pct.tpot_p * 1e3
     for p, svx in sv.items():
         q_open = svx.point(load.x, queue_slots=True, others=load.others)
         q_closed = svx.point(load.x, closed_extra_wait=load.extra_wait_s, queue_slots=False, others=load.others)
@@ -200,9 +213,9 @@ def _static_batch(base: Serving, met: dict, st: np.ndarray, n_s, b_max) -> None:
     met["lam"] = np.where(st, n_s / s_e2e, met["lam"])
     met["batch"] = np.where(st, np.minimum(n_s, b_max), met["batch"])
     met["rho"] = np.where(st, 1.0, met["rho"])
-    for p in (50.0, 90.0, 99.0):
-        met["res"][f"ttft_p{p:.0f}_ms"] = np.where(st, s_ttft * 1e3, met["res"][f"ttft_p{p:.0f}_ms"])
-        met["res"][f"tpot_p{p:.0f}_ms"] = np.where(st, s_tau * 1e3, met["res"][f"tpot_p{p:.0f}_ms"])
+    for p in ("p50", "p90", "p99", "at_percentile"):
+        met["res"][f"ttft_{p}_ms"] = np.where(st, s_ttft * 1e3, met["res"][f"ttft_{p}_ms"])
+        met["res"][f"tpot_{p}_ms"] = np.where(st, s_tau * 1e3, met["res"][f"tpot_{p}_ms"])
 
 
 def _system_metrics(prep: Prepared, sub: pd.DataFrame, rs: np.ndarray, plan: mem.MemoryPlan,
@@ -216,8 +229,9 @@ def _system_metrics(prep: Prepared, sub: pd.DataFrame, rs: np.ndarray, plan: mem
     val = sub["mode_value"].to_numpy(float)
     sv = {p: Serving(rows, S, osl, b_max, np.full(len(sub), p)) for p in (50.0, 90.0, 99.0)}
     base = sv[99.0]
-    load = _operating_load(base, Serving(rows, S, osl, b_max, sub["percentile"].to_numpy(float)), sub, replicas, rs)
-    met = _loaded_metrics(sv, load, mode)
+    svp = Serving(rows, S, osl, b_max, sub["percentile"].to_numpy(float))
+    load = _operating_load(base, svp, sub, replicas, rs)
+    met = _loaded_metrics(sv, svp, load, mode)
     st = mode == "static_batch"
     n_s = np.where(st, np.ceil(val / replicas), 1.0)
     if st.any():
@@ -273,9 +287,9 @@ def evaluate_modes(cand: pd.DataFrame, catalog, kernels: KernelLibrary | None = 
 _FIELDS = ("replicas", "batch", "max_batch_effective", "memory_gb_per_gpu", "kv_cache_tokens", "ttft_ms", "tpot_ms",
            "e2e_ms", "ttft_p50_ms", "ttft_p90_ms", "ttft_p99_ms", "tpot_p50_ms", "tpot_p90_ms", "tpot_p99_ms",
            "e2e_p99_ms", "requests_per_s", "output_tokens_per_s", "output_tokens_per_s_per_gpu", "utilisation",
-           "saturated")
+           "saturated", "ttft_at_percentile_ms", "tpot_at_percentile_ms")
 OUTPUT_KEYS = ("fits", "reason", "model", "accelerator", "engine", "quant", "kv_quant", "gpus", "tp", "dp", "pp", "ep",
-               "mode", "mode_value", *_FIELDS)
+               "mode", "mode_value", "percentile", *_FIELDS)
 
 
 TIE_REL = 1e-3

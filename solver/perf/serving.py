@@ -26,6 +26,7 @@ x ≤ x_max = B_max/(O−1) and the saturation rate is λ_sat = x_max/τ(x_max).
   of waiting, so each queue's W_p = (W/P_wait)·ln(P_wait/(1−p)); the two are added.
 - Closed loop with N clients: λ = N / (TTFT + (O−1)·TPOT); when N > B_max the extra clients wait
   (N − B_max)/λ_sat for a slot and throughput is λ_sat.
+- `percentile = MEAN_PERCENTILE` asks for the means instead: TTFT_p = mean TTFT, TPOT_p = τ.
 - Static batch of N: one prefill of N·S tokens, then O−1 decode steps at batch N (in ⌈N/B_max⌉ waves).
 """
 
@@ -39,6 +40,8 @@ import numpy as np
 from solver.perf.latency import StepTime, step_time
 from solver.perf.rows import Rows
 
+MEAN_PERCENTILE = 0.0
+"""The `percentile` value that asks for each latency distribution's mean instead of a percentile."""
 RHO_CAP = 0.99
 """Queues are evaluated at ρ ≤ 0.99 so that saturated operating points report finite latencies."""
 BISECTION_STEPS = 16
@@ -92,6 +95,7 @@ class Serving:
         self.b_max = np.maximum(np.asarray(b_max, float), 1.0)
         self.p = np.asarray(percentile, float) / 100.0
         self.z = z_score(percentile)
+        self.mean = np.asarray(percentile, float) == MEAN_PERCENTILE
         self.x_max = self.b_max / self.O1
         # Saturated: every dp rank has prompts queued and fills its own budget (see decode_step).
         self.tau_max = step_time(rows, self.b_max, self.ctx, self.x_max * self.S, self.pf_ctx,
@@ -163,6 +167,8 @@ class Serving:
             wait = wait + closed_extra_wait
         # Each prompt prefilled during a request's decode occupies D of its iterations.
         tpot_p = tau + self.z * delta_s * np.sqrt(others * n_dec) / self.O1
+        ttft_p = np.where(self.mean, ttft_mean, ttft_p)
+        tpot_p = np.where(self.mean, tau, tpot_p)
         pt = Point(x, lam, n_dec, tau, ttft_mean, ttft_p, tau, tpot_p, lam / self.lam_sat,
                    {"engine_overhead_s": np.broadcast_to(over, np.shape(ttft_mean)), "running_iteration_s": running,
                     "prefill_s": service, "queueing_s": wait})
