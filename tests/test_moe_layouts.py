@@ -1,0 +1,79 @@
+"""Mixture-of-experts layouts as the engines run them: a replica is pp stages of tp·dp GPUs and MoE
+layers split the same GPUs as moe_tp × ep (ep never adds GPUs)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from solver.catalog.loader import load_catalog
+from solver.optimize.candidates import enumerate_configs
+from solver.optimize.runner_up import layout_class
+from solver.perf import estimate
+from solver.perf.moe import load_imbalance
+from solver.perf.prepare import Prepared
+from solver.problem import Problem
+
+CATALOG = load_catalog()
+
+
+def est(accelerator: str, gpus: int, **layout) -> dict:
+    return estimate("qwen3-235b-a22b", accelerator, gpus, isl=2000, osl=500, mode="concurrency", mode_value=64,
+                    quant="fp8", engine="sglang", catalog=CATALOG, **layout)
+
+
+@pytest.mark.parametrize(("accelerator", "gpus", "layout", "a2a"), [
+    ("h100-sxm", 8, {"tp": 8, "ep": 8}, False),            # SGLang --tp 8 --ep 8: tokens replicated, no dispatch
+    ("h100-sxm", 8, {"tp": 1, "dp": 8, "ep": 8}, True),    # DeepSeek-style DP attention + EP
+    ("h100-sxm", 16, {"tp": 1, "dp": 16, "ep": 16}, True),  # wide EP over two nodes
+    ("h100-sxm", 32, {"tp": 1, "dp": 32, "ep": 32}, True),
+    ("gb200", 72, {"tp": 1, "dp": 72, "ep": 72}, True),     # a whole NVL72 rack (ep 72 on 128 experts: 2 slots)
+])
+def test_estimate_runs_the_engines_layouts_and_names_their_parts(accelerator, gpus, layout, a2a):
+    r = est(accelerator, gpus, **layout)
+    assert r["fits"], r["reason"]
+    assert r["gpus"] == gpus and r["tp"] * r["dp"] * r["pp"] == gpus  # ep adds no GPUs
+    assert r["moe_tp"] == r["tp"] * r["dp"] // r["ep"]
+    step = r["breakdown"]["decode_step_ms"]
+    assert step["moe"] > 0
+    assert (step["alltoall"] > 0) == a2a
+    assert sum(v for k, v in step.items() if k != "total") == pytest.approx(step["total"], rel=1e-3)
+
+
+def test_gpus_fewer_than_the_layout_are_refused_naming_the_rule():
+    with pytest.raises(Exception, match=r"tp·dp·pp"):
+        est("h100-sxm", 4, tp=1, dp=8, ep=8)
+
+
+def test_the_scale_up_domain_decides_the_all_to_all_link():
+    """Within an 8-GPU HGX the all-to-all runs at NVLink speed; 16 GPUs cross the network (the catalog's
+    per-GPU inter-node bandwidth); an NVL72 rack keeps 72 GPUs on NVLink."""
+    rows = pd.DataFrame([{"model": "qwen3-235b-a22b", "accelerator": a, "engine": "sglang", "quant": "fp8",
+                          "kv_quant": "fp8", "tp": 1, "dp": dp, "pp": 1, "ep": dp, "max_batch": 64.0, "isl": 2000.0,
+                          "osl": 500.0} for a, dp in (("h100-sxm", 8), ("h100-sxm", 16), ("gb200", 72))])
+    links = Prepared(rows, CATALOG).rows.links
+    network = CATALOG.accelerators["h100-sxm"].inter_node_bandwidth_gb_s * 1e9
+    assert links.alltoall_bytes_per_s[0] > network
+    assert links.alltoall_bytes_per_s[1] == pytest.approx(network)
+    assert links.alltoall_bytes_per_s[2] > CATALOG.accelerators["gb200"].inter_node_bandwidth_gb_s * 1e9
+
+
+def test_expert_load_imbalance_follows_the_measured_eplb_figure():
+    """(max − mean)/mean = 0.115 at EP 32 with EPLB (TensorRT-LLM blog 4, Table 1), 0 with one rank,
+    interpolated in log2(ep) and held beyond 32."""
+    assert load_imbalance(np.array([1, 8, 32, 72])) == pytest.approx([1.0, 1 + 0.115 * 3 / 5, 1.115, 1.115])
+
+
+def test_candidates_cover_tp_tp_ep_dp_attention_and_wide_ep():
+    problem = Problem.model_validate({"name": "q", "workloads": [{
+        "name": "w", "model": "qwen3-235b-a22b", "traffic": {"requests_per_s": 1}, "input_tokens": 1000,
+        "output_tokens": 500, "slo": {"tpot_ms": 50}}]})
+    rows = enumerate_configs(problem.workloads[0], CATALOG.models["qwen3-235b-a22b"], CATALOG, ["h100-sxm"],
+                             {"h100-sxm": {8}}, [64])
+    classes = {layout_class(r.tp, r.dp, r.ep, 8) for r in rows.itertuples()}
+    assert {"TP", "TP+EP", "DP-attention+TP-MoE", "DP-attention+EP", "wide EP"} <= classes
+    assert (rows["ep"] <= rows["tp"] * rows["dp"]).all()
+    dense = enumerate_configs(problem.workloads[0], CATALOG.models["llama-3.1-70b"], CATALOG, ["h100-sxm"],
+                              {"h100-sxm": {8}}, [64])
+    assert set(dense["dp"]) == {1} and set(dense["ep"]) == {1}
