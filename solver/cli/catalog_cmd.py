@@ -232,7 +232,7 @@ def _list_section(section: str, as_json: bool, csv_file: Path | None, extra: lis
     for header, _ in cols:
         table.add_column(header, no_wrap=header == "id", overflow="fold")
     for entry in entries:
-        table.add_row(*(_cell(get(entry)) for _, get in COLUMNS[section]))
+        table.add_row(*(_cell(get(entry)) for _, get in cols))
     stdout_console().print(table)
     if not entries:
         typer.echo(empty_note or f"no {section} in the catalogs ({', '.join(catalog.files) or 'no files found'})",
