@@ -68,7 +68,7 @@ def kv_cache_bytes_per_token(model: Model, kv_quant: str = "bf16", context_token
     """KV-cache bytes of one request holding `context_tokens` tokens, per token, on one GPU without
     parallelism: the performance model's own formula (`solver.perf.memory.kv_bytes_per_request`), so
     GQA, MLA and sliding-window layers (which hold at most their window) count as they do in a solve."""
-    g = geometry(model).as_dict()
+    g = geometry(model)
     total = kv_bytes_per_request(g, KV_BYTES[kv_quant], np.array([1.0]), np.array([1.0]),
                                  np.array([float(context_tokens)]))
     return float(total[0]) / context_tokens
