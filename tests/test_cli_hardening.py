@@ -159,7 +159,7 @@ def test_mean_is_the_distribution_mean():
     """TPOT's distribution is τ plus a non-negative prefill term with a normal tail: its mean is τ, the
     same as its median (z = 0 at p50); TTFT's mean is the mean the model already computes."""
     from solver.catalog.loader import load_catalog
-    from solver.perf.candidates import Prepared
+    from solver.perf.prepare import Prepared
     from solver.perf.serving import MEAN_PERCENTILE, Serving
 
     catalog = load_catalog()
@@ -168,9 +168,9 @@ def test_mean_is_the_distribution_mean():
                         "osl": 200.0, "slo_ttft_ms": np.nan, "slo_tpot_ms": np.nan, "slo_e2e_ms": np.nan,
                         "percentile": 99.0}])
     prep = Prepared(df, catalog, None)
-    b_max = np.maximum(prep.memory(np.array([64.0]))["b_max"], 1.0)
-    mean = Serving(prep.R, [1000.0], [200.0], b_max, [MEAN_PERCENTILE])
-    p50 = Serving(prep.R, [1000.0], [200.0], b_max, [50.0])
+    b_max = np.maximum(prep.memory(np.array([64.0])).batch_max, 1.0)
+    mean = Serving(prep.rows, [1000.0], [200.0], b_max, [MEAN_PERCENTILE])
+    p50 = Serving(prep.rows, [1000.0], [200.0], b_max, [50.0])
     x = 0.6 * mean.x_max
     pm, p5 = mean.point(x), p50.point(x)
     assert pm.tpot_p[0] == pytest.approx(pm.tau[0]) and pm.tpot_p[0] == pytest.approx(p5.tpot_p[0])

@@ -11,7 +11,7 @@ WORKLOAD=${1:?usage: ./verify.sh WORKLOAD [BASE_URL]}
 case "$WORKLOAD" in
   reasoning)
     MODEL=deepseek-ai/DeepSeek-R1; ISL=2000; OSL=1500
-    PLAN_RATE=24; PLAN_REPLICAS=5; PERCENTILE=90
+    PLAN_RATE=24; PLAN_REPLICAS=3; PERCENTILE=90
     SLO_TTFT=6000; SLO_TPOT=60; SLO_E2EL=
     DEFAULT_URL=http://reasoning:8000 ;;
   *) echo "unknown workload $WORKLOAD; known: reasoning" >&2; exit 2 ;;
