@@ -56,16 +56,29 @@ def row_lower_bounds(data: ModelInput) -> np.ndarray:
     return out
 
 
-def cheapest_cover(instances: list[tuple[float, int]], gpus_per_replica: int, most: int) -> list[float]:
-    """cover[r] = cheapest hourly price of whole instances hosting r replicas of n GPUs, for r ≤ most,
-    given (price, G) per offer: an instance hosts G/n replicas (n ≤ G), or a replica takes n/G whole
-    instances. Unbounded knapsack cover: cover[r] = min_g price_g + cover[r − q_g]."""
+def cheapest_cover(instances: list[tuple[float, int]], gpus_per_replica: int, most: int) -> dict[int, float]:
+    """cover(r) = cheapest hourly price of whole instances hosting r replicas of n GPUs, as a mapping
+    r -> price usable for any r ≤ `most`, given (price, G) per offer: an instance hosts G/n replicas
+    (n ≤ G), or a replica takes n/G whole instances. Unbounded knapsack cover,
+    cover(r) = min_g price_g + cover(r − q_g), solved by dynamic programming up to B = q*·q_max + q_max
+    (q* the best price per replica); beyond B some optimal cover uses the best item, so
+    cover(r) = k·p* + cover(r − k·q*) with k = ⌈(r − B)/q*⌉ (the standard periodicity of the knapsack)."""
     n = gpus_per_replica
     items = [(p, G // n) if n <= G else (p * (n // G), 1) for p, G in instances]
-    cover = [0.0] * (most + 1)
-    for r in range(1, most + 1):
-        cover[r] = min(p + cover[max(0, r - q)] for p, q in items)
-    return cover
+    best_p, best_q = min(items, key=lambda it: (it[0] / it[1], -it[1]))
+    limit = min(most, best_q * max(q for _, q in items) + max(q for _, q in items))
+    table = [0.0] * (limit + 1)
+    for r in range(1, limit + 1):
+        table[r] = min(p + table[max(0, r - q)] for p, q in items)
+
+    class _Cover(dict):
+        def __missing__(self, r: int) -> float:
+            if r <= limit:
+                return table[r]
+            k = -(-(r - limit) // best_q)
+            return k * best_p + table[r - k * best_q]
+
+    return _Cover()
 
 
 def prunable_rows(data: ModelInput, upper_bound_usd: float) -> np.ndarray:

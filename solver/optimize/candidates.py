@@ -43,10 +43,18 @@ are on it). A cap binds when the SLO is tight: fewer running requests, lower TPO
 
 @dataclass
 class CandidateSet:
-    evaluated: pd.DataFrame
-    """Every evaluated row of every workload (with `workload` index and `pruned_reason`)."""
     usable: pd.DataFrame
-    """Feasible rows (before joining with offers and removing dominated ones)."""
+    """Feasible rows of every workload (before joining with offers and removing dominated ones)."""
+    considered: dict[int, int]
+    """Per workload: configurations evaluated."""
+    rejected: dict[int, pd.DataFrame]
+    """Per workload with no feasible row: every evaluated row with its `pruned_reason` (to explain why)."""
+
+    def evaluated_for(self, w: int) -> pd.DataFrame:
+        """The rows that explain workload w: all of them when none was feasible, else the feasible ones."""
+        if w in self.rejected:
+            return self.rejected[w]
+        return self.usable[self.usable["workload"] == w] if len(self.usable) else self.usable
 
 
 def default_quants(model: Model) -> list[str]:
@@ -183,21 +191,21 @@ def build_candidates(
     sizes: dict[str, set[int]] = {}
     for o in offer_ids:
         sizes.setdefault(catalog.offers[o].accelerator, set()).add(catalog.offers[o].gpus_per_instance)
-    frames = []
+    frames, considered, rejected = [], {}, {}
     evaluated_rows = 0
     for w, workload in enumerate(problem.workloads):
         model = catalog.models[workload.model]
         key = (workload.model, workload.isl(), workload.osl(), workload.slo.model_dump_json(),
                tuple(workload.quantizations or ()), tuple(workload.kv_quantizations or ()),
                tuple(workload.engines or ()), tuple(accelerators), tuple(problem.solver.max_batch_options or ()))
-        if evaluated_cache is not None and key in evaluated_cache:
-            evaluated = evaluated_cache[key].copy()
+        if key in evaluated_cache:
+            kept = evaluated_cache[key]
         else:
             configs = enumerate_configs(workload, model, catalog, accelerators, sizes,
                                         problem.solver.max_batch_options or [UNBOUNDED_BATCH])
             slo_free_key = key[:3] + key[4:]
-            viable = evaluated_cache.setdefault("viable", {}) if evaluated_cache is not None else {}
-            if evaluated_cache is not None and evaluated_cache.get("tightening") and slo_free_key in viable:
+            viable = evaluated_cache.setdefault("viable", {})
+            if evaluated_cache.get("tightening") and slo_free_key in viable:
                 # With the dense batch grid the cap is chosen after evaluation: match on the rest.
                 on = CONFIG_COLUMNS if problem.solver.max_batch_options else CONFIG_COLUMNS[:-1]
                 configs = configs.merge(viable[slo_free_key][on].drop_duplicates(), on=on, how="inner")
@@ -210,19 +218,33 @@ def build_candidates(
             evaluated = evaluate_candidates(configs, catalog) if len(configs) else configs
             if problem.solver.max_batch_options is None and len(evaluated):
                 evaluated = _with_dense_batch_caps(evaluated, catalog)
-            if evaluated_cache is not None:
-                evaluated_cache[key] = evaluated.copy()
-                if len(evaluated):
-                    ok = (evaluated["pruned_reason"] == "") & (evaluated["capacity_rps"] > 0)
-                    viable[slo_free_key] = evaluated.loc[ok, CONFIG_COLUMNS].copy()
-        evaluated["workload"] = w
-        frames.append(evaluated)
-    evaluated = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    if evaluated.empty:
-        usable = evaluated
-    else:
-        usable = evaluated[(evaluated["pruned_reason"] == "") & (evaluated["capacity_rps"] > 0)]
-    return CandidateSet(evaluated=evaluated, usable=usable)
+            kept = _Kept.of(evaluated)
+            # Only the feasible rows stay in memory (and every row of a workload with none, to explain it):
+            # a problem of many distinct workloads keeps what the optimizer can use, not all it evaluated.
+            evaluated_cache[key] = kept
+            if len(kept.usable):
+                viable[slo_free_key] = kept.usable[CONFIG_COLUMNS].copy()
+        considered[w] = kept.considered
+        if kept.rejected is not None:
+            rejected[w] = kept.rejected.assign(workload=w)
+        frames.append(kept.usable.assign(workload=w))
+    usable = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
+    return CandidateSet(usable=usable, considered=considered, rejected=rejected)
+
+
+@dataclass(frozen=True)
+class _Kept:
+    usable: pd.DataFrame
+    considered: int
+    rejected: pd.DataFrame | None
+
+    @classmethod
+    def of(cls, evaluated: pd.DataFrame) -> _Kept:
+        if evaluated.empty:
+            return cls(evaluated, 0, evaluated)
+        ok = (evaluated["pruned_reason"] == "") & (evaluated["capacity_rps"] > 0)
+        usable = evaluated[ok].reset_index(drop=True)
+        return cls(usable, len(evaluated), None if len(usable) else evaluated)
 
 
 def _with_dense_batch_caps(evaluated: pd.DataFrame, catalog: Catalog) -> pd.DataFrame:
@@ -253,9 +275,9 @@ def candidate_counts(problem: Problem, cands: CandidateSet, rows: pd.DataFrame) 
     """Per workload: configurations considered, infeasible, without a fitting offer or dominated on
     every offer, kept (on at least one offer), and the offer rows given to CP-SAT."""
     counts = {}
-    ev, us = cands.evaluated, cands.usable
+    us = cands.usable
     for w, workload in enumerate(problem.workloads):
-        n_all = int((ev["workload"] == w).sum()) if len(ev) else 0
+        n_all = cands.considered.get(w, 0)
         n_ok = int((us["workload"] == w).sum()) if len(us) else 0
         mine = rows[rows["workload"] == w] if len(rows) else rows
         n_kept = int(mine["candidate"].nunique()) if len(mine) else 0

@@ -73,7 +73,7 @@ def prepare(problem: Problem, catalog: Catalog, cache: dict | None = None
     lines, details = [], []
     for w, _wl in enumerate(problem.workloads):
         if rows.empty or not (rows["workload"] == w).any():
-            more, detail = explain_no_candidates(problem, catalog, cands.evaluated, w, len(offers))
+            more, detail = explain_no_candidates(problem, catalog, cands.evaluated_for(w), w, len(offers))
             lines += more
             details.append(detail)
     if lines:
