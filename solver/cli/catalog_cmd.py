@@ -18,7 +18,6 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
-import numpy as np
 import typer
 import yaml
 from pydantic import BaseModel
@@ -30,8 +29,6 @@ from solver.catalog.loader import SECTIONS, Catalog, load_catalog, parse_catalog
 from solver.cli import app
 from solver.cli.common import CatalogFiles, JsonFlag, stdout_console
 from solver.errors import CatalogError, Issue
-from solver.perf.arch import KV_BYTES, geometry
-from solver.perf.memory import GB, kv_bytes_per_request
 
 if TYPE_CHECKING:
     from solver.catalog.params import ParameterCounts
@@ -68,6 +65,11 @@ def kv_cache_bytes_per_token(model: Model, kv_quant: str = "bf16", context_token
     """KV-cache bytes of one request holding `context_tokens` tokens, per token, on one GPU without
     parallelism: the performance model's own formula (`solver.perf.memory.kv_bytes_per_request`), so
     GQA, MLA and sliding-window layers (which hold at most their window) count as they do in a solve."""
+    import numpy as np
+
+    from solver.perf.arch import KV_BYTES, geometry
+    from solver.perf.memory import kv_bytes_per_request
+
     g = geometry(model)
     total = kv_bytes_per_request(g, KV_BYTES[kv_quant], np.array([1.0]), np.array([1.0]),
                                  np.array([float(context_tokens)]))
@@ -82,7 +84,7 @@ def model_computed(model: Model) -> dict[str, Any]:
         "kv_cache_bytes_per_token_bf16": round(kv_cache_bytes_per_token(model)),
         # Averaged over a full context window: sliding-window layers hold only their window.
         "kv_cache_gb_per_request_at_max_context_bf16": round(
-            kv_cache_bytes_per_token(model, "bf16", model.max_context_tokens) * model.max_context_tokens / GB, 3),
+            kv_cache_bytes_per_token(model, "bf16", model.max_context_tokens) * model.max_context_tokens / 1e9, 3),
     }
 
 
