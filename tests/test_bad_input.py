@@ -68,7 +68,8 @@ PROBLEM_CASES = [
     ("problem_zero_slo.yaml", "workloads[0].slo.tpot_ms", "greater than 0 (got 0)"),
     ("problem_malformed_yaml.yaml", "line 6, column 4", "malformed YAML"),
     ("problem_negative_output_tokens.yaml", "workloads[0].output_tokens", "greater than or equal to 1 (got -1)"),
-    ("problem_two_length_forms.yaml", "workloads[0].output_tokens", "give exactly one of mean, buckets, lognormal, quantiles or csv"),
+    ("problem_two_length_forms.yaml", "workloads[0].output_tokens",
+     "give exactly one of mean, buckets, lognormal, quantiles or csv"),
     ("problem_max_throughput_without_budget.yaml", "", "objective max_throughput needs fleet.budget_usd_per_hour"),
 ]
 
