@@ -11,8 +11,10 @@ Work, as expectations over the distribution (each reduces to today's formula for
   to the cached prefix too);
 - the mean context of a decoding request, length-biased by its output: E[S] + E[O²] / (2·E[O]);
 - KV: a request is admitted with E[S] − s·P̄ + f·E[O²]/E[O] tokens (f the engine's admission output
-  fraction, P̄ = E[min(P, S)]); a pinned shared prefix takes P tokens once per attention group; the
-  request that must fit alone is the longest prompt with the longest output.
+  fraction, P̄ = E[min(P, S)]) and a shared prefix takes P tokens once per attention group, unless
+  holding the prefix per request admits more (few carriers; `memory_plan`); a hit rate sets no memory
+  aside (its blocks live in the free pool). The request that must fit alone is the longest prompt with
+  the longest output.
 
 Latency percentiles of the mix (the p99 TTFT of a mix is not the TTFT of the mean). At the load state
 of the mean (arrivals per iteration x, iteration τ, chunk budget), a prompt of class k has a fixed part
@@ -133,26 +135,36 @@ class MixArrays:
 
 
 def memory_plan(rows, plan: mem.MemoryPlan, arrays: MixArrays, max_batch) -> mem.MemoryPlan:
-    """`plan` (of the means) with KV admission, residency and the longest request taken from the mix,
-    and the pinned prefix taken out of the KV pool (module docstring)."""
+    """`plan` (of the means) with KV admission, residency and the longest request taken from the mix.
+
+    A shared prefix is held once (P tokens out of the pool) and each request holds the rest of its
+    prompt; engines reference-count cached blocks, so a prefix whose carriers are too few to repay its
+    copy costs no more than holding it per request: of the two accountings, the one admitting more
+    requests is used (so more sharing never admits fewer)."""
     g, rt = rows.geometry, rows.runtime
     tp, pp, ep, beta_kv = rows.tp, rows.pp, rows.ep, rows.kv_bytes_per_element
 
     def kv(tokens):
         return mem.kv_bytes_per_request(g, beta_kv, tp, pp, tokens)
 
-    own = arrays.mean_input() - arrays.shared_cached()
     ratio = arrays.output_ratio()
-    per_admit = kv(own + rt.kv_admission_output_fraction * ratio)
-    free = plan.kv_free_bytes - kv(arrays.pinned)
-    b_kv = ep * np.floor(np.maximum(free, 0) / per_admit)
     mb = np.where(np.isnan(max_batch), rt.max_batch_default, max_batch)
+
+    def admitted(own, free):
+        return ep * np.floor(np.maximum(free, 0) / kv(own + rt.kv_admission_output_fraction * ratio))
+
+    own_plain = arrays.mean_input()
+    own_shared = own_plain - arrays.shared_cached()
+    free_shared = plan.kv_free_bytes - kv(arrays.pinned)
+    shared = admitted(own_shared, free_shared) > admitted(own_plain, plan.kv_free_bytes)
+    own = np.where(shared, own_shared, own_plain)
+    free = np.where(shared, free_shared, plan.kv_free_bytes)
     longest = np.where(arrays.pi > 0, arrays.S, 0).max(1) + np.where(arrays.omega > 0, arrays.O, 0).max(1)
     return replace(
         plan, kv_free_bytes=free, kv_bytes_per_request_full=kv(longest),
         kv_bytes_per_request_mean=kv(own + ratio / 2.0),
         kv_cache_tokens=ep * np.maximum(free, 0) / kv(1.0),
-        batch_max=np.minimum(np.minimum(mb, b_kv), rt.max_num_tokens))
+        batch_max=np.minimum(np.minimum(mb, admitted(own, free)), rt.max_num_tokens))
 
 
 # -- the wait's tail and the mixture quantile -----------------------------------------------------
