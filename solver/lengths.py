@@ -119,3 +119,32 @@ def moments(points: tuple[tuple[float, float], ...]) -> tuple[float, float]:
     w = np.array([p[1] for p in points], float)
     w = w / w.sum()
     return float(t @ w), float((t * t) @ w)
+
+
+def parse_spec(text: str):
+    """A distribution written on the command line, as a problem file's `Lengths`:
+    `lognormal:MEAN:P99`, `buckets:TOKENSxWEIGHT,...`, `quantiles:PCT=TOKENS,...` or `csv:PATH`.
+    Raises ValueError naming what was wrong and what is allowed."""
+    from pydantic import ValidationError
+
+    from solver.problem import Lengths
+
+    kind, _, rest = text.partition(":")
+    allowed = "lognormal:MEAN:P99, buckets:TOKENSxWEIGHT,..., quantiles:PCT=TOKENS,... or csv:PATH"
+    try:
+        if kind == "lognormal":
+            mean, p99 = (float(v) for v in rest.split(":"))
+            return Lengths(lognormal={"mean": mean, "p99": p99})
+        if kind == "buckets":
+            pairs = [b.split("x") for b in rest.split(",")]
+            return Lengths(buckets=[{"tokens": int(t), "weight": float(w)} for t, w in pairs])
+        if kind == "quantiles":
+            pairs = [q.split("=") for q in rest.split(",")]
+            return Lengths(quantiles=[{"percentile": float(p), "tokens": int(t)} for p, t in pairs])
+        if kind == "csv":
+            return Lengths(csv=rest)
+    except ValidationError as exc:
+        raise ValueError(f"{text!r}: " + "; ".join(e["msg"] for e in exc.errors())) from None
+    except ValueError:
+        raise ValueError(f"{text!r}: malformed; expected {allowed}") from None
+    raise ValueError(f"{text!r}: unknown form {kind!r}; expected {allowed}")

@@ -180,3 +180,26 @@ def test_longest_request_must_fit(catalog):
     plain = evaluate_candidates(pd.DataFrame([_row(**kw)]), catalog)
     assert plain.loc[0, "fits"]
     assert not out.loc[0, "fits"] and out.loc[0, "pruned_reason"].startswith("memory")
+
+
+# -- trilemma estimate with a distribution ------------------------------------------------------------------
+def test_estimate_reports_percentiles_against_the_mean(cli):
+    import json
+
+    res = cli("estimate", "--model", "llama-3.1-8b", "--accelerator", "h100-sxm", "--isl-dist",
+              "buckets:500x9,5500x1", "--osl", "200", "--rate", "5", "--json")
+    assert res.exit_code == 0, res.stderr
+    out = json.loads(res.stdout)
+    spread = {(r["metric"], r["percentile"]): r for r in out["length_spread"]}
+    assert set(spread) == {(m, p) for m in ("ttft", "e2e") for p in (50.0, 90.0, 99.0)}
+    # The mean's column is the plain estimate at the same rate (isl = 0.9·500 + 0.1·5500 = 1000).
+    assert spread[("ttft", 99.0)]["mean_ms"] == pytest.approx(out["ttft_p99_ms"], rel=1e-6)
+    # The median prompt is short (faster than the mean's), the p99 one is a 5500-token prompt (slower).
+    assert spread[("ttft", 50.0)]["ratio"] < 1 < spread[("ttft", 99.0)]["ratio"]
+
+
+def test_estimate_bad_distribution_is_a_clear_error(cli):
+    res = cli("estimate", "--model", "llama-3.1-8b", "--accelerator", "h100-sxm", "--isl-dist", "gamma:3",
+              "--osl", "200", "--rate", "5")
+    assert res.exit_code == 1
+    assert "unknown form 'gamma'" in res.stderr and "lognormal:MEAN:P99" in res.stderr

@@ -105,11 +105,11 @@ def length_mix(df_in: pd.DataFrame, prep: Prepared, catalog) -> MixArrays | None
     mixes = [m if m is not None else LengthMix(((s, 1.0),), ((o, 1.0),))
              for m, s, o in zip(mixes, isl, osl, strict=True)]
     engines = prep.df["engine"].to_numpy()[prep.idx]
-    ok = {e: _prefix_caching(catalog, e) for e in set(engines)}
+    ok = {e: prefix_caching(catalog, e) for e in set(engines)}
     return MixArrays.build(mixes, [ok[e] for e in engines])
 
 
-def _prefix_caching(catalog, engine: str) -> bool:
+def prefix_caching(catalog, engine: str) -> bool:
     """The engine reuses cached prefixes as launched (catalog `prefix_caching.enabled_by_default`)."""
     entry = catalog.engines.get(engine)
     return bool(entry is not None and entry.prefix_caching is not None and entry.prefix_caching.enabled_by_default)
