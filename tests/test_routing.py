@@ -162,3 +162,14 @@ def test_routing_matches_brute_force_on_two_and_three_classes(seed):
     if brute[0] is not None and brute[0] <= min(feasible) + 1:
         assert k == 0
     assert math.isfinite(cost)
+
+
+def test_schema_has_the_new_problem_fields(cli):
+    import json
+
+    res = cli("schema", "problem")
+    assert res.exit_code == 0
+    defs = json.loads(res.stdout)["$defs"]
+    assert {"prefix_cache", "routing", "max_size_classes"} <= set(defs["Workload"]["properties"])
+    assert {"lognormal", "quantiles", "csv", "buckets", "mean"} <= set(defs["Lengths"]["properties"])
+    assert {"shared_prefix_tokens", "share", "hit_rate"} == set(defs["PrefixCache"]["properties"])
