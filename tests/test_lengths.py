@@ -139,7 +139,7 @@ def test_wait_tail_inverts_the_summed_quantiles():
     for u in (0.5, 0.3, 0.1, 0.01):
         w = (w1 / p1) * math.log(p1 / u) + ((w2 / p2) * math.log(p2 / u) if p2 > u else 0.0)
         got = wait_survival(np.array([w]), [(np.array([w1]), np.array([p1])), (np.array([w2]), np.array([p2]))])
-        assert got[0] == pytest.approx(u)
+        assert float(got.ravel()[0]) == pytest.approx(u)
 
 
 # -- the serving hook --------------------------------------------------------------------------------

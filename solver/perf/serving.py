@@ -69,8 +69,9 @@ class Point:
     ttft_parts: dict | None = None
     """The mean TTFT's parts (seconds): engine overhead, the running iteration, the prompt's prefill and
     queueing (with a closed loop's wait for a slot); they sum to `ttft_mean`."""
-    mix_e2e_p: np.ndarray | None = None
-    """E2E percentile of a length distribution (`lengths.mix_point`); None: one length."""
+    mix_e2e_p: object = None
+    """E2E percentile of a length distribution (`lengths.mix_point`), or a function computing it on
+    first use; None: one length."""
 
     @property
     def e2e_mean(self):
@@ -78,6 +79,8 @@ class Point:
 
     @property
     def e2e_p(self):
+        if callable(self.mix_e2e_p):
+            self.mix_e2e_p = self.mix_e2e_p()
         if self.mix_e2e_p is not None:
             return self.mix_e2e_p
         return self.ttft_p + self._osl1 * self.tpot_p
@@ -177,7 +180,7 @@ class Serving:
             ttft_mean = ttft_mean + closed_extra_wait
             ttft_p = ttft_p + closed_extra_wait
             wait = wait + closed_extra_wait
-            e2e_p = None if e2e_p is None else e2e_p + closed_extra_wait
+            e2e_p = None if e2e_p is None else (lambda f=e2e_p, w=closed_extra_wait: f() + w)
         pt = Point(x, lam, n_dec, tau, ttft_mean, ttft_p, tau, tpot_p, lam / self.lam_sat,
                    {"engine_overhead_s": np.broadcast_to(over, np.shape(ttft_mean)), "running_iteration_s": running,
                     "prefill_s": service, "queueing_s": wait}, e2e_p)
@@ -204,8 +207,11 @@ class Serving:
         t_tpot = np.where(np.isnan(slo_tpot_s), np.inf, slo_tpot_s)
         t_e2e = np.where(np.isnan(slo_e2e_s), np.inf, slo_e2e_s)
 
+        check_e2e = bool(np.isfinite(t_e2e).any())
+
         def ok(pt: Point):
-            return (pt.ttft_p <= t_ttft) & (pt.tpot_p <= t_tpot) & (pt.e2e_p <= t_e2e)
+            met = (pt.ttft_p <= t_ttft) & (pt.tpot_p <= t_tpot)
+            return met & (pt.e2e_p <= t_e2e) if check_e2e else met
 
         return self.bisect(ok)
 
