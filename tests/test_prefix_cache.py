@@ -8,6 +8,8 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from solver.catalog.loader import load_catalog
 from solver.optimize.solve import solve
@@ -47,6 +49,22 @@ def test_more_sharing_never_costs_capacity(catalog, prefix, inputs, kw):
     assert np.all(np.diff(out["ttft_floor_ms"].to_numpy()) <= 1e-9), out["ttft_floor_ms"].tolist()
     assert np.all(np.diff(out["max_batch_effective"].to_numpy()) >= 0)
     assert cap[-1] > cap[0]  # a prefix shared by everyone is worth something
+
+
+@settings(max_examples=12, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(prefix=st.integers(64, 8000), sizes=st.lists(st.integers(100, 16000), min_size=1, max_size=4, unique=True),
+       shares=st.lists(st.floats(0, 1), min_size=2, max_size=4), tpot=st.sampled_from([40.0, 80.0]))
+def test_property_more_sharing_never_costs_more(catalog, prefix, sizes, shares, tpot):
+    inputs = tuple((float(t), 1.0 / len(sizes)) for t in sorted(sizes))
+    rows = pd.DataFrame([{"model": "llama-3.1-8b", "accelerator": "h100-sxm", "engine": "vllm", "quant": "bf16",
+                          "kv_quant": "bf16", "tp": 1, "pp": 1, "ep": 1, "max_batch": np.nan,
+                          "isl": sum(t * w for t, w in inputs), "osl": 300.0, "slo_ttft_ms": 3000.0,
+                          "slo_tpot_ms": tpot, "slo_e2e_ms": np.nan, "percentile": 99.0,
+                          "lengths": LengthMix(inputs, ((300.0, 1.0),), float(prefix), s)} for s in sorted(shares)])
+    out = evaluate_candidates(rows, catalog)
+    cap = out["capacity_rps"].to_numpy()
+    assert np.all(np.diff(cap) >= -1e-9 * np.maximum(cap[:-1], 1e-12)), (cap, sorted(shares))
+    assert np.all(np.diff(out["max_batch_effective"].to_numpy()) >= 0)
 
 
 def test_zero_sharing_is_the_model_without_a_cache(catalog):
