@@ -24,6 +24,7 @@ from pydantic import (
 from solver.catalog.loader import Catalog, suggest
 from solver.catalog.schema import KV_QUANTS, WEIGHT_QUANTS, KvQuant, Strict, WeightQuant
 from solver.errors import Issue, ProblemError
+from solver.lengths import lognormal_points, lognormal_sigma, moments, quantile_points, read_lengths_csv, sample_points
 from solver.units import HOURS_PER_YEAR
 from solver.yamlio import read_yaml_mapping, validation_issues
 
@@ -134,26 +135,91 @@ class LengthBucket(Strict):
     """Relative frequency; weights are normalised."""
 
 
+class LogNormal(Strict):
+    mean: float = Field(ge=1, le=10_000_000)
+    """Mean tokens per request."""
+    p99: float = Field(ge=1, le=10_000_000)
+    """99th percentile of tokens per request (more than the mean, at most ≈15× it)."""
+
+    @model_validator(mode="after")
+    def _exists(self) -> LogNormal:
+        lognormal_sigma(self.mean, self.p99)  # ValueError names the limit
+        return self
+
+
+class Quantile(Strict):
+    percentile: float = Field(ge=0, le=100)
+    tokens: int = Field(ge=1, le=10_000_000)
+
+
 class Lengths(Strict):
-    """Tokens per request: a mean, or a distribution of buckets."""
+    """Tokens per request: a mean, buckets, a log-normal, quantiles, or a histogram CSV (solver/lengths.py)."""
 
     mean: int | None = Field(default=None, ge=1, le=10_000_000)
     buckets: list[LengthBucket] | None = Field(default=None, min_length=1, max_length=64)
+    lognormal: LogNormal | None = None
+    """Log-normal with this mean and 99th percentile."""
+    quantiles: list[Quantile] | None = Field(default=None, min_length=2, max_length=32)
+    """Points of the CDF from percentile 0 (shortest) to 100 (longest); linear between them."""
+    csv: str | None = Field(default=None, min_length=1)
+    """A CSV of requests, `input_tokens,output_tokens` per line (path relative to the problem file)."""
 
     @model_validator(mode="after")
     def _one_form(self) -> Lengths:
-        if (self.mean is None) == (self.buckets is None):
-            raise ValueError("give exactly one of mean or buckets")
+        given = [f for f in ("mean", "buckets", "lognormal", "quantiles", "csv") if getattr(self, f) is not None]
+        if len(given) != 1:
+            raise ValueError("give exactly one of mean, buckets, lognormal, quantiles or csv")
+        if self.quantiles is not None:
+            pct = [q.percentile for q in self.quantiles]
+            tok = [q.tokens for q in self.quantiles]
+            if pct[0] != 0 or pct[-1] != 100:
+                raise ValueError("quantiles must start at percentile 0 (the shortest request) and end at 100")
+            if any(b <= a for a, b in zip(pct, pct[1:], strict=False)) or \
+                    any(b < a for a, b in zip(tok, tok[1:], strict=False)):
+                raise ValueError("quantiles: percentiles must increase and tokens must not decrease")
         return self
 
-    def mean_tokens(self) -> float:
+    @field_validator("csv")
+    @classmethod
+    def _read_csv(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """Resolve the path against the problem file's folder and read it now, so errors point here."""
+        if value is None:
+            return value
+        base = (info.context or {}).get("base_dir")
+        path = Path(value)
+        if base is not None and not path.is_absolute():
+            path = Path(base) / path
+        read_lengths_csv(str(path))
+        return str(path)
+
+    def points(self, column: int = 0) -> tuple[tuple[float, float], ...]:
+        """(tokens, probability) pairs; `column` picks the CSV's input (0) or output (1) side."""
+        if self.mean is not None:
+            return ((float(self.mean), 1.0),)
+        if self.buckets is not None:
+            total = sum(b.weight for b in self.buckets)
+            merged: dict[float, float] = {}
+            for b in self.buckets:
+                merged[float(b.tokens)] = merged.get(float(b.tokens), 0.0) + b.weight / total
+            return tuple(sorted(merged.items()))
+        if self.lognormal is not None:
+            return lognormal_points(self.lognormal.mean, self.lognormal.p99)
+        if self.quantiles is not None:
+            return quantile_points([(q.percentile, q.tokens) for q in self.quantiles])
+        return sample_points(read_lengths_csv(self.csv)[column])
+
+    def mean_tokens(self, column: int = 0) -> float:
         if self.mean is not None:
             return float(self.mean)
-        total = sum(b.weight for b in self.buckets)
-        return sum(b.tokens * b.weight for b in self.buckets) / total
+        if self.buckets is not None:
+            total = sum(b.weight for b in self.buckets)
+            return sum(b.tokens * b.weight for b in self.buckets) / total
+        return moments(self.points(column))[0]
 
-    def max_tokens(self) -> int:
-        return self.mean if self.mean is not None else max(b.tokens for b in self.buckets)
+    def max_tokens(self, column: int = 0) -> int:
+        if self.mean is not None:
+            return self.mean
+        return int(math.ceil(max(t for t, _ in self.points(column))))
 
 
 class Slo(Strict):
@@ -165,6 +231,26 @@ class Slo(Strict):
     """Arrival to last token."""
     percentile: Percentile = 99.0
     """The percentile (50 to 99.9) every SLO above refers to, or `mean` for the distribution's mean."""
+
+
+class PrefixCache(Strict):
+    """Prompt tokens served from the engine's prefix cache: a shared prefix, or a hit rate."""
+
+    shared_prefix_tokens: int | None = Field(default=None, ge=1, le=10_000_000)
+    """Tokens of a prefix (system prompt, tool definitions) that requests share."""
+    share: float | None = Field(default=None, ge=0, le=1)
+    """Share of requests that start with the shared prefix (default 1)."""
+    hit_rate: float | None = Field(default=None, ge=0, le=1)
+    """Share of prompt tokens found in the cache (measured, e.g. from engine metrics); the cached blocks
+    live in the free KV pool, so no memory is set aside for them."""
+
+    @model_validator(mode="after")
+    def _one_form(self) -> PrefixCache:
+        if (self.shared_prefix_tokens is None) == (self.hit_rate is None):
+            raise ValueError("give exactly one of shared_prefix_tokens (with share) or hit_rate")
+        if self.share is not None and self.shared_prefix_tokens is None:
+            raise ValueError("share goes with shared_prefix_tokens")
+        return self
 
 
 class Workload(Strict):
@@ -190,17 +276,49 @@ class Workload(Strict):
     """At most this many replicas added or removed between consecutive slots."""
     spot_max_share: float = Field(default=0.0, ge=0, le=1)
     """Largest share of the workload's capacity that may run on spot instances."""
+    prefix_cache: PrefixCache | None = None
+    """Prompt tokens the engine serves from its prefix cache (engines whose catalog entry has it)."""
+    routing: Literal["single", "by_size"] = "single"
+    """`by_size`: requests may be split by prompt length into size classes (from the input buckets or
+    distribution points), each served by its own configuration; the cheaper of that and one pool is kept."""
+    max_size_classes: int = Field(default=2, ge=2, le=3)
+    """With `routing: by_size`: at most this many size classes."""
+
+    @model_validator(mode="after")
+    def _routing_needs_sizes(self) -> Workload:
+        if self.routing == "by_size" and len(self.input_points()) < 2:
+            raise ValueError("routing: by_size needs input_tokens with at least two sizes (buckets, lognormal, "
+                             "quantiles or csv)")
+        return self
+
+    def length_mix(self):
+        """The lengths and prefix cache as one `perf.lengths.LengthMix`."""
+        from solver.perf.lengths import LengthMix
+
+        pc = self.prefix_cache
+        tokens = float(pc.shared_prefix_tokens) if pc is not None and pc.shared_prefix_tokens else 0.0
+        share = (1.0 if pc.share is None else pc.share) if tokens else 0.0
+        hit = pc.hit_rate if pc is not None and pc.hit_rate is not None else 0.0
+        return LengthMix(self.input_points(), self.output_points(), tokens, share, hit)
 
     def isl(self) -> float:
-        return float(self.input_tokens) if isinstance(self.input_tokens, int) else self.input_tokens.mean_tokens()
+        return float(self.input_tokens) if isinstance(self.input_tokens, int) else self.input_tokens.mean_tokens(0)
 
     def osl(self) -> float:
-        return float(self.output_tokens) if isinstance(self.output_tokens, int) else self.output_tokens.mean_tokens()
+        return float(self.output_tokens) if isinstance(self.output_tokens, int) else self.output_tokens.mean_tokens(1)
 
     def max_context(self) -> int:
-        i = self.input_tokens if isinstance(self.input_tokens, int) else self.input_tokens.max_tokens()
-        o = self.output_tokens if isinstance(self.output_tokens, int) else self.output_tokens.max_tokens()
+        i = self.input_tokens if isinstance(self.input_tokens, int) else self.input_tokens.max_tokens(0)
+        o = self.output_tokens if isinstance(self.output_tokens, int) else self.output_tokens.max_tokens(1)
         return int(i + o)
+
+    def input_points(self) -> tuple[tuple[float, float], ...]:
+        """Prompt lengths as (tokens, probability) points (one point for a plain mean)."""
+        return ((float(self.input_tokens), 1.0),) if isinstance(self.input_tokens, int) else self.input_tokens.points(0)
+
+    def output_points(self) -> tuple[tuple[float, float], ...]:
+        return ((float(self.output_tokens), 1.0),) if isinstance(self.output_tokens, int) \
+            else self.output_tokens.points(1)
 
 
 class InventoryCap(Strict):
@@ -337,7 +455,7 @@ def parse_problem(path: Path | str) -> Problem:
     if isinstance(workloads, list) and len(workloads) > MAX_WORKLOADS:  # before validating each of them
         raise ProblemError([Issue(str(path), "workloads", f"{len(workloads):,} workloads; at most {MAX_WORKLOADS:,}")])
     try:
-        return Problem.model_validate(data)
+        return Problem.model_validate(data, context={"base_dir": str(Path(path).parent)})
     except ValidationError as exc:
         issues = validation_issues(str(path), exc, Problem)
         duplicates = _duplicate_name_issues(str(path), data)

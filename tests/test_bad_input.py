@@ -68,7 +68,8 @@ PROBLEM_CASES = [
     ("problem_zero_slo.yaml", "workloads[0].slo.tpot_ms", "greater than 0 (got 0)"),
     ("problem_malformed_yaml.yaml", "line 6, column 4", "malformed YAML"),
     ("problem_negative_output_tokens.yaml", "workloads[0].output_tokens", "greater than or equal to 1 (got -1)"),
-    ("problem_two_length_forms.yaml", "workloads[0].output_tokens", "give exactly one of mean or buckets"),
+    ("problem_two_length_forms.yaml", "workloads[0].output_tokens",
+     "give exactly one of mean, buckets, lognormal, quantiles or csv"),
     ("problem_max_throughput_without_budget.yaml", "", "objective max_throughput needs fleet.budget_usd_per_hour"),
 ]
 
@@ -149,7 +150,7 @@ def test_problem_several_errors_all_reported_at_once(fixtures):
         "workloads[0].quantizations[0]": "allowed: 'bf16'",
         "workloads[0].colour": "unknown key; allowed: name, model, traffic",
         "workloads[1].traffic": "give exactly one of",
-        "workloads[1].input_tokens": "give exactly one of mean or buckets",
+        "workloads[1].input_tokens": "give exactly one of mean, buckets, lognormal, quantiles or csv",
         "workloads[1].output_tokens": "required field is missing",
         "fleet.pricing_tiers[0]": "allowed: 'on_demand'",
         "objective": "allowed: 'min_cost' or 'max_throughput'",

@@ -345,6 +345,17 @@ class EngineParallelism(Strict):
     notes: str | None = None
 
 
+class PrefixCaching(Strict):
+    """Whether the engine reuses the KV cache of a prompt prefix it has already computed."""
+
+    enabled_by_default: bool
+    """True when a plain launch reuses cached prefixes (no flag needed)."""
+    source: str = Field(min_length=3)
+    """The engine documentation that says so."""
+    as_of: dt.date
+    notes: str | None = None
+
+
 class Engine(Sourced):
     name: str
     support: list[EngineSupport] = Field(min_length=1)
@@ -371,6 +382,9 @@ class Engine(Sourced):
     quant_flags: dict[str, str] = {}
     """Extra launch flags per weight quantization."""
     kv_quant_flags: dict[str, str] = {}
+    prefix_caching: PrefixCaching | None = None
+    """Prefix caching (automatic prefix caching, RadixAttention, KV cache reuse); unset: not modelled,
+    a workload's shared prefix is prefilled in full on this engine."""
 
     @field_validator("aliases")
     @classmethod

@@ -65,6 +65,48 @@ def _print_table(results: list[dict]) -> None:
         _print_breakdown(results[0]["breakdown"])
 
 
+def _length_mix(isl_dist, osl_dist, isl, osl):
+    """The --isl-dist / --osl-dist distributions as one LengthMix (None when neither is given)."""
+    if isl_dist is None and osl_dist is None:
+        return None
+    from solver.lengths import parse_spec
+    from solver.perf.lengths import LengthMix
+
+    def points(spec, mean, flag, column):
+        if spec is None:
+            if mean is None:
+                raise EstimateError(f"estimate: missing {flag} (or {flag}-dist)")
+            return ((float(mean), 1.0),)
+        try:
+            return parse_spec(spec).points(column)
+        except ValueError as exc:
+            raise EstimateError(f"estimate: {flag}-dist {exc}") from None
+
+    return LengthMix(points(isl_dist, isl, "--isl", 0), points(osl_dist, osl, "--osl", 1))
+
+
+def _spread(result: dict, mix, catalog) -> list[dict]:
+    """Percentiles of the distribution against those of its mean, at the estimate's rate per replica."""
+    from solver.perf.spread import spread_table
+
+    config = {k: result[k] for k in ("model", "accelerator", "engine", "quant", "kv_quant", "tp", "pp", "ep")}
+    config["max_batch"] = result.get("max_batch_effective") or float("nan")
+    try:
+        return spread_table(config, mix, result["requests_per_s"] / result["replicas"], catalog)
+    except ValueError as exc:
+        raise EstimateError(f"estimate: {exc}") from None
+
+
+def _print_spread(rows: list[dict], rate: float) -> None:
+    table = Table(title=f"Length distribution vs its mean, at {rate:.3g} req/s per replica")
+    for c in ("metric", "percentile", "distribution ms", "mean lengths ms", "ratio"):
+        table.add_column(c, justify="right")
+    for r in rows:
+        table.add_row(r["metric"].upper(), f"p{r['percentile']:g}", fmt_number(r["distribution_ms"]),
+                      fmt_number(r["mean_ms"]), f"{r['ratio']:.2f}x")
+    stdout_console().print(table)
+
+
 def _print_breakdown(breakdown: dict) -> None:
     """Where the time and memory go: iteration ms by part, TTFT ms by part, memory GB per GPU by part."""
     titles = {"decode_step_ms": "decode step, ms (total = mean TPOT)",
@@ -151,6 +193,12 @@ def estimate_cmd(
     engine: Annotated[str, typer.Option("--engine", help="vllm|sglang|trtllm (or an alias).")] = "vllm",
     isl: Annotated[float | None, typer.Option("--isl", help="Mean input tokens per request.")] = None,
     osl: Annotated[float | None, typer.Option("--osl", help="Mean output tokens per request.")] = None,
+    isl_dist: Annotated[str | None, typer.Option(
+        "--isl-dist", help="Prompt length distribution: lognormal:MEAN:P99, buckets:TOKENSxWEIGHT,..., "
+                           "quantiles:PCT=TOKENS,... or csv:PATH (its mean is --isl); reports percentiles "
+                           "against the mean's.")] = None,
+    osl_dist: Annotated[str | None, typer.Option(
+        "--osl-dist", help="Output length distribution, the same forms as --isl-dist.")] = None,
     max_throughput: Annotated[bool, typer.Option("--max-throughput", help="Offline, no latency limit.")] = False,
     concurrency: Annotated[float | None, typer.Option("--concurrency", help="Closed loop: requests in flight.")] = None,
     rate: Annotated[float | None, typer.Option("--rate", help="Poisson arrivals, requests/s.")] = None,
@@ -175,6 +223,10 @@ def estimate_cmd(
         else:
             _print_table(results)
         return
+    mix = _length_mix(isl_dist, osl_dist, isl, osl)
+    if mix is not None:
+        isl = sum(t * w for t, w in mix.inputs)
+        osl = sum(t * w for t, w in mix.outputs)
     missing = [f for f, v in (("--model", model), ("--accelerator", accelerator), ("--isl", isl), ("--osl", osl))
                if v is None]
     if missing:
@@ -192,10 +244,14 @@ def estimate_cmd(
     if result.get("error"):
         raise EstimateError(f"estimate: {result['error']}")
     result = _label_percentile(result, percentile_number)
+    if mix is not None and result.get("fits") and result.get("replicas"):
+        result["length_spread"] = _spread(result, mix, catalog)
     if as_json:
         typer.echo(json.dumps(result, indent=1))
     else:
         _print_table([result])
+        if result.get("length_spread"):
+            _print_spread(result["length_spread"], result["requests_per_s"] / result["replicas"])
 
 
 def read_batch(path: Path) -> list[dict]:

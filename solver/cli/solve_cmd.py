@@ -200,6 +200,11 @@ def print_result(result: SolveResult, problem: Problem | None = None, empty: lis
                        f"{total['offer_rows']:,} offer rows, {total['bound_pruned']:,} pruned by bounds -> "
                        f"{result.model_rows:,} rows in CP-SAT ({result.num_variables:,} variables, "
                        f"{result.num_constraints:,} constraints)"), soft_wrap=True)
+    for r in result.routing or []:
+        saving = (f"saves {r.saving_usd_per_hour:,.2f} USD/h ({r.saving_usd_per_hour / r.single_usd_per_hour:.1%}) "
+                  f"against the best single pool ({r.single_usd_per_hour:,.2f} USD/h)"
+                  if math.isfinite(r.single_usd_per_hour) else "no single pool serves every size")
+        console.print(Text(f"Routing by size ({r.workload}): {r.rule}; {saving}"), soft_wrap=True)
     if result.violations:
         console.print(Text("CHECKER FOUND VIOLATIONS:\n" + "\n".join(result.violations), style="bold red"))
 

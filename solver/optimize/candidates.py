@@ -113,6 +113,9 @@ def enumerate_configs(
     rows.insert(0, "model", model.id)
     rows["isl"] = workload.isl()
     rows["osl"] = workload.osl()
+    mix = workload.length_mix()
+    if not mix.trivial:  # a distribution or a prefix cache (solver/perf/lengths.py)
+        rows["lengths"] = [mix] * len(rows)
     slo = workload.slo
     rows["slo_ttft_ms"] = np.nan if slo.ttft_ms is None else slo.ttft_ms
     rows["slo_tpot_ms"] = np.nan if slo.tpot_ms is None else slo.tpot_ms
@@ -195,7 +198,7 @@ def build_candidates(
     evaluated_rows = 0
     for w, workload in enumerate(problem.workloads):
         model = catalog.models[workload.model]
-        key = (workload.model, workload.isl(), workload.osl(), workload.slo.model_dump_json(),
+        key = (workload.model, workload.isl(), workload.osl(), workload.length_mix(), workload.slo.model_dump_json(),
                tuple(workload.quantizations or ()), tuple(workload.kv_quantizations or ()),
                tuple(workload.engines or ()), tuple(accelerators), tuple(problem.solver.max_batch_options or ()))
         if key in evaluated_cache:
@@ -203,7 +206,7 @@ def build_candidates(
         else:
             configs = enumerate_configs(workload, model, catalog, accelerators, sizes,
                                         problem.solver.max_batch_options or [UNBOUNDED_BATCH])
-            slo_free_key = key[:3] + key[4:]
+            slo_free_key = key[:4] + key[5:]
             viable = evaluated_cache.setdefault("viable", {})
             if evaluated_cache.get("tightening") and slo_free_key in viable:
                 # With the dense batch grid the cap is chosen after evaluation: match on the rest.
@@ -268,7 +271,8 @@ def _with_dense_batch_caps(evaluated: pd.DataFrame, catalog: Catalog) -> pd.Data
     return pd.concat([top, below], ignore_index=True)
 
 
-_INPUT_COLUMNS = ("model", *CONFIG_COLUMNS, "isl", "osl", "slo_ttft_ms", "slo_tpot_ms", "slo_e2e_ms", "percentile")
+_INPUT_COLUMNS = ("model", *CONFIG_COLUMNS, "isl", "osl", "lengths", "slo_ttft_ms", "slo_tpot_ms", "slo_e2e_ms",
+                  "percentile")
 
 
 def candidate_counts(problem: Problem, cands: CandidateSet, rows: pd.DataFrame) -> dict[str, dict[str, int]]:

@@ -54,6 +54,8 @@ class SolveResult:
     """MoE workloads: the best stand-alone plan per layout class (TP, TP+EP, DP-attention+EP, wide EP)."""
     violations: list[str] = field(default_factory=list)
     raw: RawSolution | None = None
+    routing: list | None = None
+    """Routing by size (`routing.RoutingReport` per routed workload); None when no workload routes."""
 
     @property
     def usd_per_hour(self) -> float:
@@ -111,6 +113,10 @@ def _solve_with_bound_pruning(rows: pd.DataFrame, data: ModelInput, run, hint: P
 
 def solve(problem: Problem, catalog: Catalog, *, time_limit_s: float | None = None,
           workers: int | None = None, hint: PlanHint | None = None, cache: dict | None = None) -> SolveResult:
+    if any(w.routing == "by_size" for w in problem.workloads):
+        from solver.optimize.routing import solve_routed
+
+        return solve_routed(problem, catalog, time_limit_s=time_limit_s, workers=workers, cache=cache)
     start = time.perf_counter()
     settings = problem.solver
     time_limit_s = settings.time_limit_s if time_limit_s is None else time_limit_s

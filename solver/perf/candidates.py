@@ -17,6 +17,8 @@ experts are sharded over all ep·tp GPUs of a pipeline stage; tokens reach their
 max_batch is the most requests decoding at once in the replica (the engine's max_num_seqs); the batch
 actually used is also bounded by the KV cache and the iteration token budget (`max_batch_effective`).
 NaN max_batch means the engine's default. An empty kv_quant means the profile's default KV dtype.
+An optional `lengths` column holds a `lengths.LengthMix` per row (None: one length): then isl and osl
+must be its means, and memory, work and percentiles follow the distribution and prefix cache.
 
 The rows are prepared in named stages by `prepare.py` (catalog look-ups once per distinct key, never
 once per row); all per-row arithmetic is numpy.
@@ -27,9 +29,11 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from solver.perf import lengths
 from solver.perf import memory as mem
 from solver.perf.kernels import KernelLibrary
 from solver.perf.latency import step_time
+from solver.perf.lengths import LengthMix, MixArrays
 from solver.perf.prepare import Prepared
 from solver.perf.serving import Point, Serving
 
@@ -53,20 +57,23 @@ def _slo_reason(pct: float, slo_ttft, slo_tpot, slo_e2e, floor: Point, tpot_floo
     return f"slo: {p} E2E {floor.e2e_p[i] * 1e3:.0f} ms > {slo_e2e[i] * 1e3:g} ms at batch 1"
 
 
-def _at_capacity(prep: Prepared, live: np.ndarray, b_max: np.ndarray, plan: mem.MemoryPlan) -> tuple[dict, np.ndarray]:
+def _at_capacity(prep: Prepared, live: np.ndarray, b_max: np.ndarray, plan: mem.MemoryPlan,
+                 mix: MixArrays | None = None) -> tuple[dict, np.ndarray]:
     """Output columns of the live usable rows at the highest rate meeting their SLOs, and their reasons."""
     df = prep.df
     rows = prep.idx[live]
     sub = prep.rows.take(live)
     pctl = df["percentile"].to_numpy()[rows]
-    sv = Serving(sub, df["isl"].to_numpy()[rows], df["osl"].to_numpy()[rows], b_max, pctl)
+    mix = None if mix is None else mix.take(live)
+    sv = Serving(sub, df["isl"].to_numpy()[rows], df["osl"].to_numpy()[rows], b_max, pctl, mix)
     slo_ttft, slo_tpot, slo_e2e = (df[c].to_numpy()[rows] * 1e-3 for c in ("slo_ttft_ms", "slo_tpot_ms", "slo_e2e_ms"))
     has_slo = ~(np.isnan(slo_ttft) & np.isnan(slo_tpot) & np.isnan(slo_e2e))
     x = sv.x_max.copy()
     if has_slo.any():
         s = np.flatnonzero(has_slo)
-        x[s] = Serving(sub.take(s), sv.S[s], sv.O[s], b_max[s], pctl[s]).capacity(slo_ttft[s], slo_tpot[s],
-                                                                                 slo_e2e[s])
+        mix_s = None if mix is None else mix.take(s)
+        x[s] = Serving(sub.take(s), df["isl"].to_numpy()[rows][s], sv.O[s], b_max[s], pctl[s],
+                       mix_s).capacity(slo_ttft[s], slo_tpot[s], slo_e2e[s])
     pt = sv.point(x)
     floor = sv.point(np.full_like(x, ALONE))
     tpot_floor = step_time(sub, 1.0, sv.ctx, 0.0, 0.0).total_s
@@ -86,6 +93,28 @@ def _at_capacity(prep: Prepared, live: np.ndarray, b_max: np.ndarray, plan: mem.
     return vals, reasons
 
 
+def length_mix(df_in: pd.DataFrame, prep: Prepared, catalog) -> MixArrays | None:
+    """The usable rows' length distributions (optional `lengths` column of `lengths.LengthMix`), or None
+    when every row has one length and no prefix cache (then the model is exactly the single-point one)."""
+    if "lengths" not in df_in.columns or not len(prep.idx):
+        return None
+    mixes = [m if isinstance(m, LengthMix) else None for m in df_in["lengths"].to_numpy()[prep.idx]]
+    if all(m is None or m.trivial for m in mixes):
+        return None
+    isl, osl = (prep.df[c].to_numpy()[prep.idx] for c in ("isl", "osl"))
+    mixes = [m if m is not None else LengthMix(((s, 1.0),), ((o, 1.0),))
+             for m, s, o in zip(mixes, isl, osl, strict=True)]
+    engines = prep.df["engine"].to_numpy()[prep.idx]
+    ok = {e: prefix_caching(catalog, e) for e in set(engines)}
+    return MixArrays.build(mixes, [ok[e] for e in engines])
+
+
+def prefix_caching(catalog, engine: str) -> bool:
+    """The engine reuses cached prefixes as launched (catalog `prefix_caching.enabled_by_default`)."""
+    entry = catalog.engines.get(engine)
+    return bool(entry is not None and entry.prefix_caching is not None and entry.prefix_caching.enabled_by_default)
+
+
 def evaluate_candidates(df_in: pd.DataFrame, catalog, kernels: KernelLibrary | None = None) -> pd.DataFrame:
     """Vectorised performance model over replica configurations (see module docstring for columns)."""
     prep = Prepared(df_in, catalog, kernels)
@@ -97,12 +126,15 @@ def evaluate_candidates(df_in: pd.DataFrame, catalog, kernels: KernelLibrary | N
     idx, reason = prep.idx, prep.reason
     if len(idx):
         plan = prep.memory(df["max_batch"].to_numpy()[idx])
+        mix = length_mix(df_in, prep, catalog)
+        if mix is not None:
+            plan = lengths.memory_plan(prep.rows, plan, mix, df["max_batch"].to_numpy()[idx])
         rs = reason[idx].copy()
         rs[rs == ""] = plan.verdict()[rs == ""]
         live = rs == ""
         b_max_all = np.maximum(plan.batch_max, 1.0)
         if live.any():
-            vals, rs_live = _at_capacity(prep, live, b_max_all[live], plan)
+            vals, rs_live = _at_capacity(prep, live, b_max_all[live], plan, mix)
             rs[live] = rs_live
             for k, v in vals.items():
                 cols[k][idx[live]] = v

@@ -38,6 +38,7 @@ from statistics import NormalDist
 import numpy as np
 
 from solver.perf.latency import StepTime, step_time
+from solver.perf.lengths import MixArrays, mix_point
 from solver.perf.rows import Rows
 
 MEAN_PERCENTILE = 0.0
@@ -72,6 +73,9 @@ class Point:
     ttft_parts: dict | None = None
     """The mean TTFT's parts (seconds): engine overhead, the running iteration, the prompt's prefill and
     queueing (with a closed loop's wait for a slot); they sum to `ttft_mean`."""
+    mix_e2e_p: object = None
+    """E2E percentile of a length distribution (`lengths.mix_point`), or a function computing it on
+    first use; None: one length."""
 
     @property
     def e2e_mean(self):
@@ -79,19 +83,28 @@ class Point:
 
     @property
     def e2e_p(self):
+        if callable(self.mix_e2e_p):
+            self.mix_e2e_p = self.mix_e2e_p()
+        if self.mix_e2e_p is not None:
+            return self.mix_e2e_p
         return self.ttft_p + self._osl1 * self.tpot_p
 
 
 class Serving:
     """Workload-bound view of one replica per row."""
 
-    def __init__(self, rows: Rows, isl, osl, b_max, percentile):
+    def __init__(self, rows: Rows, isl, osl, b_max, percentile, mix: MixArrays | None = None):
+        """`mix`: a length distribution and prefix cache per row (`lengths.MixArrays`); then isl and
+        osl are its means, prefill work and contexts are its expectations, and percentiles cover its spread."""
         self.rows = rows
+        self.mix = mix
         self.S = np.asarray(isl, float)
         self.O = np.asarray(osl, float)
         self.O1 = np.maximum(self.O - 1.0, 1.0)
         self.ctx = self.S + self.O / 2.0
         self.pf_ctx = (self.S + 1.0) / 2.0
+        if mix is not None:
+            self.S, self.ctx, self.pf_ctx = mix.prefill_tokens(), mix.decode_ctx(), mix.prefill_ctx()
         self.b_max = np.maximum(np.asarray(b_max, float), 1.0)
         self.p = np.asarray(percentile, float) / 100.0
         self.z = z_score(percentile)
@@ -119,17 +132,22 @@ class Serving:
         n_other = others * (np.maximum(np.asarray(x, float), 1e-12) * self.O1)
         return step_time(self.rows, n_other, self.ctx, self.S, self.pf_ctx)
 
-    def _queues(self, lam, delta_s, others, queue_slots):
-        """(mean wait, p-quantile wait): prefill queue (M/D/1) plus slot queue (M/D/c)."""
-        rho_p = np.minimum(others * lam * delta_s, RHO_CAP)
-        w_pf = rho_p * delta_s / (2.0 * (1.0 - rho_p))
+    def _slot_queue(self, lam, queue_slots):
+        """(mean wait, probability of waiting) for a batch slot: M/D/c, c = B_max (module docstring)."""
         rho = np.minimum(lam / self.lam_sat, RHO_CAP)
         c = self.b_max
         p_slot = rho ** (np.sqrt(2.0 * (c + 1.0)) - 1.0)
         w_slot = np.where(queue_slots, 0.5 * p_slot / (self.lam_sat * (1.0 - rho)), 0.0)
+        return w_slot, np.where(queue_slots, p_slot, 0.0)
+
+    def _queues(self, lam, delta_s, others, queue_slots):
+        """(mean wait, p-quantile wait): prefill queue (M/D/1) plus slot queue (M/D/c)."""
+        rho_p = np.minimum(others * lam * delta_s, RHO_CAP)
+        w_pf = rho_p * delta_s / (2.0 * (1.0 - rho_p))
+        w_slot, p_slot = self._slot_queue(lam, queue_slots)
         tail = 1.0 - np.minimum(self.p, 0.9999)
         p_pf = np.maximum(rho_p, 1e-12)
-        p_sl = np.maximum(np.where(queue_slots, p_slot, 0.0), 1e-12)
+        p_sl = np.maximum(p_slot, 1e-12)
         # Sum of the two queues' quantiles (conservative, and monotone in the load).
         w_p = np.where(p_pf > tail, w_pf / p_pf * np.log(p_pf / tail), 0.0) \
             + np.where(p_sl > tail, w_slot / p_sl * np.log(p_sl / tail), 0.0)
@@ -161,17 +179,24 @@ class Serving:
         running = 0.5 * busy * tau
         ttft_mean = over + running + service + wait
         ttft_p = over + busy * np.minimum(self.p, 1.0) * tau + service + w_p
+        # Each prompt prefilled during a request's decode occupies D of its iterations.
+        tpot_p = tau + self.z * delta_s * np.sqrt(others * n_dec) / self.O1
+        e2e_p = None
+        if self.mix is not None:
+            m = mix_point(self, self.mix, x=x, n_other=n_other, tau=tau, tau_d=tau_d, chunk=chunk, tau_c=tau_c,
+                          busy=busy, lam=lam, others=others, queue_slots=queue_slots)
+            ttft_mean, ttft_p, tpot_p, e2e_p = m.ttft_mean, m.ttft_p, m.tpot_p, m.e2e_p
+            wait, service = m.queueing_s, m.service_mean
         if closed_extra_wait is not None:
             ttft_mean = ttft_mean + closed_extra_wait
             ttft_p = ttft_p + closed_extra_wait
             wait = wait + closed_extra_wait
-        # Each prompt prefilled during a request's decode occupies D of its iterations.
-        tpot_p = tau + self.z * delta_s * np.sqrt(others * n_dec) / self.O1
+            e2e_p = None if e2e_p is None else (lambda f=e2e_p, w=closed_extra_wait: f() + w)
         ttft_p = np.where(self.mean, ttft_mean, ttft_p)
         tpot_p = np.where(self.mean, tau, tpot_p)
         pt = Point(x, lam, n_dec, tau, ttft_mean, ttft_p, tau, tpot_p, lam / self.lam_sat,
                    {"engine_overhead_s": np.broadcast_to(over, np.shape(ttft_mean)), "running_iteration_s": running,
-                    "prefill_s": service, "queueing_s": wait})
+                    "prefill_s": service, "queueing_s": wait}, e2e_p)
         pt._osl1 = self.O1
         return pt
 
@@ -195,8 +220,11 @@ class Serving:
         t_tpot = np.where(np.isnan(slo_tpot_s), np.inf, slo_tpot_s)
         t_e2e = np.where(np.isnan(slo_e2e_s), np.inf, slo_e2e_s)
 
+        check_e2e = bool(np.isfinite(t_e2e).any())
+
         def ok(pt: Point):
-            return (pt.ttft_p <= t_ttft) & (pt.tpot_p <= t_tpot) & (pt.e2e_p <= t_e2e)
+            met = (pt.ttft_p <= t_ttft) & (pt.tpot_p <= t_tpot)
+            return met & (pt.e2e_p <= t_e2e) if check_e2e else met
 
         return self.bisect(ok)
 
