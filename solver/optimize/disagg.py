@@ -1,0 +1,281 @@
+"""Disaggregated candidates and the solve that may choose them (`solver.disaggregation: true`).
+
+Per workload, from the configurations the candidate step already evaluated (`candidates.build_candidates`):
+
+1. Pool configurations: every configuration whose engine serves disaggregated (`catalogs/disaggregation.yaml`)
+   and that fits in memory (its aggregated SLO verdict does not matter: the pools see other loads).
+2. Dominance per side, before pairing. Prefill: per (accelerator, engine, KV dtype), a configuration is kept
+   when no other is at least as good on all of GPU time per prompt g·D, the prompt alone P and the KV bytes
+   one GPU sends; decode: on GPU time per request at the TPOT SLO and the batch-1 step. At most
+   `KEEP_PER_SIDE` per group (best GPU time first).
+3. Pairs (prefill, decode) of one engine and KV dtype on accelerators the engine pairs, evaluated by
+   `perf.disagg.evaluate_pairs` over the scale-out network (two pools the solver places freely cannot be
+   promised one NVLink domain); a pair dominated by another of the same accelerators (no more GPUs per
+   worker on either side, at least the capacity on both) is dropped.
+4. Placements: one configuration per (pair, provider, region) so both pools sit where the KV can travel;
+   each pool's rows on the offers of that place whose instance shape it fits, with `role` prefill or decode.
+
+The CP-SAT model (`model.py`) then chooses aggregated replicas or prefill and decode worker counts.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from solver.catalog.loader import Catalog
+from solver.optimize.candidates import CONFIG_COLUMNS
+from solver.optimize.checker import check_plan
+from solver.optimize.cpsat import solve_model
+from solver.optimize.inputs import allowed_offers, model_input
+from solver.optimize.plan import Plan, extract_plan
+from solver.optimize.solve import SolveResult, prepare, solve
+from solver.perf.disagg import evaluate_pairs, pool_scores
+from solver.perf.disagg_catalog import disagg_catalog
+from solver.perf.kernels import KernelLibrary
+from solver.problem import Problem
+
+KEEP_PER_SIDE = 6
+"""Most pool configurations kept per (accelerator, engine, KV dtype) and side after dominance."""
+POOL_KEYS = ["accelerator", "engine", "kv_quant"]
+PAIR_COLUMNS = ("transfer_ms", "ttft_ms", "tpot_ms", "prefill_ms", "first_decode_step_ms", "prefill_queue_ms",
+                "decode_slot_wait_ms", "prefill_capacity_rps", "decode_capacity_rps", "gpus_prefill", "gpus_decode")
+
+
+def _pareto(df: pd.DataFrame, cols: list[str], keep: int) -> pd.DataFrame:
+    """Rows of `df` no other row beats or ties on every column of `cols` (lower is better), best first."""
+    df = df.sort_values(cols, kind="mergesort")
+    values = df[cols].to_numpy(float)
+    kept: list[int] = []
+    for n in range(len(values)):
+        if not any(np.all(values[m] <= values[n]) for m in kept):
+            kept.append(n)
+        if len(kept) == keep:
+            break
+    return df.iloc[kept]
+
+
+def pool_candidates(evaluated: pd.DataFrame, catalog: Catalog, kernels: KernelLibrary
+                    ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """(prefill pools, decode pools) of one workload's evaluated configurations, pruned by dominance."""
+    engines = {e.engine for e in disagg_catalog().engines}
+    fits = evaluated["pruned_reason"].eq("") | evaluated["pruned_reason"].str.startswith("slo")
+    pools = evaluated[fits & evaluated["engine"].isin(engines)]
+    pools = pools.drop_duplicates(CONFIG_COLUMNS).reset_index(drop=True)
+    if pools.empty:
+        return pools, pools
+    p_score, d_score = pool_scores(pools, pools, catalog, kernels)
+    pf = pools.assign(**{c: p_score[c].to_numpy() for c in p_score if c != "pruned_reason"})
+    pf = pf[p_score["pruned_reason"].eq("").to_numpy()]
+    dc = pools.assign(**{c: d_score[c].to_numpy() for c in d_score if c != "pruned_reason"})
+    dc = dc[d_score["pruned_reason"].eq("").to_numpy() & np.isfinite(dc["decode_gpu_s_per_request"].to_numpy())]
+    pf = pd.concat([_pareto(g, ["prefill_gpu_s_per_request", "prefill_alone_ms", "kv_mb_per_gpu"], KEEP_PER_SIDE)
+                    for _, g in pf.groupby(POOL_KEYS)]) if len(pf) else pf
+    dc = pd.concat([_pareto(g, ["decode_gpu_s_per_request", "tpot_floor_ms"], KEEP_PER_SIDE)
+                    for _, g in dc.groupby(POOL_KEYS)]) if len(dc) else dc
+    return pf.reset_index(drop=True), dc.reset_index(drop=True)
+
+
+def pair_candidates(pf: pd.DataFrame, dc: pd.DataFrame, catalog: Catalog, kernels: KernelLibrary) -> pd.DataFrame:
+    """Usable, non-dominated (prefill, decode) pairs with their figures (`perf.disagg.evaluate_pairs`)."""
+    if pf.empty or dc.empty:
+        return pd.DataFrame()
+    dcat = disagg_catalog()
+    pairs = []
+    for a, p in enumerate(pf.itertuples(index=False)):
+        for b, d in enumerate(dc.itertuples(index=False)):
+            if p.engine == d.engine and p.kv_quant == d.kv_quant and not dcat.pair_reason(
+                    p.engine, catalog.accelerators[p.accelerator], catalog.accelerators[d.accelerator]):
+                pairs.append((a, b))
+    if not pairs:
+        return pd.DataFrame()
+    res = evaluate_pairs(pf, dc, pairs, catalog, link="network", kernels=kernels, dcat=dcat)
+    res = res[res["pruned_reason"].eq("") & (res["prefill_capacity_rps"] > 0) & (res["decode_capacity_rps"] > 0)]
+    res = res.assign(prefill_accelerator=pf["accelerator"].to_numpy()[res["prefill_row"]],
+                     decode_accelerator=dc["accelerator"].to_numpy()[res["decode_row"]])
+    keep = []
+    for _, g in res.groupby(["prefill_accelerator", "decode_accelerator"]):
+        v = g[["gpus_prefill", "gpus_decode", "prefill_capacity_rps", "decode_capacity_rps"]].to_numpy(float)
+        for n in range(len(v)):
+            dominated = ((v[:, 0] <= v[n, 0]) & (v[:, 1] <= v[n, 1]) & (v[:, 2] >= v[n, 2]) & (v[:, 3] >= v[n, 3])
+                         & ((v != v[n]).any(axis=1) | (np.arange(len(v)) < n)))
+            if not dominated.any():
+                keep.append(g.index[n])
+    return res.loc[sorted(keep)].reset_index(drop=True)
+
+
+def _config_key(model: str, row) -> str:
+    return (f"{model}|{row['accelerator']}|{row['engine']}|{row['quant']}|{row['kv_quant']}|tp{int(row['tp'])}"
+            f"pp{int(row['pp'])}ep{int(row['ep'])}|b{row['max_batch']}")
+
+
+def _fits(offer, acc, tp: int, n: int) -> bool:
+    """The instance-shape rule of `inputs.join_offers`: tp inside one instance; a worker divides an
+    instance, or spans whole full-node instances."""
+    G = offer.gpus_per_instance
+    return tp <= G and (G % n == 0 or (n % G == 0 and G >= acc.gpus_per_node))
+
+
+def disaggregated_rows(workload: int, model: str, pf: pd.DataFrame, dc: pd.DataFrame, pairs: pd.DataFrame,
+                       offers: dict, catalog: Catalog) -> pd.DataFrame:
+    """Placement rows (role prefill/decode) of every pair at every (provider, region) hosting both pools."""
+    places: dict[tuple[str, str], list] = {}
+    for o in offers.values():
+        region = catalog.offers[o.id].region or ""
+        places.setdefault((o.provider, region), []).append(o)
+    out = []
+    for n, pair in pairs.iterrows():
+        p, d = pf.iloc[int(pair["prefill_row"])], dc.iloc[int(pair["decode_row"])]
+        for (provider, region), here in sorted(places.items()):
+            sides = []
+            for role, cfg, gpus, cap in (("prefill", p, pair["gpus_prefill"], pair["prefill_capacity_rps"]),
+                                         ("decode", d, pair["gpus_decode"], pair["decode_capacity_rps"])):
+                acc = catalog.accelerators[cfg["accelerator"]]
+                fit = [o for o in here if o.accelerator == acc.id and _fits(o, acc, int(cfg["tp"]), int(gpus))]
+                sides.append([(role, cfg, int(gpus), float(cap), o) for o in fit])
+            if not sides[0] or not sides[1]:
+                continue
+            key = (f"disagg|{provider}|{region}|P:{_config_key(model, p)}|D:{_config_key(model, d)}")
+            for role, cfg, gpus, cap, o in sides[0] + sides[1]:
+                out.append({"workload": workload, "offer": o.id, "gpus": gpus, "capacity_rps": cap, "config_key": key,
+                            "role": role, "model": model, "pair": n, **{c: cfg[c] for c in CONFIG_COLUMNS},
+                            **{c: pair[c] for c in PAIR_COLUMNS}})
+    return pd.DataFrame(out)
+
+
+@dataclass
+class DisaggResult:
+    """The cheapest plan when disaggregation is allowed, next to the best aggregated plan and the best
+    all-disaggregated plan."""
+
+    status: str
+    usd_per_hour: float
+    best_bound_usd_per_hour: float
+    aggregated: SolveResult
+    plan: Plan
+    best_disaggregated_usd_per_hour: float
+    """The cheapest plan whose every workload runs disaggregated (inf when none can)."""
+    violations: list[str]
+    splits: list[dict] = field(default_factory=list)
+    """Per workload: its chosen form and, when disaggregated, the split (workers, GPUs, transfer time)."""
+    candidate_pairs: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def disaggregated(self) -> bool:
+        return any(s["form"] == "disaggregated" for s in self.splits)
+
+    @property
+    def saving_usd_per_hour(self) -> float:
+        """What disaggregation saves over the aggregated optimum (0 when aggregated wins)."""
+        return self.aggregated.usd_per_hour - self.usd_per_hour
+
+
+def solve_disagg(problem: Problem, catalog: Catalog, time_limit_s: float | None = None,
+                 workers: int | None = None) -> DisaggResult:
+    """Aggregated optimum (the usual `solve`) and the optimum over disaggregated candidates only; with one
+    configuration per workload the better of the two is the optimum over both (with mixing, a third model
+    over aggregated and disaggregated rows together). The result never costs more than the aggregated one."""
+    settings = problem.solver
+    time_limit_s = settings.time_limit_s if time_limit_s is None else time_limit_s
+    workers = settings.workers if workers is None else workers
+    cache: dict = {}
+    aggregated = solve(problem, catalog, time_limit_s=time_limit_s, workers=workers, cache=cache)
+    cands, rows, _ = prepare(problem, catalog, cache)
+    offers = allowed_offers(problem, catalog)
+    kernels = KernelLibrary.for_catalog(catalog)
+    frames, counts = [rows.assign(role="")], {}
+    for w, wl in enumerate(problem.workloads):
+        ev = cands.evaluated[cands.evaluated["workload"] == w]
+        pf, dc = pool_candidates(ev, catalog, kernels)
+        pairs = pair_candidates(pf, dc, catalog, kernels)
+        counts[wl.name] = len(pairs)
+        if len(pairs):
+            frames.append(disaggregated_rows(w, wl.model, pf, dc, pairs, offers, catalog))
+    horizon = aggregated.horizon_hours
+    disagg_only = _solve_rows(problem, catalog, offers, frames[1:], time_limit_s, workers)
+    best_disagg = disagg_only[0].cost_usd / horizon if disagg_only else math.inf
+    combined = disagg_only
+    if problem.solver.max_configs_per_workload > 1:
+        combined = _solve_rows(problem, catalog, offers, frames, time_limit_s, workers)
+    # Ties go to the aggregated plan (one pool is simpler to run).
+    if combined is None or combined[0].cost_usd >= aggregated.total_usd * (1 - 1e-9):
+        plan, status, bound = aggregated.plan, aggregated.status, aggregated.best_bound_usd
+        rows_used, violations = None, list(aggregated.violations)
+    else:
+        raw, data, rows_used = combined
+        plan, status = extract_plan(data, raw, rows_used), raw.status
+        bound = min(raw.best_bound, aggregated.best_bound_usd) if problem.solver.max_configs_per_workload == 1 \
+            else raw.best_bound
+        violations = check_plan(data, plan, plan.total_usd)
+    result = DisaggResult(status=status, usd_per_hour=plan.total_usd / horizon,
+                          best_bound_usd_per_hour=bound / horizon, aggregated=aggregated, plan=plan,
+                          best_disaggregated_usd_per_hour=best_disagg, violations=violations, candidate_pairs=counts)
+    result.splits = _splits(problem, result, rows_used)
+    return result
+
+
+def _solve_rows(problem: Problem, catalog: Catalog, offers: dict, frames: list[pd.DataFrame], time_limit_s: float,
+                workers: int):
+    """CP-SAT over the given placement rows: (raw, data, rows), or None when no plan exists."""
+    if not frames:
+        return None
+    rows = pd.concat(frames, ignore_index=True)
+    if set(rows["workload"]) != set(range(len(problem.workloads))):
+        return None
+    rows = rows.sort_values(["workload", "config_key", "role", "offer"], kind="mergesort").reset_index(drop=True)
+    data = model_input(problem, catalog, rows, offers)
+    data.rows["role"] = rows["role"].to_numpy()
+    raw = solve_model(data, time_limit_s=time_limit_s, workers=workers, seed=problem.solver.seed)
+    return (raw, data, rows) if raw.has_solution else None
+
+
+def _splits(problem: Problem, result: DisaggResult, rows: pd.DataFrame | None) -> list[dict]:
+    out = []
+    sched = result.plan.schedule
+    for wl in problem.workloads:
+        mine = sched[sched["workload"] == wl.name]
+        roles = set(mine["role"]) if "role" in mine else {""}
+        if rows is None or roles <= {""}:
+            out.append({"workload": wl.name, "form": "aggregated"})
+            continue
+        peak = mine.groupby(["slot", "role"])[["replicas", "spot_replicas"]].sum().sum(axis=1).groupby("role").max()
+        first = rows.loc[mine["row"].iloc[0]]
+        pf = rows[(rows["config_key"] == first["config_key"]) & (rows["role"] == "prefill")].iloc[0]
+        dc = rows[(rows["config_key"] == first["config_key"]) & (rows["role"] == "decode")].iloc[0]
+        out.append({
+            "workload": wl.name, "form": "disaggregated",
+            "prefill_workers": int(peak.get("prefill", 0)), "decode_workers": int(peak.get("decode", 0)),
+            "prefill": {c: _plain(pf[c]) for c in CONFIG_COLUMNS} | {"gpus_per_worker": int(pf["gpus"])},
+            "decode": {c: _plain(dc[c]) for c in CONFIG_COLUMNS} | {"gpus_per_worker": int(dc["gpus"])},
+            **{c: _plain(first[c]) for c in ("transfer_ms", "ttft_ms", "tpot_ms", "prefill_ms", "first_decode_step_ms",
+                                              "prefill_capacity_rps", "decode_capacity_rps")},
+        })
+    return out
+
+
+def _plain(v):
+    if isinstance(v, (np.integer,)):
+        return int(v)
+    if isinstance(v, (np.floating, float)):
+        return None if math.isnan(float(v)) else float(v)
+    return v
+
+
+def result_to_dict(result: DisaggResult) -> dict:
+    """JSON view: costs of both optima, the saving, and each workload's split."""
+    return {"status": result.status, "usd_per_hour": result.usd_per_hour,
+            "best_bound_usd_per_hour": result.best_bound_usd_per_hour,
+            "aggregated_usd_per_hour": result.aggregated.usd_per_hour,
+            "best_disaggregated_usd_per_hour": result.best_disaggregated_usd_per_hour
+            if math.isfinite(result.best_disaggregated_usd_per_hour) else None,
+            "saving_usd_per_hour": result.saving_usd_per_hour,
+            "saving_fraction": result.saving_usd_per_hour / result.aggregated.usd_per_hour
+            if result.aggregated.usd_per_hour else 0.0,
+            "disaggregated": result.disaggregated, "workloads": result.splits,
+            "candidate_pairs": result.candidate_pairs, "violations": result.violations}
+
+
+__all__ = ["DisaggResult", "pair_candidates", "pool_candidates", "result_to_dict", "solve_disagg"]
