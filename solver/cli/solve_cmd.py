@@ -38,6 +38,12 @@ def solve_command(
     check_run_options(time_limit=time_limit, workers=workers)
     cat = load_catalog(catalog or [])
     problem = load_problem(problem_file, cat)
+    if problem.solver.disaggregation:
+        from solver.cli.disagg_cmd import print_disagg
+        from solver.optimize.disagg import solve_disagg
+
+        print_disagg(solve_disagg(problem, cat, time_limit_s=time_limit, workers=workers), problem, cat, as_json)
+        return
     result = solve(problem, cat, time_limit_s=time_limit, workers=workers)
     if emit is not None:  # before printing: results reach stdout only when the command succeeds
         emit_result(cat, result_to_dict(result), emit)

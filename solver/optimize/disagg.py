@@ -243,13 +243,17 @@ def _splits(problem: Problem, result: DisaggResult, rows: pd.DataFrame | None) -
             continue
         peak = mine.groupby(["slot", "role"])[["replicas", "spot_replicas"]].sum().sum(axis=1).groupby("role").max()
         first = rows.loc[mine["row"].iloc[0]]
-        pf = rows[(rows["config_key"] == first["config_key"]) & (rows["role"] == "prefill")].iloc[0]
-        dc = rows[(rows["config_key"] == first["config_key"]) & (rows["role"] == "decode")].iloc[0]
+        used = rows.loc[mine.loc[(mine["replicas"] + mine["spot_replicas"]) > 0, "row"].unique()]
+        used = used if len(used) else rows.loc[mine["row"].unique()]
+        pf = used[used["role"] == "prefill"].iloc[0]
+        dc = used[used["role"] == "decode"].iloc[0]
         out.append({
             "workload": wl.name, "form": "disaggregated",
             "prefill_workers": int(peak.get("prefill", 0)), "decode_workers": int(peak.get("decode", 0)),
-            "prefill": {c: _plain(pf[c]) for c in CONFIG_COLUMNS} | {"gpus_per_worker": int(pf["gpus"])},
-            "decode": {c: _plain(dc[c]) for c in CONFIG_COLUMNS} | {"gpus_per_worker": int(dc["gpus"])},
+            "prefill": {c: _plain(pf[c]) for c in CONFIG_COLUMNS} | {"gpus_per_worker": int(pf["gpus"]),
+                                                                     "offer": pf["offer"]},
+            "decode": {c: _plain(dc[c]) for c in CONFIG_COLUMNS} | {"gpus_per_worker": int(dc["gpus"]),
+                                                                   "offer": dc["offer"]},
             **{c: _plain(first[c]) for c in ("transfer_ms", "ttft_ms", "tpot_ms", "prefill_ms", "first_decode_step_ms",
                                               "prefill_capacity_rps", "decode_capacity_rps")},
         })
