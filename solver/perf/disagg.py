@@ -9,7 +9,8 @@ the KV dtype is shared. Both are evaluated through the performance core (`prepar
   A prompt alone takes P = (⌈S/C⌉ − 1)·τ(0) + τ(S) (as `serving` with no decoding batch); under load a
   prompt's share of full-budget iterations is D = S/C·τ_C, τ_C = τ(C tokens of S-token prompts).
   Utilisation ρ = λ_P·D; M/D/1 queue W = ρD/(2(1 − ρ)), its p-quantile W_p = (W/ρ)·ln(ρ/(1 − p)) when
-  ρ > 1 − p; the running iteration adds ρ·p·τ_C.
+  ρ > 1 − p (W already holds the residual of the prompt in service, so no running-iteration term is
+  added, unlike an aggregated engine, whose running iteration is a decode step outside the prefill queue).
 - KV transfer of one request: every prefill GPU sends its shard of the prompt's KV and every decode GPU
   receives its shard, so T_kv = α + max(KV_P/B_P, KV_D/B_D), KV_x = S · KV bytes per token on one GPU
   of that pool (`memory.kv_bytes_per_request`), B the per-GPU bandwidth of the link: inside one
@@ -20,13 +21,13 @@ the KV dtype is shared. Both are evaluated through the performance core (`prepar
   with no prefill chunk: TPOT = τ_D(x) = step_time(n, S + O/2, 0). Its batch bound B_max comes from
   the memory plan (KV cache, max_batch, token budget), x ≤ B_max/(O − 1), λ_D = x/τ_D. A request waits
   for a batch slot as in `serving` (M/D/c, c = B_max).
-- TTFT_p = overhead + ρ·p·τ_C + P + W_p + T_kv + τ_D + W_slot,p (the first decode step emits the first
+- TTFT_p = overhead + P + W_p + T_kv + τ_D + W_slot,p (the first decode step emits the first
   token); TPOT_p = τ_D (no prefill chunks, so no interference spread).
 
 Capacity of each pool at the SLOs. Let R = TTFT_SLO' − overhead − P − T_kv, TTFT_SLO' =
 min(TTFT_SLO, E2E_SLO − (O − 1)·τ_D). The decode worker's x is the largest with τ_D ≤ TPOT_SLO,
 τ_D ≤ R and W_slot,p ≤ s·(R − τ_D) (the decode slot queue takes a share s of the queueing room); the
-prefill worker's ρ is the largest with ρ·p·τ_C + W_p ≤ R − τ_D − W_slot,p (the rest). s is chosen per
+prefill worker's ρ is the largest with W_p ≤ R − τ_D − W_slot,p (the rest). s is chosen per
 pair from `DECODE_QUEUE_SHARES` to minimise the GPU-seconds per request g_P/λ_P + g_D/λ_D. The numbers
 of prefill and decode workers are free: a rate λ needs ⌈λ/λ_P⌉ prefill and ⌈λ/λ_D⌉ decode workers.
 """
@@ -259,7 +260,7 @@ def evaluate_pairs(prefill: pd.DataFrame, decode: pd.DataFrame, pairs, catalog, 
 
 _OUT = ("prefill_capacity_rps", "decode_capacity_rps", "ttft_ms", "tpot_ms", "e2e_ms", "transfer_ms", "prefill_ms",
         "first_decode_step_ms", "prefill_queue_ms", "decode_slot_wait_ms", "ttft_mean_ms",
-        "ttft_mean.engine_overhead_ms", "ttft_mean.running_iteration_ms", "ttft_mean.prefill_ms",
+        "ttft_mean.engine_overhead_ms", "ttft_mean.prefill_ms",
         "ttft_mean.prefill_queueing_ms", "ttft_mean.kv_transfer_ms", "ttft_mean.first_decode_step_ms",
         "ttft_mean.decode_slot_wait_ms", "decode_batch", "memory_gb_per_gpu_prefill", "memory_gb_per_gpu_decode",
         "prefill_utilisation", "decode_utilisation")
@@ -316,7 +317,7 @@ def _evaluate_live(pf_df, pside: _Prefill, dside: _Decode, i, j, link, catalog, 
     transfer = np.where(link == "free", 0.0, dcat.kv_transfer.latency_us * 1e-6
                         + np.maximum(pside.kv_bytes_per_gpu[ip] / bw_p, dside.kv_bytes_per_gpu[jd] / bw_d))
     over, alone = pside.overhead_s[ip], pside.alone_s[ip]
-    D, tau_c = pside.unit_s[ip], pside.iteration_s[ip]
+    D = pside.unit_s[ip]
     dec = _DecodeLoad(dside, jd)
     g_p = gpus_per_worker(*(pside.prep.df[c].to_numpy(float)[i] for c in ("tp", "dp", "pp", "ep")))
     g_d = gpus_per_worker(*(dside.prep.df[c].to_numpy(float)[j] for c in ("tp", "dp", "pp", "ep")))
@@ -341,7 +342,7 @@ def _evaluate_live(pf_df, pside: _Prefill, dside: _Decode, i, j, link, catalog, 
         tau = dec.step(np.where(x > 0, x, ALONE)).total_s
         _, slot_p = dec.slot_wait(np.where(x > 0, x, ALONE), tau, tail)
         budget = room(tau) - tau - slot_p
-        rho = _bisect(lambda r: r * p * tau_c + prefill_queue(r)[1] <= budget, np.full(len(i), RHO_CAP))
+        rho = _bisect(lambda r: prefill_queue(r)[1] <= budget, np.full(len(i), RHO_CAP))
         return x, tau, rho
 
     # The split of the queueing room between the two pools is chosen per pair to use the fewest GPU-seconds
@@ -365,8 +366,8 @@ def _evaluate_live(pf_df, pside: _Prefill, dside: _Decode, i, j, link, catalog, 
     slot_mean, slot_p = dec.slot_wait(x_op, tau_d, tail)
     rho_op = np.where(rho > 0, rho, ALONE)
     w_mean, w_p = prefill_queue(rho_op)
-    ttft_p = over + rho_op * p * tau_c + alone + w_p + transfer + tau_d + slot_p
-    parts = {"engine_overhead_ms": over, "running_iteration_ms": 0.5 * rho_op * tau_c, "prefill_ms": alone,
+    ttft_p = over + alone + w_p + transfer + tau_d + slot_p
+    parts = {"engine_overhead_ms": over, "prefill_ms": alone,
              "prefill_queueing_ms": w_mean, "kv_transfer_ms": transfer, "first_decode_step_ms": tau_d,
              "decode_slot_wait_ms": slot_mean}
     ttft_mean = sum(parts.values())
@@ -398,6 +399,42 @@ def _evaluate_live(pf_df, pside: _Prefill, dside: _Decode, i, j, link, catalog, 
     return vals, reasons
 
 
+def pool_scores(prefill: pd.DataFrame, decode: pd.DataFrame, catalog, kernels: KernelLibrary | None = None
+                ) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Pair-free figures of merit of each pool configuration, for pruning before pairing.
+
+    Prefill rows: `prefill_alone_ms` (P), `prefill_gpu_s_per_request` (g·D: GPU time per prompt at full
+    load), `kv_mb_per_gpu` (what one GPU sends per request). Decode rows: `tpot_floor_ms` (batch 1) and
+    `decode_gpu_s_per_request` (g·τ_D/x at the most requests meeting the TPOT SLO alone). NaN and a
+    `pruned_reason` where the pool cannot run."""
+    kernels = kernels or KernelLibrary.for_catalog(catalog)
+    pf, dc = _with_layout(prefill), _with_layout(decode)
+    pside, p_reason = _prefill_side(pf, catalog, kernels)
+    dside, d_reason = _decode_side(dc, catalog, kernels)
+    p_out = pd.DataFrame({"pruned_reason": p_reason.astype(str)})
+    for c in ("prefill_alone_ms", "prefill_gpu_s_per_request", "kv_mb_per_gpu"):
+        p_out[c] = np.nan
+    if pside is not None:
+        g = gpus_per_worker(*(pf[c].to_numpy(float)[pside.prep.idx] for c in ("tp", "dp", "pp", "ep")))
+        p_out.loc[pside.prep.idx, "prefill_alone_ms"] = pside.alone_s * 1e3
+        p_out.loc[pside.prep.idx, "prefill_gpu_s_per_request"] = g * pside.unit_s
+        p_out.loc[pside.prep.idx, "kv_mb_per_gpu"] = pside.kv_bytes_per_gpu / 1e6
+    d_out = pd.DataFrame({"pruned_reason": d_reason.astype(str)})
+    for c in ("tpot_floor_ms", "decode_gpu_s_per_request"):
+        d_out[c] = np.nan
+    if dside is not None:
+        jd = np.arange(len(dside.prep.idx))
+        dec = _DecodeLoad(dside, jd)
+        slo = _slo_s(dc, "slo_tpot_ms")[dside.prep.idx]
+        x = _bisect(lambda v: dec.step(v).total_s <= slo, dec.x_max)
+        tau = dec.step(np.where(x > 0, x, ALONE)).total_s
+        g = gpus_per_worker(*(dc[c].to_numpy(float)[dside.prep.idx] for c in ("tp", "dp", "pp", "ep")))
+        with np.errstate(divide="ignore"):
+            d_out.loc[dside.prep.idx, "decode_gpu_s_per_request"] = np.where(x > 0, g * tau / x, np.inf)
+        d_out.loc[dside.prep.idx, "tpot_floor_ms"] = dec.step(np.full(len(jd), ALONE)).total_s * 1e3
+    return p_out, d_out
+
+
 def workers_needed(rate_rps, capacity_rps) -> np.ndarray:
     """⌈λ/μ⌉ workers of one pool for a rate λ (0 capacity: none suffices, -1)."""
     rate, cap = np.asarray(rate_rps, float), np.asarray(capacity_rps, float)
@@ -406,4 +443,4 @@ def workers_needed(rate_rps, capacity_rps) -> np.ndarray:
     return np.where(cap > 0, np.maximum(need, 1.0), -1.0)
 
 
-__all__ = ["LINKS", "evaluate_pairs", "gpus_per_worker", "workers_needed", "z_score"]
+__all__ = ["LINKS", "evaluate_pairs", "gpus_per_worker", "pool_scores", "workers_needed", "z_score"]
