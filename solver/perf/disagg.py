@@ -5,7 +5,8 @@ Each pool's worker has its own layout (tp, dp, pp, ep; dp = 1 when absent), batc
 the KV dtype is shared. Both are evaluated through the performance core (`prepare.Prepared`,
 `latency.step_time`, `memory`). Per request of S prompt and O output tokens, at percentile p:
 
-- Prefill worker: only prompts, in iterations of the engine's token budget C = max_num_tokens.
+- Prefill worker: only prompts, in iterations of the engine's token budget C = max_num_tokens per attention
+  data-parallel rank (each rank schedules its own prompts).
   A prompt alone takes P = (⌈S/C⌉ − 1)·τ(0) + τ(S) (as `serving` with no decoding batch); under load a
   prompt's share of full-budget iterations is D = S/C·τ_C, τ_C = τ(C tokens of S-token prompts).
   Utilisation ρ = λ_P·D; M/D/1 queue W = ρD/(2(1 − ρ)), its p-quantile W_p = (W/ρ)·ln(ρ/(1 − p)) when
@@ -119,6 +120,16 @@ def _with_layout(df: pd.DataFrame) -> pd.DataFrame:
     return out.reset_index(drop=True)
 
 
+def attention_groups(prep: Prepared) -> np.ndarray:
+    """Attention data-parallel ranks of each usable row: dp when the layout carries it, else the ep groups of
+    tp GPUs (`candidates` convention). Each rank schedules its own iterations with its own token budget, so a
+    prefill worker's iteration admits max_num_tokens per rank."""
+    df = prep.df.iloc[prep.idx]
+    dp = df["dp"].to_numpy(float) if "dp" in df else np.ones(len(df))
+    dp = np.nan_to_num(dp, nan=1.0)
+    return np.where(dp > 1, dp, prep.rows.ep)
+
+
 def _usable(prep: Prepared, plan: mem.MemoryPlan | None) -> np.ndarray:
     """Reason per input row: the static checks', then the memory verdict's."""
     reason = prep.reason.copy()
@@ -138,7 +149,7 @@ def _prefill_side(df: pd.DataFrame, catalog, kernels) -> tuple[_Prefill | None, 
     rows = prep.rows
     S = prep.df["isl"].to_numpy(float)[prep.idx]
     pf_ctx = (S + 1.0) / 2.0
-    chunk = rows.runtime.max_num_tokens
+    chunk = rows.runtime.max_num_tokens * attention_groups(prep)
     empty = step_time(rows, 0.0, 0.0, 0.0, 0.0).total_s
     prompt_step = step_time(rows, 0.0, 0.0, S, pf_ctx)
     alone = (np.ceil(S / chunk) - 1.0) * empty + prompt_step.total_s
