@@ -11,7 +11,8 @@ Per workload, from the configurations the candidate step already evaluated (`can
 3. Pairs (prefill, decode) of one engine and KV dtype on accelerators the engine pairs, evaluated by
    `perf.disagg.evaluate_pairs` over the scale-out network (two pools the solver places freely cannot be
    promised one NVLink domain); a pair dominated by another of the same accelerators (no more GPUs per
-   worker on either side, at least the capacity on both) is dropped.
+   worker on either side, at least the capacity on both) is dropped, and so is a pair whose lower bound on
+   cost (fractional workers at the cheapest GPU-hour) exceeds the aggregated optimum (`prune_by_bound`).
 4. Placements: one configuration per (pair, provider, region) so both pools sit where the KV can travel;
    each pool's rows on the offers of that place whose instance shape it fits, with `role` prefill or decode.
 
@@ -46,16 +47,15 @@ PAIR_COLUMNS = ("transfer_ms", "ttft_ms", "tpot_ms", "prefill_ms", "first_decode
 
 
 def _pareto(df: pd.DataFrame, cols: list[str], keep: int) -> pd.DataFrame:
-    """Rows of `df` no other row beats or ties on every column of `cols` (lower is better), best first."""
+    """Rows of `df` no other row beats or ties on every column of `cols` (lower is better; of identical rows
+    the first), best first by the first column, at most `keep`."""
     df = df.sort_values(cols, kind="mergesort")
-    values = df[cols].to_numpy(float)
-    kept: list[int] = []
-    for n in range(len(values)):
-        if not any(np.all(values[m] <= values[n]) for m in kept):
-            kept.append(n)
-        if len(kept) == keep:
-            break
-    return df.iloc[kept]
+    v = df[cols].to_numpy(float)
+    no_worse = (v[:, None, :] <= v[None, :, :]).all(axis=2)  # [j, i]: row j is no worse than row i everywhere
+    better = (v[:, None, :] < v[None, :, :]).any(axis=2)
+    earlier = np.arange(len(v))[:, None] < np.arange(len(v))[None, :]
+    dominated = (no_worse & (better | earlier)).any(axis=0)
+    return df[~dominated].iloc[:keep]
 
 
 def pool_candidates(evaluated: pd.DataFrame, catalog: Catalog, kernels: KernelLibrary
@@ -67,8 +67,11 @@ def pool_candidates(evaluated: pd.DataFrame, catalog: Catalog, kernels: KernelLi
     pools = pools.drop_duplicates(CONFIG_COLUMNS).reset_index(drop=True)
     if pools.empty:
         return pools, pools
-    p_score, d_score = pool_scores(pools, pools, catalog, kernels)
-    pf = pools.assign(**{c: p_score[c].to_numpy() for c in p_score if c != "pruned_reason"})
+    # A prefill worker never holds a decoding batch: its batch cap does not matter (the engine's default).
+    prefill_pools = pools.drop_duplicates(CONFIG_COLUMNS[:-1]).assign(max_batch=np.nan).reset_index(drop=True)
+    p_score, _ = pool_scores(prefill_pools, prefill_pools.iloc[:0], catalog, kernels)
+    _, d_score = pool_scores(pools.iloc[:0], pools, catalog, kernels)
+    pf = prefill_pools.assign(**{c: p_score[c].to_numpy() for c in p_score if c != "pruned_reason"})
     pf = pf[p_score["pruned_reason"].eq("").to_numpy()]
     dc = pools.assign(**{c: d_score[c].to_numpy() for c in d_score if c != "pruned_reason"})
     dc = dc[d_score["pruned_reason"].eq("").to_numpy() & np.isfinite(dc["decode_gpu_s_per_request"].to_numpy())]
@@ -84,11 +87,17 @@ def pair_candidates(pf: pd.DataFrame, dc: pd.DataFrame, catalog: Catalog, kernel
     if pf.empty or dc.empty:
         return pd.DataFrame()
     dcat = disagg_catalog()
+    allowed: dict[tuple, bool] = {}
+    keys_p = list(zip(pf["engine"], pf["kv_quant"], pf["accelerator"], strict=True))
+    keys_d = list(zip(dc["engine"], dc["kv_quant"], dc["accelerator"], strict=True))
     pairs = []
-    for a, p in enumerate(pf.itertuples(index=False)):
-        for b, d in enumerate(dc.itertuples(index=False)):
-            if p.engine == d.engine and p.kv_quant == d.kv_quant and not dcat.pair_reason(
-                    p.engine, catalog.accelerators[p.accelerator], catalog.accelerators[d.accelerator]):
+    for a, (e, kv, acc) in enumerate(keys_p):
+        for b, (e2, kv2, acc2) in enumerate(keys_d):
+            if e != e2 or kv != kv2:
+                continue
+            if (e, acc, acc2) not in allowed:
+                allowed[e, acc, acc2] = not dcat.pair_reason(e, catalog.accelerators[acc], catalog.accelerators[acc2])
+            if allowed[e, acc, acc2]:
                 pairs.append((a, b))
     if not pairs:
         return pd.DataFrame()
@@ -105,6 +114,56 @@ def pair_candidates(pf: pd.DataFrame, dc: pd.DataFrame, catalog: Catalog, kernel
             if not dominated.any():
                 keep.append(g.index[n])
     return res.loc[sorted(keep)].reset_index(drop=True)
+
+
+def _gpu_hour_usd(offers: dict) -> dict[str, float]:
+    """Cheapest price of one GPU-hour per accelerator over the allowed offers and tiers."""
+    out: dict[str, float] = {}
+    for o in offers.values():
+        v = min(o.usd_per_hour.values()) / o.gpus_per_instance
+        out[o.accelerator] = min(out.get(o.accelerator, math.inf), v)
+    return out
+
+
+def prune_by_bound(pairs: pd.DataFrame, demand_rps: tuple, slot_hours: tuple, min_replicas: int, offers: dict,
+                   upper_usd: float) -> pd.DataFrame:
+    """Pairs whose lower bound on cost stays within `upper_usd` (the cost of a feasible plan of the whole
+    problem), so no pruned pair is in an optimal plan. Per slot the pools need at least
+    max(min_replicas, D_t/μ) workers each, paid at the cheapest GPU-hour of their accelerator:
+    LB = Σ_t h_t·Σ_pool max(min_replicas, D_t/μ_pool)·g_pool·c_pool (fractional workers and instances)."""
+    if pairs.empty or not math.isfinite(upper_usd):
+        return pairs
+    rate = _gpu_hour_usd(offers)
+    c_p = pairs["prefill_accelerator"].map(rate).to_numpy(float)
+    c_d = pairs["decode_accelerator"].map(rate).to_numpy(float)
+    lb = np.zeros(len(pairs))
+    for d, h in zip(demand_rps, slot_hours, strict=True):
+        for cap, g, c in ((pairs["prefill_capacity_rps"], pairs["gpus_prefill"], c_p),
+                          (pairs["decode_capacity_rps"], pairs["gpus_decode"], c_d)):
+            lb += h * np.maximum(min_replicas, d / cap.to_numpy(float)) * g.to_numpy(float) * c
+    return pairs[lb <= upper_usd * (1 + 1e-9) + 1e-6].reset_index(drop=True)
+
+
+def prune_pools_by_bound(pf: pd.DataFrame, dc: pd.DataFrame, demand_rps: tuple, slot_hours: tuple,
+                         min_replicas: int, offers: dict, upper_usd: float) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """Pools that can be part of a pair within `upper_usd`, before pairing. A worker serves at most
+    1/D prompts/s (prefill, ρ < 1) and at most the TPOT-limited rate (decode), so g·D and the decode pool's
+    GPU-seconds per request bound each side's GPU time per request from below; each side's bound plus the
+    other side's smallest must not exceed the cost of a feasible plan."""
+    if pf.empty or dc.empty or not math.isfinite(upper_usd):
+        return pf, dc
+    rate = _gpu_hour_usd(offers)
+
+    def bound(df, gpu_s_col):
+        c = df["accelerator"].map(rate).to_numpy(float)
+        g = df["gpus"].to_numpy(float)
+        gs = df[gpu_s_col].to_numpy(float)
+        return sum(h * np.maximum(min_replicas * g, d * gs) * c for d, h in zip(demand_rps, slot_hours, strict=True))
+
+    lb_p, lb_d = bound(pf, "prefill_gpu_s_per_request"), bound(dc, "decode_gpu_s_per_request")
+    limit = upper_usd * (1 + 1e-9) + 1e-6
+    return (pf[lb_p + lb_d.min() <= limit].reset_index(drop=True),
+            dc[lb_d + lb_p.min() <= limit].reset_index(drop=True))
 
 
 def _config_key(model: str, row) -> str:
@@ -183,14 +242,21 @@ def solve_disagg(problem: Problem, catalog: Catalog, time_limit_s: float | None 
     workers = settings.workers if workers is None else workers
     cache: dict = {}
     aggregated = solve(problem, catalog, time_limit_s=time_limit_s, workers=workers, cache=cache)
-    cands, rows, _ = prepare(problem, catalog, cache)
+    cands, rows, inputs = prepare(problem, catalog, cache)
     offers = allowed_offers(problem, catalog)
     kernels = KernelLibrary.for_catalog(catalog)
     frames, counts = [rows.assign(role="")], {}
     for w, wl in enumerate(problem.workloads):
         ev = cands.evaluated[cands.evaluated["workload"] == w]
         pf, dc = pool_candidates(ev, catalog, kernels)
+        wd = inputs.workloads[w]
+        pf, dc = prune_pools_by_bound(pf, dc, wd.demand_rps, inputs.slot_hours, wd.min_replicas, offers,
+                                      aggregated.total_usd)
         pairs = pair_candidates(pf, dc, catalog, kernels)
+        # Any plan using a pair of w costs at least its bound; the aggregated plan is feasible for the whole
+        # problem, so a pair whose bound exceeds that plan's cost cannot be in an optimal plan.
+        pairs = prune_by_bound(pairs, wd.demand_rps, inputs.slot_hours, wd.min_replicas, offers,
+                               aggregated.total_usd)
         counts[wl.name] = len(pairs)
         if len(pairs):
             frames.append(disaggregated_rows(w, wl.model, pf, dc, pairs, offers, catalog))

@@ -280,14 +280,16 @@ _OUT = ("prefill_capacity_rps", "decode_capacity_rps", "ttft_ms", "tpot_ms", "e2
 def _pair_reasons(pf, dc, i, j, link, catalog, dcat: DisaggCatalog) -> np.ndarray:
     """Why a pair cannot run as one deployment ('' when it can): same model, engine and KV dtype, an
     engine that serves this pair disaggregated, and NVLink only inside one accelerator's scale-up domain."""
+    cols = ("model", "engine", "accelerator", "kv_quant", "isl")
+    p_cols = {c: pf[c].to_numpy(object) for c in cols}
+    d_cols = {c: dc[c].to_numpy(object) for c in cols}
     reason = np.full(len(i), "", dtype=object)
     cache: dict[tuple, str] = {}
     for n, (a, b) in enumerate(zip(i, j, strict=True)):
-        p, d = pf.iloc[a], dc.iloc[b]
-        key = (p["model"], d["model"], p["engine"], d["engine"], p["accelerator"], d["accelerator"],
-               str(p["kv_quant"]), str(d["kv_quant"]), link[n], p["isl"], d["isl"])
+        key = (*(p_cols[c][a] for c in cols), *(d_cols[c][b] for c in cols), link[n])
         if key not in cache:
-            cache[key] = _one_pair_reason(p, d, link[n], catalog, dcat)
+            cache[key] = _one_pair_reason(dict(zip(cols, key[:5], strict=True)),
+                                          dict(zip(cols, key[5:10], strict=True)), link[n], catalog, dcat)
         reason[n] = cache[key]
     return reason
 
