@@ -32,7 +32,7 @@ def print_disagg(result: DisaggResult, problem, catalog, as_json: bool) -> None:
     table.add_row("cost, USD/hour", f"{result.usd_per_hour:,.2f}")
     table.add_row("aggregated optimum, USD/hour", f"{agg:,.2f}")
     best = out["best_disaggregated_usd_per_hour"]
-    table.add_row("best disaggregated, USD/hour", "none meets the SLOs" if best is None else f"{best:,.2f}")
+    table.add_row("best disaggregated, USD/hour", out["note"] if best is None else f"{best:,.2f}")
     console.print(table)
     if result.disaggregated:
         console.print(f"Disaggregation saves {result.saving_usd_per_hour:,.2f} USD/hour "

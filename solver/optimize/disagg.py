@@ -166,6 +166,36 @@ def prune_pools_by_bound(pf: pd.DataFrame, dc: pd.DataFrame, demand_rps: tuple, 
             dc[lb_d + lb_p.min() <= limit].reset_index(drop=True))
 
 
+def standalone_usd(pairs: pd.DataFrame, pf: pd.DataFrame, dc: pd.DataFrame, demand_rps: tuple, slot_hours: tuple,
+                   min_replicas: int, offers: dict, catalog: Catalog) -> float:
+    """Cost of the cheapest plan that serves the workload with one of `pairs` alone, each pool on on-demand
+    instances of one offer in a place hosting both (inf when none can): a feasible plan, so an upper bound."""
+    best = math.inf
+    if pairs.empty or any(o.max_instances is not None for o in offers.values()):
+        return best
+    places: dict[tuple[str, str], list] = {}
+    for o in offers.values():
+        if "on_demand" in o.usd_per_hour:
+            places.setdefault((o.provider, catalog.offers[o.id].region or ""), []).append(o)
+    for pair in pairs.itertuples(index=False):
+        p, d = pf.iloc[int(pair.prefill_row)], dc.iloc[int(pair.decode_row)]
+        for here in places.values():
+            total = 0.0
+            for cfg, g, cap in ((p, int(pair.gpus_prefill), pair.prefill_capacity_rps),
+                                (d, int(pair.gpus_decode), pair.decode_capacity_rps)):
+                acc = catalog.accelerators[cfg["accelerator"]]
+                fit = [o for o in here if o.accelerator == acc.id and _fits(o, acc, int(cfg["tp"]), g)]
+                if not fit:
+                    total = math.inf
+                    break
+                for dem, h in zip(demand_rps, slot_hours, strict=True):
+                    workers = max(min_replicas, math.ceil(dem / cap * (1 - 1e-12)))
+                    total += h * min(math.ceil(workers * g / o.gpus_per_instance) * o.usd_per_hour["on_demand"]
+                                     for o in fit)
+            best = min(best, total)
+    return best
+
+
 def _config_key(model: str, row) -> str:
     return (f"{model}|{row['accelerator']}|{row['engine']}|{row['quant']}|{row['kv_quant']}|tp{int(row['tp'])}"
             f"pp{int(row['pp'])}ep{int(row['ep'])}|b{row['max_batch']}")
@@ -221,6 +251,8 @@ class DisaggResult:
     splits: list[dict] = field(default_factory=list)
     """Per workload: its chosen form and, when disaggregated, the split (workers, GPUs, transfer time)."""
     candidate_pairs: dict[str, int] = field(default_factory=dict)
+    note: str = ""
+    """Why there is no best disaggregated plan, when there is none."""
 
     @property
     def disaggregated(self) -> bool:
@@ -245,27 +277,43 @@ def solve_disagg(problem: Problem, catalog: Catalog, time_limit_s: float | None 
     cands, rows, inputs = prepare(problem, catalog, cache)
     offers = allowed_offers(problem, catalog)
     kernels = KernelLibrary.for_catalog(catalog)
-    frames, counts = [rows.assign(role="")], {}
-    for w, wl in enumerate(problem.workloads):
-        ev = cands.evaluated[cands.evaluated["workload"] == w]
-        pf, dc = pool_candidates(ev, catalog, kernels)
-        wd = inputs.workloads[w]
-        pf, dc = prune_pools_by_bound(pf, dc, wd.demand_rps, inputs.slot_hours, wd.min_replicas, offers,
-                                      aggregated.total_usd)
-        pairs = pair_candidates(pf, dc, catalog, kernels)
-        # Any plan using a pair of w costs at least its bound; the aggregated plan is feasible for the whole
-        # problem, so a pair whose bound exceeds that plan's cost cannot be in an optimal plan.
-        pairs = prune_by_bound(pairs, wd.demand_rps, inputs.slot_hours, wd.min_replicas, offers,
-                               aggregated.total_usd)
-        counts[wl.name] = len(pairs)
-        if len(pairs):
-            frames.append(disaggregated_rows(w, wl.model, pf, dc, pairs, offers, catalog))
+    prunable = problem.objective == "min_cost" and settings.max_configs_per_workload == 1
+
+    def build(upper_usd: float) -> tuple[list[pd.DataFrame], dict[str, int]]:
+        frames, counts = [], {}
+        for w, wl in enumerate(problem.workloads):
+            ev = cands.evaluated[cands.evaluated["workload"] == w]
+            pf, dc = pool_candidates(ev, catalog, kernels)
+            wd = inputs.workloads[w]
+            # Any plan using a pair of w costs at least the pair's bound (w served by it alone); a plan
+            # costing `upper_usd` exists, so pools and pairs whose bound exceeds it cannot be optimal.
+            pf, dc = prune_pools_by_bound(pf, dc, wd.demand_rps, inputs.slot_hours, wd.min_replicas, offers,
+                                          upper_usd)
+            pairs = pair_candidates(pf, dc, catalog, kernels)
+            pairs = prune_by_bound(pairs, wd.demand_rps, inputs.slot_hours, wd.min_replicas, offers, upper_usd)
+            counts[wl.name] = len(pairs)
+            if len(pairs):
+                frames.append(disaggregated_rows(w, wl.model, pf, dc, pairs, offers, catalog))
+        return frames, counts
+
+    frames, counts = build(aggregated.total_usd if prunable else math.inf)
     horizon = aggregated.horizon_hours
-    disagg_only = _solve_rows(problem, catalog, offers, frames[1:], time_limit_s, workers)
+    disagg_only = _solve_rows(problem, catalog, offers, frames, time_limit_s, workers)
+    if prunable and len(problem.workloads) == 1 and (
+            disagg_only is None or disagg_only[0].cost_usd >= aggregated.total_usd * (1 - 1e-9)):
+        # Aggregated wins: the best all-disaggregated plan, to say by how much, bounded by a feasible one
+        # (a few promising pairs, each pool on one offer).
+        frames, counts = build(_disaggregated_upper_bound(problem, cands, inputs, offers, catalog, kernels))
+        disagg_only = _solve_rows(problem, catalog, offers, frames, time_limit_s, workers)
     best_disagg = disagg_only[0].cost_usd / horizon if disagg_only else math.inf
+    if not disagg_only:
+        note = ("no disaggregated candidate meets the SLOs" if not any(counts.values()) or not prunable
+                else "no disaggregated plan is cheaper than the aggregated optimum")
+    else:
+        note = ""
     combined = disagg_only
-    if problem.solver.max_configs_per_workload > 1:
-        combined = _solve_rows(problem, catalog, offers, frames, time_limit_s, workers)
+    if settings.max_configs_per_workload > 1:
+        combined = _solve_rows(problem, catalog, offers, [rows.assign(role=""), *frames], time_limit_s, workers)
     # Ties go to the aggregated plan (one pool is simpler to run).
     if combined is None or combined[0].cost_usd >= aggregated.total_usd * (1 - 1e-9):
         plan, status, bound = aggregated.plan, aggregated.status, aggregated.best_bound_usd
@@ -278,9 +326,31 @@ def solve_disagg(problem: Problem, catalog: Catalog, time_limit_s: float | None 
         violations = check_plan(data, plan, plan.total_usd)
     result = DisaggResult(status=status, usd_per_hour=plan.total_usd / horizon,
                           best_bound_usd_per_hour=bound / horizon, aggregated=aggregated, plan=plan,
-                          best_disaggregated_usd_per_hour=best_disagg, violations=violations, candidate_pairs=counts)
+                          best_disaggregated_usd_per_hour=best_disagg, violations=violations, candidate_pairs=counts,
+                          note=note)
     result.splits = _splits(problem, result, rows_used)
     return result
+
+
+SEED_POOLS = 4
+"""Pools per side (lowest bound first) whose pairs give the feasible all-disaggregated plan of the bound."""
+
+
+def _disaggregated_upper_bound(problem: Problem, cands, inputs, offers: dict, catalog: Catalog,
+                               kernels: KernelLibrary) -> float:
+    ev = cands.evaluated[cands.evaluated["workload"] == 0]
+    pf, dc = pool_candidates(ev, catalog, kernels)
+    if pf.empty or dc.empty:
+        return math.inf
+    wd = inputs.workloads[0]
+    rate = _gpu_hour_usd(offers)
+    for df, col in ((pf, "prefill_gpu_s_per_request"), (dc, "decode_gpu_s_per_request")):
+        df["_lb"] = df["accelerator"].map(rate).to_numpy(float) * df["gpus"].to_numpy(float) * df[col].to_numpy(float)
+    seed_p = pf.sort_values("_lb", kind="mergesort").groupby(["engine", "kv_quant"]).head(SEED_POOLS)
+    seed_d = dc.sort_values("_lb", kind="mergesort").groupby(["engine", "kv_quant"]).head(SEED_POOLS)
+    seed_p, seed_d = seed_p.reset_index(drop=True), seed_d.reset_index(drop=True)
+    pairs = pair_candidates(seed_p, seed_d, catalog, kernels)
+    return standalone_usd(pairs, seed_p, seed_d, wd.demand_rps, inputs.slot_hours, wd.min_replicas, offers, catalog)
 
 
 def _solve_rows(problem: Problem, catalog: Catalog, offers: dict, frames: list[pd.DataFrame], time_limit_s: float,
@@ -345,7 +415,7 @@ def result_to_dict(result: DisaggResult) -> dict:
             "saving_fraction": result.saving_usd_per_hour / result.aggregated.usd_per_hour
             if result.aggregated.usd_per_hour else 0.0,
             "disaggregated": result.disaggregated, "workloads": result.splits,
-            "candidate_pairs": result.candidate_pairs, "violations": result.violations}
+            "candidate_pairs": result.candidate_pairs, "violations": result.violations, "note": result.note}
 
 
 __all__ = ["DisaggResult", "pair_candidates", "pool_candidates", "result_to_dict", "solve_disagg"]
