@@ -236,7 +236,7 @@ def test_allowing_disaggregated_configurations_never_raises_cost(seed):
 def test_long_prompts_example_is_disaggregated(catalog):
     from solver.optimize.disagg import solve_disagg
 
-    problem = load_problem("problems/disagg-long-prompts.yaml", catalog)
+    problem = load_problem("problems/disaggregation/long-prompts.yaml", catalog)
     res = solve_disagg(problem, catalog, workers=1)
     assert res.violations == []
     assert res.disaggregated and res.usd_per_hour < res.aggregated.usd_per_hour
@@ -250,13 +250,13 @@ def test_long_prompts_example_is_disaggregated(catalog):
 
 
 def test_short_chat_example_stays_aggregated_and_says_by_how_much(catalog):
-    out = runner.invoke(app, ["solve", "problems/disagg-short-chat.yaml", "--json", "--workers", "1"])
+    out = runner.invoke(app, ["solve", "problems/disaggregation/short-chat.yaml", "--json", "--workers", "1"])
     assert out.exit_code == 0, out.output
     res = json.loads(out.output)
     assert res["disaggregated"] is False
     assert res["usd_per_hour"] == pytest.approx(res["aggregated_usd_per_hour"])
     assert res["best_disaggregated_usd_per_hour"] > res["aggregated_usd_per_hour"]
-    text = runner.invoke(app, ["solve", "problems/disagg-short-chat.yaml", "--workers", "1"]).output
+    text = runner.invoke(app, ["solve", "problems/disaggregation/short-chat.yaml", "--workers", "1"]).output
     assert "Aggregated wins" in text and "more" in text
 
 

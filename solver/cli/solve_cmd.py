@@ -40,6 +40,13 @@ def solve_command(
     problem = load_problem(problem_file, cat)
     if problem.solver.disaggregation:
         from solver.cli.disagg_cmd import print_disagg
+
+        unsupported = [f for f, v in (("--emit", emit), ("--csv", csv_file), ("--plot", plot), ("--timings", timings))
+                       if v]
+        if unsupported:
+            raise InputError([Issue(str(problem_file), "solver.disaggregation",
+                                    f"{', '.join(unsupported)}: not support disaggregated plans yet; solve without "
+                                    "them (the report prints each pool's launch)")])
         from solver.optimize.disagg import solve_disagg
 
         print_disagg(solve_disagg(problem, cat, time_limit_s=time_limit, workers=workers), problem, cat, as_json)
