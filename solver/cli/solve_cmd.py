@@ -45,8 +45,8 @@ def solve_command(
                        if v]
         if unsupported:
             raise InputError([Issue(str(problem_file), "solver.disaggregation",
-                                    f"{', '.join(unsupported)}: not support disaggregated plans yet; solve without "
-                                    "them (the report prints each pool's launch)")])
+                                    f"{', '.join(unsupported)}: not available for disaggregated plans yet; "
+                                    "solve without them (the report prints each pool's launch)")])
         from solver.optimize.disagg import solve_disagg
 
         print_disagg(solve_disagg(problem, cat, time_limit_s=time_limit, workers=workers), problem, cat, as_json)
