@@ -278,12 +278,17 @@ def solve_disagg(problem: Problem, catalog: Catalog, time_limit_s: float | None 
     offers = allowed_offers(problem, catalog)
     kernels = KernelLibrary.for_catalog(catalog)
     prunable = problem.objective == "min_cost" and settings.max_configs_per_workload == 1
+    pools: dict[int, tuple[pd.DataFrame, pd.DataFrame]] = {}
+
+    def pools_of(w: int) -> tuple[pd.DataFrame, pd.DataFrame]:
+        if w not in pools:
+            pools[w] = pool_candidates(cands.evaluated[cands.evaluated["workload"] == w], catalog, kernels)
+        return pools[w]
 
     def build(upper_usd: float) -> tuple[list[pd.DataFrame], dict[str, int]]:
         frames, counts = [], {}
         for w, wl in enumerate(problem.workloads):
-            ev = cands.evaluated[cands.evaluated["workload"] == w]
-            pf, dc = pool_candidates(ev, catalog, kernels)
+            pf, dc = pools_of(w)
             wd = inputs.workloads[w]
             # Any plan using a pair of w costs at least the pair's bound (w served by it alone); a plan
             # costing `upper_usd` exists, so pools and pairs whose bound exceeds it cannot be optimal.
@@ -303,7 +308,7 @@ def solve_disagg(problem: Problem, catalog: Catalog, time_limit_s: float | None 
             disagg_only is None or disagg_only[0].cost_usd >= aggregated.total_usd * (1 - 1e-9)):
         # Aggregated wins: the best all-disaggregated plan, to say by how much, bounded by a feasible one
         # (a few promising pairs, each pool on one offer).
-        frames, counts = build(_disaggregated_upper_bound(problem, cands, inputs, offers, catalog, kernels))
+        frames, counts = build(_disaggregated_upper_bound(*pools_of(0), inputs, offers, catalog, kernels))
         disagg_only = _solve_rows(problem, catalog, offers, frames, time_limit_s, workers)
     best_disagg = disagg_only[0].cost_usd / horizon if disagg_only else math.inf
     if not disagg_only:
@@ -336,10 +341,10 @@ SEED_POOLS = 4
 """Pools per side (lowest bound first) whose pairs give the feasible all-disaggregated plan of the bound."""
 
 
-def _disaggregated_upper_bound(problem: Problem, cands, inputs, offers: dict, catalog: Catalog,
+def _disaggregated_upper_bound(pf: pd.DataFrame, dc: pd.DataFrame, inputs, offers: dict, catalog: Catalog,
                                kernels: KernelLibrary) -> float:
-    ev = cands.evaluated[cands.evaluated["workload"] == 0]
-    pf, dc = pool_candidates(ev, catalog, kernels)
+    """Cost of a feasible all-disaggregated plan of the one workload (inf when none is found)."""
+    pf, dc = pf.copy(), dc.copy()
     if pf.empty or dc.empty:
         return math.inf
     wd = inputs.workloads[0]
