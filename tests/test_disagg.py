@@ -249,6 +249,18 @@ def test_long_prompts_example_is_disaggregated(catalog):
         assert mine["replica_capacity_rps"].iat[0] == pytest.approx(split[cap_key])
 
 
+def test_long_prompts_report_shows_split_transfer_and_launch(cli):
+    out = cli("solve", "problems/disaggregation/long-prompts.yaml", "--workers", "1")
+    assert out.exit_code == 0, out.stderr
+    assert "Disaggregation saves" in out.stdout and "KV transfer" in out.stdout
+    assert out.stdout.count("--kv-transfer-config") == 2 and "NixlConnector" in out.stdout
+    res = json.loads(cli("solve", "problems/disaggregation/long-prompts.yaml", "--json", "--workers", "1").stdout)
+    split = res["workloads"][0]
+    assert res["disaggregated"] and split["form"] == "disaggregated"
+    assert res["usd_per_hour"] < res["aggregated_usd_per_hour"]
+    assert any("--disaggregation" in line or "NixlConnector" in line for line in split["launch"])
+
+
 def test_short_chat_example_stays_aggregated_and_says_by_how_much(catalog):
     out = runner.invoke(app, ["solve", "problems/disaggregation/short-chat.yaml", "--json", "--workers", "1"])
     assert out.exit_code == 0, out.output

@@ -14,6 +14,7 @@ disaggregation flags come from the engines' docs recorded in catalogs/disaggrega
 from __future__ import annotations
 
 import json
+import math
 
 from solver.catalog.loader import Catalog
 from solver.deploy.engine_args import render_launch, shell_join, spec_from_config
@@ -25,9 +26,13 @@ NIXL_CONFIG = json.dumps({"kv_connector": "NixlConnector", "kv_role": "kv_both"}
 
 
 def _pool_command(catalog: Catalog, model: str, pool: dict, port: int, max_model_len: int) -> list[str]:
+    max_batch = pool.get("max_batch")
+    if max_batch is None or (isinstance(max_batch, float) and math.isnan(max_batch)):
+        # A prefill pool keeps the engine's default cap (it never holds a decoding batch).
+        max_batch = catalog.lookup("engines", pool["engine"]).settings.max_batch_default
     spec = spec_from_config(catalog, engine=pool["engine"], model=model, quant=pool["quant"],
                             kv_quant=pool["kv_quant"], tp=pool["tp"], pp=pool["pp"], ep=pool["ep"],
-                            dp=pool.get("dp"), max_batch=pool["max_batch"], max_model_len=max_model_len,
+                            dp=pool.get("dp"), max_batch=max_batch, max_model_len=max_model_len,
                             offer=pool["offer"], port=port)
     return list(render_launch(catalog, spec).leader)
 
