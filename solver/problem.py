@@ -367,6 +367,9 @@ class SolverSettings(Strict):
     every power of two from 1 to 4096 below what the KV cache admits, and that limit itself; a
     small cap can serve more at a tight TPOT (fewer requests decode together). A list restricts the
     choice to those values."""
+    disaggregation: bool = False
+    """Also consider separate prefill and decode pools (engines that serve them, the KV cache moved between
+    pools in one provider and region); the report compares the best plan with the aggregated optimum."""
 
 
 MAX_WORKLOADS = 2000

@@ -211,10 +211,31 @@ def estimate_cmd(
     batch: Annotated[Path | None, typer.Option("--batch", help="CSV of rows to evaluate (cases.csv format).")] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON (an array with --batch).")] = False,
     catalog_files: CatalogFiles = None,
+    disagg: Annotated[bool, typer.Option(
+        "--disagg", help="Separate prefill and decode pools (give --prefill and --decode).")] = False,
+    prefill: Annotated[str | None, typer.Option(
+        "--prefill", help='Prefill pool, e.g. "accelerator=b200,tp=2" (keys: accelerator, tp, dp, pp, ep, quant, '
+                          'max_batch).')] = None,
+    decode: Annotated[str | None, typer.Option(
+        "--decode", help='Decode pool, e.g. "accelerator=h200-sxm,tp=4".')] = None,
+    link: Annotated[str | None, typer.Option(
+        "--link", help="KV link between pools: nvlink|network (default: nvlink when both fit one scale-up "
+                       "domain of one accelerator).")] = None,
 ) -> None:
     """Predict memory, TTFT, TPOT, e2e latency and throughput of a deployment under load."""
     pct = parse_percentile(percentile)
     catalog = load_catalog(catalog_files or [])
+    if disagg or prefill or decode:
+        from solver.cli.disagg_cmd import run_estimate_disagg
+
+        run_estimate_disagg(catalog, model=model, prefill=prefill, decode=decode, link=link, engine=engine,
+                            quant=quant, kv_quant=kv_quant, isl=isl, osl=osl, slo_ttft_ms=slo_ttft_ms,
+                            slo_tpot_ms=slo_tpot_ms, percentile=percentile, rate=rate, as_json=as_json,
+                            others={"--accelerator": accelerator, "--gpus": gpus, "--tp": tp, "--pp": pp,
+                                    "--ep": ep, "--max-batch": max_batch, "--batch": batch,
+                                    "--concurrency": concurrency, "--static-batch": static_batch,
+                                    "--max-throughput": max_throughput or None})
+        return
     if batch is not None:
         rows = read_batch(batch)
         results = estimate_batch(rows, catalog)

@@ -25,6 +25,7 @@ from solver.cli.common import (
     stdout_console,
     write_atomic,
 )
+from solver.errors import InputError, Issue
 
 if TYPE_CHECKING:
     from solver.optimize.solve import SolveResult
@@ -54,6 +55,19 @@ def solve_command(
     check_outputs((csv_file, "--csv", (".csv",)), (plot, "--plot", PLOT_SUFFIXES))
     cat = load_catalog(catalog or [])
     problem = load_problem(problem_file, cat)
+    if problem.solver.disaggregation:
+        from solver.cli.disagg_cmd import print_disagg
+
+        unsupported = [f for f, v in (("--emit", emit), ("--csv", csv_file), ("--plot", plot), ("--timings", timings))
+                       if v]
+        if unsupported:
+            raise InputError([Issue(str(problem_file), "solver.disaggregation",
+                                    f"{', '.join(unsupported)}: not available for disaggregated plans yet; "
+                                    "solve without them (the report prints each pool's launch)")])
+        from solver.optimize.disagg import solve_disagg
+
+        print_disagg(solve_disagg(problem, cat, time_limit_s=time_limit, workers=workers), problem, cat, as_json)
+        return
     result = solve_explained(problem, cat, time_limit_s=time_limit, workers=workers)
     add_running_batch(result, problem, cat)
     if emit is not None:  # before printing: results reach stdout only when the command succeeds

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import math
 
+import pandas as pd
+
 from solver.optimize.data import ModelInput
 from solver.optimize.model import replicas_needed
 from solver.optimize.plan import Plan
@@ -79,26 +81,36 @@ def check_plan(data: ModelInput, plan: Plan, reported_total_usd: float | None = 
         if configs > wl.max_configs:
             problems.append(f"{wl.name}: {configs} configurations > max {wl.max_configs}")
         totals = []
+        role_col = mine["role"] if "role" in mine else pd.Series("", index=mine.index)
+        # Disaggregated workers: prefill and decode capacity must each meet the demand.
+        demand_roles = ["prefill", "decode"] if (role_col != "").any() else [""]
         for t in range(T):
-            slot = mine[mine["slot"] == t]
-            capacity = float(((slot["replicas"] + slot["spot_replicas"]) * slot["replica_capacity_rps"]).sum())
-            spot_capacity = float((slot["spot_replicas"] * slot["replica_capacity_rps"]).sum())
-            replicas = int((slot["replicas"] + slot["spot_replicas"]).sum())
+            slot_all = mine[mine["slot"] == t]
+            serving = slot_all[role_col[slot_all.index].isin(["", "decode"])]
+            replicas = int((serving["replicas"] + serving["spot_replicas"]).sum())
             totals.append(replicas)
-            if data.objective == "min_cost" and not meets_demand(capacity, wl.demand_rps[t]):
-                problems.append(f"{wl.name} slot {t}: capacity {capacity:.6g} < demand {wl.demand_rps[t]:.6g} req/s")
-            if data.objective == "min_cost" and configs == 1 and len(slot) and wl.max_scale_step is None:
-                # The integer model must not have bought replicas the float need does not call for
-                # unless instances already paid for host them (rounding would show here first).
-                need = replicas_needed(wl.demand_rps[t], float(slot["replica_capacity_rps"].iat[0]), wl.min_replicas)
-                extra = replicas - need
-                if extra > 0 and _extra_replicas_cost_instances(data, plan, slot, t, extra):
-                    problems.append(f"{wl.name} slot {t}: {replicas} replicas where {need} serve the demand")
-            if replicas < wl.min_replicas and (data.objective == "min_cost" or configs):
-                problems.append(f"{wl.name} slot {t}: {replicas} replicas < minimum {wl.min_replicas}")
-            if spot_capacity > wl.spot_max_share * capacity * (1 + REL_TOL) + 1e-12:
-                problems.append(f"{wl.name} slot {t}: spot share {spot_capacity / capacity:.3f} "
-                                f"> {wl.spot_max_share}")
+            for role in demand_roles:
+                slot = slot_all[role_col[slot_all.index].isin(["", role])]
+                tag = f" {role}" if role else ""
+                capacity = float(((slot["replicas"] + slot["spot_replicas"]) * slot["replica_capacity_rps"]).sum())
+                spot_capacity = float((slot["spot_replicas"] * slot["replica_capacity_rps"]).sum())
+                pool = int((slot["replicas"] + slot["spot_replicas"]).sum())
+                if data.objective == "min_cost" and not meets_demand(capacity, wl.demand_rps[t]):
+                    problems.append(f"{wl.name} slot {t}:{tag} capacity {capacity:.6g} < demand "
+                                    f"{wl.demand_rps[t]:.6g} req/s")
+                if data.objective == "min_cost" and configs == 1 and len(slot) and wl.max_scale_step is None:
+                    # The integer model must not have bought replicas the float need does not call for
+                    # unless instances already paid for host them (rounding would show here first).
+                    need = replicas_needed(wl.demand_rps[t], float(slot["replica_capacity_rps"].iat[0]),
+                                           wl.min_replicas)
+                    extra = pool - need
+                    if extra > 0 and _extra_replicas_cost_instances(data, plan, slot, t, extra):
+                        problems.append(f"{wl.name} slot {t}:{tag} {pool} replicas where {need} serve the demand")
+                if pool < wl.min_replicas and (data.objective == "min_cost" or configs):
+                    problems.append(f"{wl.name} slot {t}:{tag} {pool} replicas < minimum {wl.min_replicas}")
+                if spot_capacity > wl.spot_max_share * capacity * (1 + REL_TOL) + 1e-12:
+                    problems.append(f"{wl.name} slot {t}:{tag} spot share {spot_capacity / capacity:.3f} "
+                                    f"> {wl.spot_max_share}")
         if wl.max_scale_step is not None and T > 1:
             for t in range(T):
                 if abs(totals[t] - totals[t - 1]) > wl.max_scale_step:

@@ -12,6 +12,12 @@ Variables:
 - held[g,τ] ∈ ℤ≥0: instances of offer g held all horizon under tier τ; buy[g,τ,t] per slot;
 - served[w,t]: load served (max-throughput objective only); u[c] ∈ {0,1}: distinct config c in use.
 Everything is integer; solver/scaling.py holds every rule that turns a float into an integer.
+
+Disaggregated configurations (rows with a `role` column, `solver/optimize/disagg.py`): a configuration
+c is a prefill pool and a decode pool, its placements each carry one role ρ ∈ {prefill, decode} with the
+role's capacity μ_cρ per worker, and every replica constraint holds per role (r counts workers of that
+role). A workload's demand is met by each role: aggregated capacity plus that role's capacity ≥ D. An
+aggregated configuration has the one role "" and everything reads as without roles.
 """
 
 from __future__ import annotations
@@ -65,6 +71,12 @@ class BuiltModel:
     rate_scale: dict[int, RateScale] = field(default_factory=dict)
     """Per workload, when its demand constraint mixes configurations (see solver/scaling.py)."""
     configs_by_workload: dict[int, list[int]] = field(default_factory=dict)
+    role_of: list[str] = field(default_factory=list)
+    """Placement k -> its role ('' aggregated, 'prefill', 'decode')."""
+    roles: dict[int, dict[str, float]] = field(default_factory=dict)
+    """Configuration c -> {role: capacity per replica (worker) of that role}."""
+    role_bound: dict[tuple[int, str], int] = field(default_factory=dict)
+    """Per (configuration, role): most replicas (workers) it can need in one slot."""
 
 
 def replicas_needed(demand_rps: float, capacity_rps: float, min_replicas: int) -> int:
@@ -108,33 +120,61 @@ def build_model(data: ModelInput) -> BuiltModel:
     return b
 
 
-def _replicas(b: BuiltModel, c: int, t: int):
-    """Σ_{k∈K_c} r[k,t] + s[k,t]."""
-    return sum(b.r[k, t] + (b.s[k, t] if (k, t) in b.s else 0) for k in b.placements[c])
+def _replicas(b: BuiltModel, c: int, t: int, role: str | None = None):
+    """Σ_{k∈K_c(ρ)} r[k,t] + s[k,t] (every placement of c, or those of one role)."""
+    return sum(b.r[k, t] + (b.s[k, t] if (k, t) in b.s else 0) for k in _of_role(b, c, role))
+
+
+def _of_role(b: BuiltModel, c: int, role: str | None) -> list[int]:
+    return [k for k in b.placements[c] if role is None or b.role_of[k] == role]
+
+
+def serving_replicas(b: BuiltModel, c: int, t: int):
+    """Replicas that answer users: aggregated replicas, or a disaggregated configuration's decode workers."""
+    return _replicas(b, c, t, "decode" if "decode" in b.roles[c] else "")
+
+
+def demand_roles(b: BuiltModel, w: int) -> list[str]:
+    """The roles whose capacity must each meet w's demand: [''] without disaggregation, else both."""
+    if any(len(b.roles[c]) > 1 for c in b.configs_by_workload.get(w, [])):
+        return ["prefill", "decode"]
+    return [""]
+
+
+def _roles_serving(b: BuiltModel, c: int, role: str) -> list[str]:
+    """Roles of c that count towards demand role `role` (aggregated replicas count for every role)."""
+    return [""] if "" in b.roles[c] else [r for r in b.roles[c] if r == role or role == ""]
 
 
 def _index_configurations(b: BuiltModel) -> None:
     """Configurations are (workload, config_key); placements of one share its capacity and GPUs."""
     d = b.data
     index: dict[tuple[int, str], int] = {}
-    for k, (w, key, cap) in enumerate(zip(d.rows["workload"].astype(int), d.rows["config_key"],
-                                          d.rows["capacity_rps"], strict=True)):
+    roles = d.rows["role"].fillna("").astype(str) if "role" in d.rows else [""] * len(d.rows)
+    for k, (w, key, cap, role) in enumerate(zip(d.rows["workload"].astype(int), d.rows["config_key"],
+                                                d.rows["capacity_rps"], roles, strict=True)):
         c = index.setdefault((w, key), len(index))
         if c == len(b.config_workload):
             b.config_workload.append(w)
             b.config_capacity_rps.append(float(cap))
             b.configs_by_workload.setdefault(w, []).append(c)
+        b.roles.setdefault(c, {})[role] = float(cap)
+        # A disaggregated configuration is as fast as its slower pool per worker.
+        b.config_capacity_rps[c] = min(b.roles[c].values())
         b.config_of.append(c)
+        b.role_of.append(role)
         b.placements.setdefault(c, []).append(k)
     for c, w in enumerate(b.config_workload):
         wl = d.workloads[w]
-        need = max(replica_floor(wl, b.config_capacity_rps[c]))
-        b.replica_bound[c] = need if wl.max_configs == 1 or wl.max_scale_step is None else 2 * need
+        for role, cap in b.roles[c].items():
+            need = max(replica_floor(wl, cap))
+            b.role_bound[c, role] = need if wl.max_configs == 1 or wl.max_scale_step is None else 2 * need
+        b.replica_bound[c] = max(b.role_bound[c, role] for role in b.roles[c])
     for w, wl in enumerate(d.workloads):
         if single_config(b, w):
             continue
-        units = sum(b.replica_bound[c] * (BUSY_UNITS if _has_owned(b, c) else 1)
-                    for c in b.configs_by_workload.get(w, []))
+        units = sum(b.role_bound[c, role] * (BUSY_UNITS if _has_owned(b, c) else 1)
+                    for c in b.configs_by_workload.get(w, []) for role in b.roles[c])
         demands = list(wl.demand_rps if d.objective == "min_cost" else wl.traffic_rps)
         if d.objective == "min_cost":
             b.rate_scale[w] = RateScale.for_demand(demands, units)
@@ -158,7 +198,7 @@ def _add_variables(b: BuiltModel) -> None:
         c = b.config_of[k]
         wl = d.workloads[b.config_workload[c]]
         offer = d.offers[g]
-        bound = b.replica_bound[c]
+        bound = b.role_bound[c, b.role_of[k]]
         regular_ok = any(t in offer.usd_per_hour for t in (*HELD_TIERS, "on_demand"))
         spot_ok = "spot" in offer.usd_per_hour and wl.spot_max_share > 0
         for t in range(d.num_slots):
@@ -184,7 +224,7 @@ def _add_variables(b: BuiltModel) -> None:
 def _instance_bound(b: BuiltModel, g: str) -> int:
     """No more instances than it takes to host every replica that could run on the offer."""
     offer = b.data.offers[g]
-    gpus = sum(b.replica_bound[b.config_of[k]] * int(n)
+    gpus = sum(b.role_bound[b.config_of[k], b.role_of[k]] * int(n)
                for k, (o, n) in enumerate(zip(b.data.rows["offer"], b.data.rows["gpus"], strict=True)) if o == g)
     bound = math.ceil(gpus / offer.gpus_per_instance)
     return bound if offer.max_instances is None else min(bound, offer.max_instances)
@@ -214,21 +254,24 @@ def add_replica_links(b: BuiltModel) -> None:
     d = b.data
     for c, w in enumerate(b.config_workload):
         wl = d.workloads[w]
-        floor = replica_floor(wl, b.config_capacity_rps[c])
-        for t in range(d.num_slots):
-            total = _replicas(b, c, t)
-            b.model.add(total <= b.replica_bound[c] * b.x[c]).with_name(f"link[{c},{t}]")
-            if wl.max_configs == 1 and d.objective == "min_cost":
-                b.model.add(total >= floor[t] * b.x[c]).with_name(f"need[{c},{t}]")
+        for role, cap in b.roles[c].items():
+            floor = replica_floor(wl, cap)
+            tag = f"{c}{',' + role if role else ''}"
+            for t in range(d.num_slots):
+                total = _replicas(b, c, t, role)
+                b.model.add(total <= b.role_bound[c, role] * b.x[c]).with_name(f"link[{tag},{t}]")
+                if wl.max_configs == 1 and d.objective == "min_cost":
+                    b.model.add(total >= floor[t] * b.x[c]).with_name(f"need[{tag},{t}]")
     for (k, t), y in b.y.items():
         b.model.add(y <= BUSY_UNITS * b.r[k, t]).with_name(f"owned_load[{k},{t}]")
 
 
-def _units(b: BuiltModel, c: int, t: int) -> list[tuple[int, cp_model.IntVar]]:
-    """(units per replica q, variable) pairs counting configuration c's serving capacity in slot t:
-    whole replicas (q = 1), and busy units y (q = Q) in place of an owned placement's replicas."""
+def _units(b: BuiltModel, c: int, t: int, role: str | None = None) -> list[tuple[int, cp_model.IntVar]]:
+    """(units per replica q, variable) pairs counting configuration c's serving capacity in slot t (of one
+    role's placements, or all): whole replicas (q = 1), and busy units y (q = Q) in place of an owned
+    placement's replicas."""
     out = []
-    for k in b.placements[c]:
+    for k in _of_role(b, c, role):
         out.append((BUSY_UNITS, b.y[k, t]) if (k, t) in b.y else (1, b.r[k, t]))
         if (k, t) in b.s:
             out.append((1, b.s[k, t]))
@@ -246,34 +289,41 @@ def add_demand(b: BuiltModel) -> None:
         for t in range(d.num_slots):
             if single_config(b, w):
                 for c in cs:
-                    if not any(q == BUSY_UNITS for q, _ in _units(b, c, t)):
-                        continue
-                    need = math.ceil(BUSY_UNITS * wl.demand_rps[t] / b.config_capacity_rps[c] * (1 - REL_TOL))
-                    units = sum((BUSY_UNITS // q) * v for q, v in _units(b, c, t))
-                    b.model.add(units >= need * b.x[c]).with_name(f"demand[{wl.name},{c},{t}]")
+                    for role, mu in b.roles[c].items():
+                        if not any(q == BUSY_UNITS for q, _ in _units(b, c, t, role)):
+                            continue
+                        need = math.ceil(BUSY_UNITS * wl.demand_rps[t] / mu * (1 - REL_TOL))
+                        units = sum((BUSY_UNITS // q) * v for q, v in _units(b, c, t, role))
+                        b.model.add(units >= need * b.x[c]).with_name(f"demand[{wl.name},{c}{role},{t}]")
                 continue
             scale = b.rate_scale[w]
-            cap = sum(scale.capacity(b.config_capacity_rps[c], q) * v for c in cs for q, v in _units(b, c, t))
-            if d.objective == "max_throughput":
-                b.model.add(b.served[w, t] <= cap).with_name(f"served[{wl.name},{t}]")
-            else:
-                b.model.add(cap >= scale.demand(wl.demand_rps[t])).with_name(f"demand[{wl.name},{t}]")
+            for role in demand_roles(b, w):
+                cap = sum(scale.capacity(b.roles[c][r], q) * v for c in cs for r in _roles_serving(b, c, role)
+                          for q, v in _units(b, c, t, r))
+                tag = f"{wl.name}{',' + role if role else ''}"
+                if d.objective == "max_throughput":
+                    b.model.add(b.served[w, t] <= cap).with_name(f"served[{tag},{t}]")
+                else:
+                    b.model.add(cap >= scale.demand(wl.demand_rps[t])).with_name(f"demand[{tag},{t}]")
 
 
 def add_min_replicas(b: BuiltModel) -> None:
-    """Σ_c Σ_{k∈K_c} r[k,t] + s[k,t] ≥ min_replicas_w in every slot (availability)."""
+    """Σ_c Σ_{k∈K_c} r[k,t] + s[k,t] ≥ min_replicas_w in every slot (availability); with disaggregated
+    configurations, per demand role (aggregated replicas plus that role's workers)."""
     for w, wl in enumerate(b.data.workloads):
         if wl.min_replicas <= 0:
             continue
         cs = b.configs_by_workload.get(w, [])
         for t in range(b.data.num_slots):
-            total = sum(_replicas(b, c, t) for c in cs)
-            if b.data.objective == "max_throughput":
-                # A workload the budget cannot serve at all may be dropped: floor only if chosen.
-                chosen = sum(b.x[c] for c in cs)
-                b.model.add(total >= wl.min_replicas * chosen).with_name(f"min_replicas[{wl.name},{t}]")
-            else:
-                b.model.add(total >= wl.min_replicas).with_name(f"min_replicas[{wl.name},{t}]")
+            for role in demand_roles(b, w):
+                total = sum(_replicas(b, c, t, r) for c in cs for r in _roles_serving(b, c, role))
+                tag = f"{wl.name}{',' + role if role else ''}"
+                if b.data.objective == "max_throughput":
+                    # A workload the budget cannot serve at all may be dropped: floor only if chosen.
+                    chosen = sum(b.x[c] for c in cs)
+                    b.model.add(total >= wl.min_replicas * chosen).with_name(f"min_replicas[{tag},{t}]")
+                else:
+                    b.model.add(total >= wl.min_replicas).with_name(f"min_replicas[{tag},{t}]")
 
 
 def add_scale_steps(b: BuiltModel) -> None:
@@ -284,7 +334,7 @@ def add_scale_steps(b: BuiltModel) -> None:
     for w, wl in enumerate(b.data.workloads):
         if wl.max_scale_step is None:
             continue
-        totals = [sum(_replicas(b, c, t) for c in b.configs_by_workload.get(w, [])) for t in range(T)]
+        totals = [sum(serving_replicas(b, c, t) for c in b.configs_by_workload.get(w, [])) for t in range(T)]
         for t in range(T):
             diff = totals[t] - totals[t - 1]
             b.model.add(diff <= wl.max_scale_step).with_name(f"scale_up[{wl.name},{t}]")
@@ -307,15 +357,19 @@ def add_spot_share(b: BuiltModel) -> None:
         for t in range(d.num_slots):
             if wl.max_configs == 1:
                 for c in cs:
-                    spot = sum(b.s[k, t] for k in b.placements[c] if (k, t) in b.s)
-                    regular = sum(b.r[k, t] for k in b.placements[c])
-                    b.model.add((P - p) * spot <= p * regular).with_name(f"spot_share[{wl.name},{c},{t}]")
+                    for role in b.roles[c]:
+                        spot = sum(b.s[k, t] for k in _of_role(b, c, role) if (k, t) in b.s)
+                        regular = sum(b.r[k, t] for k in _of_role(b, c, role))
+                        b.model.add((P - p) * spot <= p * regular).with_name(f"spot_share[{wl.name},{c}{role},{t}]")
                 continue
-            weight = {c: max(1, round(b.config_capacity_rps[c] / min(b.config_capacity_rps[i] for i in cs) * 1e3))
-                      for c in b.configs_by_workload[w]}
-            spot = sum(weight[c] * b.s[k, t] for c in cs for k in b.placements[c] if (k, t) in b.s)
-            total = sum(weight[c] * _replicas(b, c, t) for c in b.configs_by_workload[w])
-            b.model.add(P * spot <= p * total).with_name(f"spot_share[{wl.name},{t}]")
+            low = min(mu for i in b.configs_by_workload[w] for mu in b.roles[i].values())
+            for role in demand_roles(b, w):
+                pools = [(c, r) for c in b.configs_by_workload[w] for r in _roles_serving(b, c, role)]
+                weight = {(c, r): max(1, round(b.roles[c][r] / low * 1e3)) for c, r in pools}
+                spot = sum(weight[c, r] * b.s[k, t] for c, r in pools if c in cs for k in _of_role(b, c, r)
+                           if (k, t) in b.s)
+                total = sum(weight[c, r] * _replicas(b, c, t, r) for c, r in pools)
+                b.model.add(P * spot <= p * total).with_name(f"spot_share[{wl.name}{role},{t}]")
 
 
 def add_instance_capacity(b: BuiltModel) -> None:

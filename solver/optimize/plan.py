@@ -18,7 +18,8 @@ class Plan:
     choices: pd.DataFrame
     """One row per chosen configuration: the candidate's columns plus its offer."""
     schedule: pd.DataFrame
-    """slot, hours, workload, config, offer, replicas, spot_replicas, traffic_rps, capacity_rps."""
+    """slot, hours, workload, config, offer, replicas, spot_replicas, traffic_rps, capacity_rps, role ('' for an
+    aggregated replica, 'prefill' or 'decode' for a disaggregated configuration's workers)."""
     instances: pd.DataFrame
     """offer, tier, slot, instances (held tiers repeat in every slot)."""
     costs: pd.DataFrame
@@ -43,6 +44,7 @@ def extract_plan(data: ModelInput, raw: RawSolution, rows: pd.DataFrame) -> Plan
     T = data.num_slots
     gpus = data.rows["gpus"].astype(int).to_numpy()
     cap = data.rows["capacity_rps"].to_numpy()
+    role = data.rows["role"].fillna("").astype(str).tolist() if "role" in data.rows else [""] * len(data.rows)
     sched = []
     for k in chosen:
         w = int(data.rows.at[k, "workload"])
@@ -53,7 +55,7 @@ def extract_plan(data: ModelInput, raw: RawSolution, rows: pd.DataFrame) -> Plan
                 "offer": data.rows.at[k, "offer"], "gpus_per_replica": int(gpus[k]),
                 "replicas": raw.r.get((k, t), 0), "spot_replicas": raw.s.get((k, t), 0),
                 "traffic_rps": wl.traffic_rps[t], "demand_rps": wl.demand_rps[t],
-                "replica_capacity_rps": float(cap[k]),
+                "replica_capacity_rps": float(cap[k]), "role": role[k],
             })
     schedule = pd.DataFrame(sched, columns=SCHEDULE_COLUMNS)  # columns kept when nothing is chosen
     inst = []
