@@ -98,7 +98,9 @@ def check_plan(data: ModelInput, plan: Plan, reported_total_usd: float | None = 
                 if data.objective == "min_cost" and not meets_demand(capacity, wl.demand_rps[t]):
                     problems.append(f"{wl.name} slot {t}:{tag} capacity {capacity:.6g} < demand "
                                     f"{wl.demand_rps[t]:.6g} req/s")
-                if data.objective == "min_cost" and configs == 1 and len(slot) and wl.max_scale_step is None:
+                # (prefill and decode pools are sized together with their pair: not checked one by one)
+                if data.objective == "min_cost" and configs == 1 and len(slot) and wl.max_scale_step is None \
+                        and demand_roles == [""]:
                     # The integer model must not have bought replicas the float need does not call for
                     # unless instances already paid for host them (rounding would show here first).
                     need = replicas_needed(wl.demand_rps[t], float(slot["replica_capacity_rps"].iat[0]),

@@ -34,7 +34,7 @@ class Plan:
 
 
 SCHEDULE_COLUMNS = ["slot", "hours", "workload", "row", "offer", "gpus_per_replica", "replicas", "spot_replicas",
-                    "traffic_rps", "demand_rps", "replica_capacity_rps"]
+                    "traffic_rps", "demand_rps", "replica_capacity_rps", "role"]
 
 
 def extract_plan(data: ModelInput, raw: RawSolution, rows: pd.DataFrame) -> Plan:

@@ -60,10 +60,9 @@ WORKLOAD_COLUMNS = ("model", "isl", "osl", "slo_ttft_ms", "slo_tpot_ms", "slo_e2
 
 
 def gpus_per_worker(tp, dp, pp, ep):
-    """GPUs of one worker, as the performance core counts a replica: tp·dp·pp with attention data
-    parallelism, else tp·pp·ep (the convention of `candidates.evaluate_candidates`)."""
-    tp, dp, pp, ep = (np.nan_to_num(np.asarray(v, float), nan=1.0) for v in (tp, dp, pp, ep))
-    return np.where(dp > 1, tp * dp * pp, tp * pp * ep)
+    """GPUs of one worker, as the performance core counts a replica: tp·dp·pp (ep splits the same GPUs)."""
+    tp, dp, pp = (np.nan_to_num(np.asarray(v, float), nan=1.0) for v in (tp, dp, pp))
+    return tp * dp * pp
 
 
 def _wait_quantile(mean_s, p_wait, tail):
@@ -121,13 +120,9 @@ def _with_layout(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def attention_groups(prep: Prepared) -> np.ndarray:
-    """Attention data-parallel ranks of each usable row: dp when the layout carries it, else the ep groups of
-    tp GPUs (`candidates` convention). Each rank schedules its own iterations with its own token budget, so a
-    prefill worker's iteration admits max_num_tokens per rank."""
-    df = prep.df.iloc[prep.idx]
-    dp = df["dp"].to_numpy(float) if "dp" in df else np.ones(len(df))
-    dp = np.nan_to_num(dp, nan=1.0)
-    return np.where(dp > 1, dp, prep.rows.ep)
+    """Attention data-parallel ranks of each usable row (the core's `Rows.dp`). Each rank schedules its own
+    iterations with its own token budget, so a prefill worker's iteration admits max_num_tokens per rank."""
+    return prep.rows.dp
 
 
 def _usable(prep: Prepared, plan: mem.MemoryPlan | None) -> np.ndarray:
