@@ -8,7 +8,7 @@ import json
 import typer
 from rich.table import Table
 
-from solver.cli.catalog_cmd import _stdout
+from solver.cli.common import stdout_console as _stdout
 from solver.deploy.disagg_launch import launch_description
 from solver.errors import EstimateError
 from solver.optimize.disagg import DisaggResult, result_to_dict

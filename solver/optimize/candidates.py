@@ -49,6 +49,9 @@ class CandidateSet:
     """Per workload: configurations evaluated."""
     rejected: dict[int, pd.DataFrame]
     """Per workload with no feasible row: every evaluated row with its `pruned_reason` (to explain why)."""
+    fitting: dict[int, pd.DataFrame] | None = None
+    """With `keep_fitting`: per workload, every row that fits (feasible, or blocked only by an SLO), the
+    candidates of disaggregated pools, which meet their SLOs differently."""
 
     def evaluated_for(self, w: int) -> pd.DataFrame:
         """The rows that explain workload w: all of them when none was feasible, else the feasible ones."""
@@ -179,6 +182,7 @@ def _remove_dominated_placements(rows: pd.DataFrame) -> pd.DataFrame:
 
 def build_candidates(
     problem: Problem, catalog: Catalog, offer_ids: list[str], evaluated_cache: dict | None = None,
+    keep_fitting: bool = False,
 ) -> CandidateSet:
     """Evaluate and prune every workload's rows. `evaluated_cache` (keyed by the workload's
     model, lengths, SLO and allowed options) lets a sweep reuse evaluations that do not change.
@@ -194,7 +198,7 @@ def build_candidates(
     sizes: dict[str, set[int]] = {}
     for o in offer_ids:
         sizes.setdefault(catalog.offers[o].accelerator, set()).add(catalog.offers[o].gpus_per_instance)
-    frames, considered, rejected = [], {}, {}
+    frames, considered, rejected, fitting = [], {}, {}, {}
     evaluated_rows = 0
     for w, workload in enumerate(problem.workloads):
         model = catalog.models[workload.model]
@@ -221,7 +225,7 @@ def build_candidates(
             evaluated = evaluate_candidates(configs, catalog) if len(configs) else configs
             if problem.solver.max_batch_options is None and len(evaluated):
                 evaluated = _with_dense_batch_caps(evaluated, catalog)
-            kept = _Kept.of(evaluated)
+            kept = _Kept.of(evaluated, keep_fitting)
             # Only the feasible rows stay in memory (and every row of a workload with none, to explain it):
             # a problem of many distinct workloads keeps what the optimizer can use, not all it evaluated.
             evaluated_cache[key] = kept
@@ -231,8 +235,11 @@ def build_candidates(
         if kept.rejected is not None:
             rejected[w] = kept.rejected.assign(workload=w)
         frames.append(kept.usable.assign(workload=w))
+        if keep_fitting:
+            fitting[w] = (kept.fitting if kept.fitting is not None else kept.usable).assign(workload=w)
     usable = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    return CandidateSet(usable=usable, considered=considered, rejected=rejected)
+    return CandidateSet(usable=usable, considered=considered, rejected=rejected,
+                        fitting=fitting if keep_fitting else None)
 
 
 @dataclass(frozen=True)
@@ -240,14 +247,17 @@ class _Kept:
     usable: pd.DataFrame
     considered: int
     rejected: pd.DataFrame | None
+    fitting: pd.DataFrame | None = None
 
     @classmethod
-    def of(cls, evaluated: pd.DataFrame) -> _Kept:
+    def of(cls, evaluated: pd.DataFrame, keep_fitting: bool = False) -> _Kept:
         if evaluated.empty:
-            return cls(evaluated, 0, evaluated)
+            return cls(evaluated, 0, evaluated, evaluated)
         ok = (evaluated["pruned_reason"] == "") & (evaluated["capacity_rps"] > 0)
         usable = evaluated[ok].reset_index(drop=True)
-        return cls(usable, len(evaluated), None if len(usable) else evaluated)
+        fits = evaluated["pruned_reason"].eq("") | evaluated["pruned_reason"].str.startswith("slo")
+        return cls(usable, len(evaluated), None if len(usable) else evaluated,
+                   evaluated[fits].reset_index(drop=True) if keep_fitting else None)
 
 
 def _with_dense_batch_caps(evaluated: pd.DataFrame, catalog: Catalog) -> pd.DataFrame:

@@ -274,7 +274,7 @@ def solve_disagg(problem: Problem, catalog: Catalog, time_limit_s: float | None 
     workers = settings.workers if workers is None else workers
     cache: dict = {}
     aggregated = solve(problem, catalog, time_limit_s=time_limit_s, workers=workers, cache=cache)
-    cands, rows, inputs = prepare(problem, catalog, cache)
+    cands, rows, inputs = prepare(problem, catalog, {}, keep_fitting=True)
     offers = allowed_offers(problem, catalog)
     kernels = KernelLibrary.for_catalog(catalog)
     prunable = problem.objective == "min_cost" and settings.max_configs_per_workload == 1
@@ -282,7 +282,7 @@ def solve_disagg(problem: Problem, catalog: Catalog, time_limit_s: float | None 
 
     def pools_of(w: int) -> tuple[pd.DataFrame, pd.DataFrame]:
         if w not in pools:
-            pools[w] = pool_candidates(cands.evaluated[cands.evaluated["workload"] == w], catalog, kernels)
+            pools[w] = pool_candidates(cands.fitting[w], catalog, kernels)
         return pools[w]
 
     def build(upper_usd: float) -> tuple[list[pd.DataFrame], dict[str, int]]:

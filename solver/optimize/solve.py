@@ -66,11 +66,11 @@ class SolveResult:
         return self.usd_per_hour * HOURS_PER_MONTH
 
 
-def prepare(problem: Problem, catalog: Catalog, cache: dict | None = None
+def prepare(problem: Problem, catalog: Catalog, cache: dict | None = None, keep_fitting: bool = False,
             ) -> tuple[CandidateSet, pd.DataFrame, ModelInput]:
     """Candidates and the CP-SAT input; raises InfeasibleError when a workload has no candidate."""
     offers = allowed_offers(problem, catalog)
-    cands = build_candidates(problem, catalog, sorted(offers), cache)
+    cands = build_candidates(problem, catalog, sorted(offers), cache, keep_fitting)
     rows = join_offers(cands.usable, offers, catalog)
     lines, details = [], []
     for w, _wl in enumerate(problem.workloads):
