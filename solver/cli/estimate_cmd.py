@@ -4,7 +4,9 @@ Exactly one mode: --max-throughput, --concurrency N, --rate R, --static-batch N,
 --slo-ttft-ms X --slo-tpot-ms Y [--percentile P]. Omitted tp/pp/ep are chosen to maximise throughput
 for the mode and reported. `--batch cases.csv` evaluates every row (columns: the flag names with
 underscores, plus `mode` and `mode_value`); a row that cannot be evaluated gives fits=false and an
-`error`, and the batch carries on.
+`error`, and the batch carries on. With `--json`, each result carries `ttft_ms_band`, `tpot_ms_band` and
+`output_tok_s_band`: the held-out p90 error of its (engine, family, mode) from catalogs/accuracy.yaml and
+the n behind it, or a labelled fallback (`solver.perf.accuracy.band_for`).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from rich.table import Table
 from solver.catalog.loader import load_catalog
 from solver.cli import app
 from solver.errors import EstimateError
+from solver.perf.accuracy import load_accuracy, with_bands
 from solver.perf.estimate import estimate_many
 
 SUMMARY = ("fits", "tp", "pp", "ep", "replicas", "quant", "kv_quant", "batch", "memory_gb_per_gpu", "ttft_ms",
@@ -133,6 +136,8 @@ def estimate_cmd(
             rows = list(csv.DictReader(fh))
         results = estimate_many(rows, catalog)
         if as_json:
+            bands = load_accuracy()
+            results = [with_bands(r, catalog, bands) for r in results]
             typer.echo(json.dumps(results, indent=1))
         else:
             _print_table(results)
@@ -150,6 +155,6 @@ def estimate_cmd(
     if result.get("error"):
         raise EstimateError(f"estimate: {result['error']}")
     if as_json:
-        typer.echo(json.dumps(result, indent=1))
+        typer.echo(json.dumps(with_bands(result, catalog, load_accuracy()), indent=1))
     else:
         _print_table([result])

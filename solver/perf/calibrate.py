@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from solver.catalog.schema import EfficiencyProfile
-from solver.errors import CatalogError, Issue
+from solver.errors import CatalogError
 from solver.perf.estimate import estimate_many
 
 METRICS = {
@@ -180,6 +180,8 @@ def fit_all(cases: list[dict], catalog) -> tuple[object, list[FitResult]]:
     fits = []
     cat = catalog
     for (engine_id, family), group in sorted(groups(cases, catalog).items()):
+        if catalog.engines[engine_id].settings is None:
+            continue
         fr = fit_group(group, cat, engine_id, family)
         cat = _with_profile(cat, engine_id, family, fr.params)
         fits.append(fr)
@@ -256,6 +258,8 @@ def build_profiles(cases: list[dict], catalog, cases_label: str) -> tuple[dict[s
 
     out: dict[str, list[dict]] = {}
     for eng in catalog.engines:
+        if catalog.engines[eng].settings is None:
+            continue
         out[eng] = []
         for fams in family_groups(catalog, eng):
             params, why, err = resolve((eng, fams[0]))
@@ -304,7 +308,7 @@ def _seed_catalog(catalog):
     cat.engines = dict(catalog.engines)
     for eng, engine in catalog.engines.items():
         if engine.settings is None:
-            raise CatalogError([Issue("engines", eng, "calibration needs the engine's settings")])
+            continue  # hand-kept profiles (no engine settings to seed from): kept as they are, not fitted
         profs = [EfficiencyProfile(families=f, **{k: PRIOR[k] for k in FIT_PARAMS}, collective_latency_us=5.0,
                                    **engine.settings.profile_fields(), kernel_framework=eng, fitted_to="prior")
                  for f in family_groups(catalog, eng)]
