@@ -207,6 +207,11 @@ class SolverSettings(Strict):
     every power of two from 1 to 4096 below what the KV cache admits, and that limit itself; a
     small cap can serve more at a tight TPOT (fewer requests decode together). A list restricts the
     choice to those values."""
+    margin: Literal["auto"] | Annotated[float, Field(ge=0, le=500)] | None = None
+    """Safety margin on latency, percent: plan so that every SLO still holds if latency is worse than
+    predicted by this much (candidates are evaluated at SLO/(1 + margin/100)). "auto": per engine and
+    accelerator family, the held-out p90 error of catalogs/accuracy.yaml. The report states what it
+    costs (the optimum with and without it)."""
 
 
 class SweepSpec(Strict):

@@ -17,8 +17,9 @@ from solver.cli import app
 from solver.cli.catalog_cmd import CatalogFiles, _stdout
 from solver.cli.catalog_prices_cmd import prices_as_of, prices_as_of_line, unpriced_line
 from solver.errors import InputError, Issue
+from solver.optimize.margin import solve_with_margin
 from solver.optimize.report import result_rows, result_to_dict
-from solver.optimize.solve import SolveResult, solve
+from solver.optimize.solve import SolveResult
 from solver.problem import load_problem
 
 
@@ -32,13 +33,20 @@ def solve_command(
     plot: Annotated[Path | None, typer.Option("--plot", help="Write the replica schedule as a PNG chart.")] = None,
     timings: Annotated[bool, typer.Option("--timings", help="Include solve times in the JSON.")] = False,
     emit: Annotated[Path | None, typer.Option("--emit", help="Write the plan's deployment folder here.")] = None,
+    margin: Annotated[str | None, typer.Option(
+        "--margin", help="Safety margin on latency: auto (the held-out p90 error per engine and accelerator "
+                         "family) or a percentage P; SLOs hold with latency P % worse (overrides solver.margin)."
+    )] = None,
     catalog: CatalogFiles = None,
 ) -> None:
     """Find the cheapest deployment meeting every workload's SLOs (proven optimal when it says so)."""
     check_run_options(time_limit=time_limit, workers=workers)
+    margin_value = parse_margin(margin)
     cat = load_catalog(catalog or [])
     problem = load_problem(problem_file, cat)
-    result = solve(problem, cat, time_limit_s=time_limit, workers=workers)
+    if margin is not None:
+        problem = problem.model_copy(update={"solver": problem.solver.model_copy(update={"margin": margin_value})})
+    result = solve_with_margin(problem, cat, time_limit_s=time_limit, workers=workers)
     if emit is not None:  # before printing: results reach stdout only when the command succeeds
         emit_result(cat, result_to_dict(result), emit)
     if csv_file is not None:
@@ -72,6 +80,21 @@ def emit_result(cat, result_json: dict, out_dir: Path) -> None:
     from solver.deploy.plan_io import plan_from_data
 
     write_folder(cat, plan_from_data(result_json, "solve result"), out_dir, "UTC")
+
+
+def parse_margin(text: str | None) -> float | str | None:
+    """--margin: 'auto' or a percentage in [0, 500]; anything else is bad input (exit 1)."""
+    if text is None:
+        return None
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        value = float(text.strip().rstrip("%"))
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and 0 <= value <= 500):
+        raise InputError([Issue("command line", "--margin", f"got {text!r}; allowed: auto or a percentage 0 to 500")])
+    return value
 
 
 def check_run_options(time_limit: float | None = None, workers: int | None = None, jobs: int | None = None) -> None:
@@ -156,6 +179,8 @@ def print_result(result: SolveResult) -> None:
                        r.quant, str(r.max_batch), f"{r.standalone_usd_per_hour:,.2f}",
                        f"{r.extra_usd_per_hour:+,.2f}")
         console.print(rt)
+    if result.margin is not None:
+        console.print(Text(margin_line(result.margin)))
     naive = sum(w.get("naive_usd_per_hour", math.nan) for w in result.workloads)
     if math.isfinite(naive) and naive > 0 and result.objective == "min_cost":
         console.print(Text(f"Naive plan (peak capacity on demand all day, cheapest on-demand configuration): "
@@ -174,3 +199,14 @@ def print_result(result: SolveResult) -> None:
                        f"{result.num_constraints:,} constraints)"), soft_wrap=True)
     if result.violations:
         console.print(Text("CHECKER FOUND VIOLATIONS:\n" + "\n".join(result.violations), style="bold red"))
+
+
+def margin_line(m: dict) -> str:
+    """The safety margin and its premium, one line (per-family margins after it when auto)."""
+    what = (f"{m['margin']:g} %" if m["margin"] != "auto" else "auto (held-out p90 error per engine and family: "
+            + "; ".join(f"{a['engine']}/{a['family']} TTFT +{a['ttft_pct']:g} %, TPOT +{a['tpot_pct']:g} %"
+                        for a in m.get("auto_pct", [])) + ")")
+    pct = "-" if m["premium_pct"] is None else f"{m['premium_pct']:+.1f} %"
+    return (f"Safety margin {what}: SLOs hold with latency that much worse than predicted. Optimum with margin "
+            f"{m['usd_per_hour_with_margin']:,.2f} USD/h, without {m['usd_per_hour_without_margin']:,.2f} USD/h: "
+            f"premium {m['premium_usd_per_hour']:+,.2f} USD/h ({pct})")

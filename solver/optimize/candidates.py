@@ -23,6 +23,7 @@ import pandas as pd
 from solver.catalog.loader import Catalog
 from solver.catalog.schema import Model
 from solver.errors import Issue, ProblemError
+from solver.optimize.margin import apply_margin
 from solver.problem import Problem, Workload
 
 TP_OPTIONS = (1, 2, 4, 8)
@@ -179,12 +180,14 @@ def build_candidates(
         model = catalog.models[workload.model]
         key = (workload.model, workload.isl(), workload.osl(), workload.slo.model_dump_json(),
                tuple(workload.quantizations or ()), tuple(workload.kv_quantizations or ()),
-               tuple(workload.engines or ()), tuple(accelerators), tuple(problem.solver.max_batch_options or ()))
+               tuple(workload.engines or ()), tuple(accelerators), tuple(problem.solver.max_batch_options or ()),
+               problem.solver.margin)
         if evaluated_cache is not None and key in evaluated_cache:
             evaluated = evaluated_cache[key].copy()
         else:
             configs = enumerate_configs(workload, model, catalog, accelerators, sizes,
                                         problem.solver.max_batch_options or [UNBOUNDED_BATCH])
+            configs = apply_margin(configs, problem.solver.margin, catalog)
             slo_free_key = key[:3] + key[4:]
             viable = evaluated_cache.setdefault("viable", {}) if evaluated_cache is not None else {}
             if evaluated_cache is not None and evaluated_cache.get("tightening") and slo_free_key in viable:

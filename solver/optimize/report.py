@@ -51,6 +51,8 @@ def result_to_dict(result: SolveResult, timings: bool = False) -> dict[str, Any]
                   "constraints": result.num_constraints},
         "violations": result.violations,
     }
+    if result.margin is not None:
+        out["margin"] = result.margin
     if timings:
         out["solve_time_s"] = result.solve_time_s
         out["total_time_s"] = result.total_time_s

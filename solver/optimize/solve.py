@@ -52,6 +52,8 @@ class SolveResult:
     runner_ups: pd.DataFrame
     violations: list[str] = field(default_factory=list)
     raw: RawSolution | None = None
+    margin: dict | None = None
+    """With a safety margin (`solver.optimize.margin`): the margin and its premium over the margin-free optimum."""
 
     @property
     def usd_per_hour(self) -> float:
