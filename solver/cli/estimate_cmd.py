@@ -116,6 +116,9 @@ def estimate_cmd(
     osl: Annotated[float | None, typer.Option("--osl", help="Mean output tokens per request.")] = None,
     max_throughput: Annotated[bool, typer.Option("--max-throughput", help="Offline, no latency limit.")] = False,
     concurrency: Annotated[float | None, typer.Option("--concurrency", help="Closed loop: requests in flight.")] = None,
+    closed_loop: Annotated[str, typer.Option(
+        "--closed-loop", help="With --concurrency: steady (arrivals spread over the cycle) or burst (every client "
+                              "sends at t = 0 and fixed lengths keep them in lockstep).")] = "steady",
     rate: Annotated[float | None, typer.Option("--rate", help="Poisson arrivals, requests/s.")] = None,
     static_batch: Annotated[float | None, typer.Option("--static-batch", help="One batch of N requests.")] = None,
     slo_ttft_ms: Annotated[float | None, typer.Option("--slo-ttft-ms", help="TTFT limit at the percentile.")] = None,
@@ -150,7 +153,7 @@ def estimate_cmd(
     row = {"model": model, "accelerator": accelerator, "gpus": gpus, "tp": tp, "pp": pp, "ep": ep,
            "quant": quant, "kv_quant": kv_quant, "engine": engine, "isl": isl, "osl": osl, "mode": mode,
            "mode_value": value, "slo_ttft_ms": slo_ttft_ms, "slo_tpot_ms": slo_tpot_ms,
-           "percentile": percentile, "max_batch": max_batch}
+           "percentile": percentile, "max_batch": max_batch, "closed_loop": closed_loop}
     result = estimate_many([row], catalog, breakdown=True)[0]
     if result.get("error"):
         raise EstimateError(f"estimate: {result['error']}")
