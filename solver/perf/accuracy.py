@@ -64,6 +64,19 @@ def skip_reason(case: dict) -> str:
     return ""
 
 
+CLOSED_LOOP_BY_SOURCE = {
+    ("dstack-deepseek-r1", "vllm"): "burst",
+    ("dstack-deepseek-r1", "sglang"): "burst",
+}
+"""How a source's closed-loop runs started, where its notes say so (`solver.perf.closed_loop`). dstack's
+online runs: `bench_serving.py --max-concurrency N` with every request issued at once and
+`--random-range-ratio 1` (fixed lengths); its vLLM (0.7.4, before V1 became the default in 0.8.0:
+https://docs.vllm.ai/en/v0.8.0/getting_started/v1_user_guide.html) and SGLang run prefill before decode
+("By default, vLLM scheduler prioritizes prefills", quoted in https://github.com/vllm-project/vllm/pull/7874),
+so the burst repeats every round. Its TensorRT-LLM rows (in-flight batching mixes prefill and decode) stay
+steady. A `closed_loop` column in a cases file wins over this table."""
+
+
 def load_cases(paths: list[Path] | tuple[Path, ...] = CASE_FILES) -> tuple[list[dict], list[dict]]:
     """(usable cases, skipped cases each with `skip_reason`) of every file, in file order."""
     usable, skipped = [], []
@@ -72,6 +85,9 @@ def load_cases(paths: list[Path] | tuple[Path, ...] = CASE_FILES) -> tuple[list[
             raise EstimateError(f"{path}: no such file")
         for case in read_cases(Path(path)):
             case["cases_file"] = Path(path).name
+            start = CLOSED_LOOP_BY_SOURCE.get((source_of(case), str(case.get("engine", "")).strip().lower()))
+            if start and case.get("mode") == "concurrency" and not str(case.get("closed_loop") or "").strip():
+                case["closed_loop"] = start
             why = skip_reason(case)
             if why:
                 skipped.append({**case, "skip_reason": why})
@@ -264,3 +280,27 @@ def with_bands(result: dict, catalog, doc: dict | None) -> dict:
     family = _family(catalog, result["accelerator"])
     engine = _engine(catalog, result.get("engine") or "vllm")
     return {**result, **band_for(doc, engine, family, str(result.get("mode") or "max_throughput"))}
+
+
+ISSUE_CLASSES = {
+    "long prompts (input >= 5,000 tokens)": lambda r: r["isl"] >= 5000,
+    "PCIe and NVL cards, L40S": lambda r: r["accelerator"] in ("h100-pcie", "h100-nvl", "l40s", "a100-80gb-pcie",
+                                                                "a100-40gb-pcie", "h200-nvl"),
+    "AMD": lambda r: str(r["accelerator"]).startswith("mi"),
+    "closed loop (concurrency)": lambda r: r["mode"] == "concurrency",
+    "static batch": lambda r: r["mode"] == "static_batch",
+    "Mixtral": lambda r: str(r["model"]).startswith("mixtral"),
+}
+"""The failure classes of the accuracy report, as predicates on a comparison row (with its case's isl)."""
+
+
+def class_table(cmp: pd.DataFrame, cases: list[dict]) -> pd.DataFrame:
+    """Held-out n / median / p90 APE per (class, metric), plus 'all'."""
+    isl = {c.get("case_id"): float(c.get("isl") or 0) for c in cases}
+    df = cmp.assign(isl=[isl.get(i, 0.0) for i in cmp["case_id"]])
+    rows = []
+    for name, pred in {"all": lambda r: True, **ISSUE_CLASSES}.items():
+        mask = df.apply(pred, axis=1) if len(df) else pd.Series([], dtype=bool)
+        for metric, g in df[mask].groupby("metric"):
+            rows.append({"class": name, "metric": metric, **_stats(g["ape_pct"])})
+    return pd.DataFrame(rows)

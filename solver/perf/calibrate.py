@@ -362,14 +362,19 @@ def main(argv: list[str] | None = None) -> None:
     import json
 
     from solver.catalog.loader import builtin_catalog_dir, load_catalog
+    from solver.perf.accuracy import CASE_FILES, load_cases
 
     ap = argparse.ArgumentParser(description="Fit engine profiles to calibration cases.")
-    ap.add_argument("--cases", type=Path, default=DEFAULT_CASES)
+    ap.add_argument("--cases", type=Path, action="append",
+                    help="cases CSV (repeatable; default: validation/cases.csv and validation/cases_public.csv)")
     ap.add_argument("--write", action="store_true", help="write the profiles into catalogs/engines.yaml")
     args = ap.parse_args(argv)
     catalog = load_catalog()
-    cases = read_cases(args.cases)
-    label = f"{args.cases.name}"
+    files = args.cases or list(CASE_FILES)
+    cases, skipped = load_cases(files)
+    label = " + ".join(Path(f).name for f in files)
+    if skipped:
+        print(json.dumps({"skipped_rows": len(skipped), "why": sorted({c["skip_reason"] for c in skipped})}))
     profiles, fits = build_profiles(cases, catalog, label)
     for f in fits:
         print(json.dumps({"engine": f.engine, "family": f.family, "cases": f.n_cases, **f.params,
