@@ -26,6 +26,7 @@ from solver.perf.accuracy import (
     CASE_FILES,
     accuracy_document,
     band_table,
+    class_table,
     in_sample,
     leave_one_source_out,
     load_cases,
@@ -94,6 +95,7 @@ def validate_cmd(
         summary["leave_one_source_out"] = hs["per_source"]
         summary["leave_one_source_out_per_metric"] = hs["per_metric"]
         summary["bands"] = band_table(held)
+        summary["classes_held_out"] = class_table(held, usable).to_dict("records")
         if write_accuracy_file:
             summary["accuracy_file"] = str(write_accuracy(accuracy_document(held, usable, skipped, files)))
     if csv_out:
@@ -132,6 +134,12 @@ def validate_cmd(
     if loso:
         con.print(_stats_table("leave-one-source-out (held-out source / metric)", summary["leave_one_source_out"]))
         con.print(_band_table("error bands, leave-one-source-out (held-out APE)", summary["bands"]))
+        ct = Table(title="leave-one-source-out per known failure class")
+        for c in ("class", "metric", "n", "median APE %", "p90 APE %"):
+            ct.add_column(c, justify="left" if c in ("class", "metric") else "right")
+        for r in summary["classes_held_out"]:
+            ct.add_row(r["class"], r["metric"], str(r["n"]), str(r["median_pct"]), str(r["p90_pct"]))
+        con.print(ct)
         con.print(_stats_table("HEADLINE: leave-one-source-out, per metric",
                                summary["leave_one_source_out_per_metric"]))
         if write_accuracy_file:
