@@ -159,3 +159,9 @@ def test_margin_auto_solves_every_example_and_states_the_premium(cli, path, cata
                 assert c["ttft_ms"] * (1 + a["ttft_pct"] / 100) <= w["slo"]["ttft_ms"] * (1 + 1e-6)
             if w["slo"]["tpot_ms"] is not None:
                 assert c["tpot_ms"] * (1 + a["tpot_pct"] / 100) <= w["slo"]["tpot_ms"] * (1 + 1e-6)
+
+
+def test_margin_auto_table_report_states_the_premium(cli):
+    result = cli("solve", ROOT / "problems" / "chat-70b.yaml", "--margin", "auto")
+    assert result.exit_code == 0, result.stderr
+    assert "Safety margin auto" in result.stdout and "premium" in result.stdout

@@ -203,9 +203,17 @@ def print_result(result: SolveResult) -> None:
 
 def margin_line(m: dict) -> str:
     """The safety margin and its premium, one line (per-family margins after it when auto)."""
-    what = (f"{m['margin']:g} %" if m["margin"] != "auto" else "auto (held-out p90 error per engine and family: "
-            + "; ".join(f"{a['engine']}/{a['family']} TTFT +{a['ttft_pct']:g} %, TPOT +{a['tpot_pct']:g} %"
-                        for a in m.get("auto_pct", [])) + ")")
+    if m["margin"] != "auto":
+        what = f"{m['margin']:g} %"
+    else:
+        own = [a for a in m.get("auto_pct", []) if "pooled" not in a["from"]]
+        pooled = [a for a in m.get("auto_pct", []) if "pooled" in a["from"]]
+        parts = [f"{a['engine']}/{a['family']} TTFT +{a['ttft_pct']:g} %, TPOT +{a['tpot_pct']:g} %" for a in own]
+        if pooled:
+            parts.append(f"{len(pooled)} other engine/family pairs without enough measured cases: at least one "
+                         f"metric from the pooled band (e.g. {pooled[0]['engine']}/{pooled[0]['family']} TTFT "
+                         f"+{pooled[0]['ttft_pct']:g} %, TPOT +{pooled[0]['tpot_pct']:g} %)")
+        what = "auto (held-out p90 error per engine and family: " + "; ".join(parts) + ")"
     pct = "-" if m["premium_pct"] is None else f"{m['premium_pct']:+.1f} %"
     return (f"Safety margin {what}: SLOs hold with latency that much worse than predicted. Optimum with margin "
             f"{m['usd_per_hour_with_margin']:,.2f} USD/h, without {m['usd_per_hour_without_margin']:,.2f} USD/h: "
