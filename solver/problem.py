@@ -371,6 +371,12 @@ class SolverSettings(Strict):
     """Also consider separate prefill and decode pools (engines that serve them, the KV cache moved between
     pools in one provider and region); the report compares the best plan with the aggregated optimum."""
 
+    margin: Literal["auto"] | Annotated[float, Field(ge=0, le=500)] | None = None
+    """Safety margin on latency, percent: plan so that every SLO still holds if latency is worse than
+    predicted by this much (candidates are evaluated at SLO/(1 + margin/100)). "auto": per engine and
+    accelerator family, the held-out p90 error of catalogs/accuracy.yaml. The report states what it
+    costs (the optimum with and without it)."""
+
 
 MAX_WORKLOADS = 2000
 """Most workloads in one problem."""

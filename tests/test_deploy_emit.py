@@ -225,15 +225,21 @@ def test_cron_reproduces_the_coding_assistant_plan(tmp_path: Path, capsys) -> No
     out = tmp_path / "out"
     assert run(["solve", str(ROOT / "problems/coding-assistant-daily.yaml"), "--json", "--emit", str(out)]) == 0
     plan = plan_from_data(json.loads(capsys.readouterr().out))
-    (cfg,) = plan.workloads[0].configs
+    configs = plan.workloads[0].configs  # one configuration, possibly placed on several offers
+    assert len({(c.accelerator, c.engine, c.tp, c.pp, c.quant) for c in configs}) == 1
     assert len(plan.slot_hours) == 24 and set(plan.slot_hours) == {1.0}
-    assert len(set(cfg.replicas_by_slot)) > 1  # the plan does follow the day
+    total = [sum(c.replicas_by_slot[t] for c in configs) for t in range(24)]
+    assert len(set(total)) > 1  # the plan does follow the day
     deployments = {d["metadata"]["name"]: d for _, d in _docs(out, "kubernetes/*.yaml") if d["kind"] == "Deployment"}
-    regular = _replicas_per_hour(out, "code-1", deployments["code-1"]["spec"]["replicas"])
-    assert regular == list(cfg.regular_by_slot)
-    if cfg.has_spot:
-        spot = _replicas_per_hour(out, "code-1-spot", deployments["code-1-spot"]["spec"]["replicas"])
-        assert spot == list(cfg.spot_replicas_by_slot)
+    for cfg in configs:
+        name = f"code-{cfg.index}"
+        assert name in deployments or not any(cfg.regular_by_slot)
+        if name in deployments:
+            regular = _replicas_per_hour(out, name, deployments[name]["spec"]["replicas"])
+            assert regular == list(cfg.regular_by_slot)
+        if cfg.has_spot:
+            spot = _replicas_per_hour(out, name + "-spot", deployments[name + "-spot"]["spec"]["replicas"])
+            assert spot == list(cfg.spot_replicas_by_slot)
     check_kubernetes_folder(out)
 
 

@@ -79,6 +79,9 @@ class Accelerator(Sourced):
     """Per-GPU, per-direction network bandwidth between nodes, GB/s (400 Gb/s NIC = 50 GB/s)."""
     tdp_w: float | None = Field(default=None, gt=0)
     """Board power, W."""
+    scale_up_link: Literal["nvlink", "pcie", "infinity-fabric", "ici"] | None = None
+    """What joins the GPUs of the scale-up domain; `pcie` (no NVLink) selects the PCIe all-reduce model of
+    solver/perf/pcie.py."""
 
     @model_validator(mode="after")
     def _domain_covers_node(self) -> Accelerator:

@@ -4,7 +4,9 @@ Exactly one mode: --max-throughput, --concurrency N, --rate R, --static-batch N,
 --slo-ttft-ms X --slo-tpot-ms Y [--percentile P]. Omitted tp/dp/pp/ep are chosen to maximise throughput
 for the mode and reported. `--batch cases.csv` evaluates every row (columns: the flag names with
 underscores, plus `mode` and `mode_value`); a row that cannot be evaluated gives fits=false and an
-`error`, and the batch carries on.
+`error`, and the batch carries on. With `--json`, each result carries `ttft_ms_band`, `tpot_ms_band` and
+`output_tok_s_band`: the held-out p90 error of its (engine, family, mode) from catalogs/accuracy.yaml and
+the n behind it, or a labelled fallback (`solver.perf.accuracy.band_for`).
 """
 
 from __future__ import annotations
@@ -201,6 +203,9 @@ def estimate_cmd(
         "--osl-dist", help="Output length distribution, the same forms as --isl-dist.")] = None,
     max_throughput: Annotated[bool, typer.Option("--max-throughput", help="Offline, no latency limit.")] = False,
     concurrency: Annotated[float | None, typer.Option("--concurrency", help="Closed loop: requests in flight.")] = None,
+    closed_loop: Annotated[str, typer.Option(
+        "--closed-loop", help="With --concurrency: steady (arrivals spread over the cycle) or burst (every client "
+                              "sends at t = 0 and fixed lengths keep them in lockstep).")] = "steady",
     rate: Annotated[float | None, typer.Option("--rate", help="Poisson arrivals, requests/s.")] = None,
     static_batch: Annotated[float | None, typer.Option("--static-batch", help="One batch of N requests.")] = None,
     slo_ttft_ms: Annotated[float | None, typer.Option("--slo-ttft-ms", help="TTFT limit at the percentile.")] = None,
@@ -240,6 +245,10 @@ def estimate_cmd(
         rows = read_batch(batch)
         results = estimate_batch(rows, catalog)
         if as_json:
+            from solver.perf.accuracy import load_accuracy, with_bands
+
+            bands = load_accuracy()
+            results = [with_bands(r, catalog, bands) for r in results]
             typer.echo(json.dumps(results, indent=1))
         else:
             _print_table(results)
@@ -258,7 +267,7 @@ def estimate_cmd(
     row = {"model": model, "accelerator": accelerator, "gpus": gpus, "tp": tp, "dp": dp, "pp": pp, "ep": ep,
            "quant": quant, "kv_quant": kv_quant, "engine": engine, "isl": isl, "osl": osl, "mode": mode,
            "mode_value": value, "slo_ttft_ms": slo_ttft_ms, "slo_tpot_ms": slo_tpot_ms,
-           "percentile": percentile_number, "max_batch": max_batch}
+           "percentile": percentile_number, "max_batch": max_batch, "closed_loop": closed_loop}
     from solver.perf.estimate import estimate_many
 
     result = estimate_many([row], catalog, breakdown=True)[0]
@@ -268,7 +277,9 @@ def estimate_cmd(
     if mix is not None and result.get("fits") and result.get("replicas"):
         result["length_spread"] = _spread(result, mix, catalog)
     if as_json:
-        typer.echo(json.dumps(result, indent=1))
+        from solver.perf.accuracy import load_accuracy, with_bands
+
+        typer.echo(json.dumps(with_bands(result, catalog, load_accuracy()), indent=1))
     else:
         _print_table([result])
         if result.get("length_spread"):

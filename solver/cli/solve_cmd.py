@@ -44,6 +44,10 @@ def solve_command(
     plot: Annotated[Path | None, typer.Option("--plot", help="Write the replica schedule as a PNG chart.")] = None,
     timings: Annotated[bool, typer.Option("--timings", help="Include solve times in the JSON.")] = False,
     emit: Annotated[Path | None, typer.Option("--emit", help="Write the plan's deployment folder here.")] = None,
+    margin: Annotated[str | None, typer.Option(
+        "--margin", help="Safety margin on latency: auto (the held-out p90 error per engine and accelerator "
+                         "family) or a percentage P; SLOs hold with latency P % worse (overrides solver.margin)."
+    )] = None,
     catalog: CatalogFiles = None,
 ) -> None:
     """Find the cheapest deployment meeting every workload's SLOs (proven optimal when it says so)."""
@@ -53,8 +57,11 @@ def solve_command(
 
     check_run_options(time_limit=time_limit, workers=workers)
     check_outputs((csv_file, "--csv", (".csv",)), (plot, "--plot", PLOT_SUFFIXES))
+    margin_value = parse_margin(margin)
     cat = load_catalog(catalog or [])
     problem = load_problem(problem_file, cat)
+    if margin is not None:
+        problem = problem.model_copy(update={"solver": problem.solver.model_copy(update={"margin": margin_value})})
     if problem.solver.disaggregation:
         from solver.cli.disagg_cmd import print_disagg
 
@@ -68,7 +75,12 @@ def solve_command(
 
         print_disagg(solve_disagg(problem, cat, time_limit_s=time_limit, workers=workers), problem, cat, as_json)
         return
-    result = solve_explained(problem, cat, time_limit_s=time_limit, workers=workers)
+    if problem.solver.margin is not None:
+        from solver.optimize.margin import solve_with_margin
+
+        result = solve_with_margin(problem, cat, time_limit_s=time_limit, workers=workers)
+    else:
+        result = solve_explained(problem, cat, time_limit_s=time_limit, workers=workers)
     add_running_batch(result, problem, cat)
     if emit is not None:  # before printing: results reach stdout only when the command succeeds
         emit_result(cat, result_to_dict(result), emit)
@@ -112,6 +124,21 @@ def emit_result(cat, result_json: dict, out_dir: Path) -> None:
 def result_is_empty(result: SolveResult) -> bool:
     """A max-throughput plan that serves nothing (a valid answer: the budget or tiers allow nothing)."""
     return result.objective == "max_throughput" and not len(result.plan.schedule)
+
+
+def parse_margin(text: str | None) -> float | str | None:
+    """--margin: 'auto' or a percentage in [0, 500]; anything else is bad input (exit 1)."""
+    if text is None:
+        return None
+    if text.strip().lower() == "auto":
+        return "auto"
+    try:
+        value = float(text.strip().rstrip("%"))
+    except ValueError:
+        value = math.nan
+    if not (math.isfinite(value) and 0 <= value <= 500):
+        raise InputError([Issue("command line", "--margin", f"got {text!r}; allowed: auto or a percentage 0 to 500")])
+    return value
 
 
 def print_result(result: SolveResult, problem: Problem | None = None, empty: list[str] | None = None) -> None:
@@ -200,6 +227,8 @@ def print_result(result: SolveResult, problem: Problem | None = None, empty: lis
                        f"{r.tp}/{r.dp}/{r.pp}/{r.ep}", str(r.gpus), f"{r.capacity_rps_per_gpu:.3g}",
                        f"{r.standalone_usd_per_hour:,.2f}")
         console.print(lt)
+    if result.margin is not None:
+        console.print(Text(margin_line(result.margin)))
     naive = sum(w.get("naive_usd_per_hour", math.nan) for w in result.workloads)
     if math.isfinite(naive) and naive > 0 and result.objective == "min_cost":
         console.print(Text(naive_line(naive, result.usd_per_hour)), soft_wrap=True)
@@ -233,3 +262,22 @@ def naive_line(naive_usd_per_hour: float, optimum_usd_per_hour: float) -> str:
         return head + f"the optimum saves {saving:,.2f} USD/h ({saving / naive_usd_per_hour:.1%})"
     return head + (f"respecting those limits costs the optimum {optimum_usd_per_hour - naive_usd_per_hour:,.2f} "
                    "USD/h more")
+
+
+def margin_line(m: dict) -> str:
+    """The safety margin and its premium, one line (per-family margins after it when auto)."""
+    if m["margin"] != "auto":
+        what = f"{m['margin']:g} %"
+    else:
+        own = [a for a in m.get("auto_pct", []) if "pooled" not in a["from"]]
+        pooled = [a for a in m.get("auto_pct", []) if "pooled" in a["from"]]
+        parts = [f"{a['engine']}/{a['family']} TTFT +{a['ttft_pct']:g} %, TPOT +{a['tpot_pct']:g} %" for a in own]
+        if pooled:
+            parts.append(f"{len(pooled)} other engine/family pairs without enough measured cases: at least one "
+                         f"metric from the pooled band (e.g. {pooled[0]['engine']}/{pooled[0]['family']} TTFT "
+                         f"+{pooled[0]['ttft_pct']:g} %, TPOT +{pooled[0]['tpot_pct']:g} %)")
+        what = "auto (held-out p90 error per engine and family: " + "; ".join(parts) + ")"
+    pct = "-" if m["premium_pct"] is None else f"{m['premium_pct']:+.1f} %"
+    return (f"Safety margin {what}: SLOs hold with latency that much worse than predicted. Optimum with margin "
+            f"{m['usd_per_hour_with_margin']:,.2f} USD/h, without {m['usd_per_hour_without_margin']:,.2f} USD/h: "
+            f"premium {m['premium_usd_per_hour']:+,.2f} USD/h ({pct})")

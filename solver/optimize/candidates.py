@@ -24,6 +24,7 @@ import pandas as pd
 from solver.catalog.loader import Catalog
 from solver.catalog.schema import Model
 from solver.errors import Issue, ProblemError
+from solver.optimize.margin import apply_margin
 from solver.problem import Problem, Workload, percentile_value
 
 TP_OPTIONS = (1, 2, 4, 8)
@@ -204,12 +205,14 @@ def build_candidates(
         model = catalog.models[workload.model]
         key = (workload.model, workload.isl(), workload.osl(), workload.length_mix(), workload.slo.model_dump_json(),
                tuple(workload.quantizations or ()), tuple(workload.kv_quantizations or ()),
-               tuple(workload.engines or ()), tuple(accelerators), tuple(problem.solver.max_batch_options or ()))
+               tuple(workload.engines or ()), tuple(accelerators), tuple(problem.solver.max_batch_options or ()),
+               problem.solver.margin)
         if key in evaluated_cache:
             kept = evaluated_cache[key]
         else:
             configs = enumerate_configs(workload, model, catalog, accelerators, sizes,
                                         problem.solver.max_batch_options or [UNBOUNDED_BATCH])
+            configs = apply_margin(configs, problem.solver.margin, catalog)
             slo_free_key = key[:4] + key[5:]
             viable = evaluated_cache.setdefault("viable", {})
             if evaluated_cache.get("tightening") and slo_free_key in viable:

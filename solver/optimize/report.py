@@ -54,6 +54,8 @@ def result_to_dict(result: SolveResult, timings: bool = False) -> dict[str, Any]
     }
     if result.routing is not None:
         out["routing"] = [r.as_dict() for r in result.routing]
+    if result.margin is not None:
+        out["margin"] = result.margin
     if timings:
         out["solve_time_s"] = result.solve_time_s
         out["total_time_s"] = result.total_time_s

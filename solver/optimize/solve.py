@@ -56,6 +56,8 @@ class SolveResult:
     raw: RawSolution | None = None
     routing: list | None = None
     """Routing by size (`routing.RoutingReport` per routed workload); None when no workload routes."""
+    margin: dict | None = None
+    """With a safety margin (`solver.optimize.margin`): the margin and its premium over the margin-free optimum."""
 
     @property
     def usd_per_hour(self) -> float:

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from solver.catalog.schema import EfficiencyProfile
-from solver.errors import CatalogError, Issue
+from solver.errors import CatalogError
 from solver.perf.estimate import estimate_many
 
 METRICS = {
@@ -180,6 +180,8 @@ def fit_all(cases: list[dict], catalog) -> tuple[object, list[FitResult]]:
     fits = []
     cat = catalog
     for (engine_id, family), group in sorted(groups(cases, catalog).items()):
+        if catalog.engines[engine_id].settings is None:
+            continue
         fr = fit_group(group, cat, engine_id, family)
         cat = _with_profile(cat, engine_id, family, fr.params)
         fits.append(fr)
@@ -308,7 +310,7 @@ def _seed_catalog(catalog):
         if engine.settings is None and engine.profiles:
             continue  # a prior kept by hand with its own profiles (e.g. vllm-tpu): not calibrated
         if engine.settings is None:
-            raise CatalogError([Issue("engines", eng, "calibration needs the engine's settings")])
+            continue  # hand-kept profiles (no engine settings to seed from): kept as they are, not fitted
         profs = [EfficiencyProfile(families=f, **{k: PRIOR[k] for k in FIT_PARAMS}, collective_latency_us=5.0,
                                    **engine.settings.profile_fields(), kernel_framework=eng, fitted_to="prior")
                  for f in family_groups(catalog, eng)]
@@ -367,14 +369,19 @@ def main(argv: list[str] | None = None) -> None:
     import json
 
     from solver.catalog.loader import builtin_catalog_dir, load_catalog
+    from solver.perf.accuracy import CASE_FILES, load_cases
 
     ap = argparse.ArgumentParser(description="Fit engine profiles to calibration cases.")
-    ap.add_argument("--cases", type=Path, default=DEFAULT_CASES)
+    ap.add_argument("--cases", type=Path, action="append",
+                    help="cases CSV (repeatable; default: validation/cases.csv and validation/cases_public.csv)")
     ap.add_argument("--write", action="store_true", help="write the profiles into catalogs/engines.yaml")
     args = ap.parse_args(argv)
     catalog = load_catalog()
-    cases = read_cases(args.cases)
-    label = f"{args.cases.name}"
+    files = args.cases or list(CASE_FILES)
+    cases, skipped = load_cases(files)
+    label = " + ".join(Path(f).name for f in files)
+    if skipped:
+        print(json.dumps({"skipped_rows": len(skipped), "why": sorted({c["skip_reason"] for c in skipped})}))
     profiles, fits = build_profiles(cases, catalog, label)
     for f in fits:
         print(json.dumps({"engine": f.engine, "family": f.family, "cases": f.n_cases, **f.params,

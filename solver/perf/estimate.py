@@ -6,7 +6,8 @@ Modes (per DESIGN §5 metrics; all latencies are means unless named p50/p90/p99)
   were issued (unknown to the model).
 - rate R: Poisson arrivals at R req/s over all replicas (R/replicas each); above the saturation rate the
   system serves λ_sat and latencies are those at ρ = 0.99.
-- concurrency N: closed loop with N requests in flight (N/replicas per replica).
+- concurrency N: closed loop with N requests in flight (N/replicas per replica); `closed_loop="burst"`:
+  every client sends at t = 0 and fixed lengths keep them in lockstep (`solver.perf.closed_loop`).
 - static_batch N: one batch of N requests (N/replicas per replica); e2e is the whole batch's latency.
 - slo: the highest Poisson rate meeting slo_ttft_ms and slo_tpot_ms at the percentile.
 
@@ -29,6 +30,7 @@ from solver.catalog.schema import WEIGHT_QUANTS
 from solver.errors import CatalogError, EstimateError
 from solver.perf import memory as mem
 from solver.perf.breakdown import breakdown_columns, nest
+from solver.perf.closed_loop import CLOSED_LOOP_STARTS, burst_concurrency_x, burst_wait_s
 from solver.perf.kernels import KernelLibrary
 from solver.perf.prepare import Prepared
 from solver.perf.serving import Serving, closed_others
@@ -114,6 +116,9 @@ def expand(rows: list[dict], catalog) -> tuple[pd.DataFrame, list[str | None]]:
                 raise EstimateError(f"ep: {ep} exceeds the tp·dp = {tp * dp} GPUs of a stage it splits "
                                     "(GPUs per replica are tp·dp·pp; ep never adds GPUs)")
             kv = "" if _blank(r.get("kv_quant")) else str(r["kv_quant"]).strip().lower()
+            closed_loop = "steady" if _blank(r.get("closed_loop")) else str(r["closed_loop"]).strip().lower()
+            if closed_loop not in CLOSED_LOOP_STARTS:
+                raise EstimateError(f"closed_loop: unknown {closed_loop!r}; one of {', '.join(CLOSED_LOOP_STARTS)}")
             for q in _quant_options(catalog, model, acc, engine, r.get("quant")):
                 for t, d, p, e in _parallel_options(model, acc, gpus, tp, dp, pp, ep):
                     cand.append({"req": i, "model": model.id, "accelerator": acc.id, "engine": engine, "quant": q,
@@ -122,7 +127,8 @@ def expand(rows: list[dict], catalog) -> tuple[pd.DataFrame, list[str | None]]:
                                  "osl": float(r["osl"]), "mode": mode, "mode_value": _float(r.get("mode_value")),
                                  "slo_ttft_ms": _float(r.get("slo_ttft_ms")),
                                  "slo_tpot_ms": _float(r.get("slo_tpot_ms")),
-                                 "percentile": _percentile(r.get("percentile"))})
+                                 "percentile": _percentile(r.get("percentile")),
+                                 "closed_loop": closed_loop})
             errors.append(None)
         except (CatalogError, EstimateError) as exc:
             errors.append(str(exc).strip())
@@ -164,6 +170,11 @@ def _operating_load(base: Serving, svp: Serving, sub: pd.DataFrame, replicas, rs
         load.x = np.where(c, base.concurrency_x(clients), load.x)
         load.extra_wait_s = base.closed_extra_wait(clients)
         load.saturated |= c & (clients > base.b_max)
+        burst = c & (sub["closed_loop"].to_numpy() == "burst") if "closed_loop" in sub else np.zeros(n, bool)
+        if burst.any():
+            w = np.where(burst, burst_wait_s(base, clients), 0.0)
+            load.x = np.where(burst, burst_concurrency_x(base, clients, w), load.x)
+            load.extra_wait_s = load.extra_wait_s + w
     s = mode == "slo"
     if s.any():
         xs = svp.capacity(np.where(s, sub["slo_ttft_ms"].to_numpy(float) * 1e-3, np.nan),
@@ -366,7 +377,8 @@ def estimate(model: str, accelerator: str, gpus: int | None = None, *, isl: floa
              pp: int | None = None, ep: int | None = None, dp: int | None = None, quant: str | None = None,
              kv_quant: str | None = None,
              engine: str = "vllm", slo_ttft_ms: float | None = None, slo_tpot_ms: float | None = None,
-             percentile: float = 99.0, max_batch: int | None = None, catalog=None) -> dict:
+             percentile: float = 99.0, max_batch: int | None = None, closed_loop: str = "steady",
+             catalog=None) -> dict:
     """Predict one deployment under a load mode; see the module docstring. Raises EstimateError."""
     if catalog is None:
         from solver.catalog.loader import load_catalog
@@ -375,7 +387,7 @@ def estimate(model: str, accelerator: str, gpus: int | None = None, *, isl: floa
     row = {"model": model, "accelerator": accelerator, "gpus": gpus, "isl": isl, "osl": osl, "mode": mode,
            "mode_value": mode_value, "tp": tp, "dp": dp, "pp": pp, "ep": ep, "quant": quant, "kv_quant": kv_quant,
            "engine": engine, "slo_ttft_ms": slo_ttft_ms, "slo_tpot_ms": slo_tpot_ms, "percentile": percentile,
-           "max_batch": max_batch}
+           "max_batch": max_batch, "closed_loop": closed_loop}
     res = estimate_many([row], catalog, breakdown=True)[0]
     if res.get("error"):
         raise EstimateError(res["error"])

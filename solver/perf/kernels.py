@@ -27,6 +27,7 @@ import yaml
 from solver.catalog.loader import builtin_catalog_dir
 from solver.catalog.schema import Accelerator
 from solver.errors import CatalogError, Issue
+from solver.perf.pcie import pcie_allreduce
 
 FRAMEWORK_ORDER = ("trtllm", "vllm", "sglang")
 
@@ -162,8 +163,12 @@ class KernelLibrary:
         n_key = min(sizes, key=lambda s: (abs(np.log2(max(n, 2)) - np.log2(s)), s))
         row = fw_table[n_key] if n_key in fw_table else fw_table[str(n_key)]
         busbw = row["busbw_gb_s"] * 1e9
+        scale = 1.0
         if not measured and acc.intra_node_bandwidth_gb_s:
-            busbw *= acc.intra_node_bandwidth_gb_s / entry["intra_node_bw_gb_s"]
+            scale = acc.intra_node_bandwidth_gb_s / entry["intra_node_bw_gb_s"]
+            busbw *= scale
+        if kind == "allreduce" and acc.scale_up_link == "pcie":
+            return Link(*pcie_allreduce(fw_table, n_key, scale))
         return Link(row["alpha_us"] * 1e-6, busbw)
 
     def p2p_latency_s(self, acc: Accelerator) -> float:
