@@ -10,8 +10,8 @@ set -euo pipefail
 WORKLOAD=${1:?usage: ./verify.sh WORKLOAD [BASE_URL]}
 case "$WORKLOAD" in
   chat)
-    MODEL=meta-llama/Llama-3.3-70B-Instruct; ISL=1200; OSL=350
-    PLAN_RATE=12; PLAN_REPLICAS=7; PERCENTILE=95
+    MODEL=nvidia/Llama-3.3-70B-Instruct-FP8; ISL=1200; OSL=350
+    PLAN_RATE=12; PLAN_REPLICAS=4; PERCENTILE=95
     SLO_TTFT=1500; SLO_TPOT=40; SLO_E2EL=
     DEFAULT_URL=http://chat:8000 ;;
   *) echo "unknown workload $WORKLOAD; known: chat" >&2; exit 2 ;;

@@ -11,7 +11,7 @@ WORKLOAD=${1:?usage: ./verify.sh WORKLOAD [BASE_URL]}
 case "$WORKLOAD" in
   batch-qa)
     MODEL=Qwen/Qwen3-30B-A3B; ISL=1500; OSL=400
-    PLAN_RATE=736.609; PLAN_REPLICAS=26; PERCENTILE=90
+    PLAN_RATE=427.729; PLAN_REPLICAS=5; PERCENTILE=90
     SLO_TTFT=5000; SLO_TPOT=100; SLO_E2EL=
     DEFAULT_URL=http://batch-qa:8000 ;;
   *) echo "unknown workload $WORKLOAD; known: batch-qa" >&2; exit 2 ;;

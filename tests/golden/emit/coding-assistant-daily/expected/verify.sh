@@ -11,7 +11,7 @@ WORKLOAD=${1:?usage: ./verify.sh WORKLOAD [BASE_URL]}
 case "$WORKLOAD" in
   code)
     MODEL=Qwen/Qwen2.5-32B-Instruct; ISL=2000; OSL=200
-    PLAN_RATE=24; PLAN_REPLICAS=5; PERCENTILE=95
+    PLAN_RATE=24; PLAN_REPLICAS=9; PERCENTILE=95
     SLO_TTFT=1000; SLO_TPOT=40; SLO_E2EL=
     DEFAULT_URL=http://code:8000 ;;
   *) echo "unknown workload $WORKLOAD; known: code" >&2; exit 2 ;;

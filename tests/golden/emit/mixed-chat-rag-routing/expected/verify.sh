@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Check a deployed workload against the plan's SLOs with vLLM's serving benchmark (pip install vllm).
-# Usage: ./verify.sh WORKLOAD [BASE_URL]     workloads: assistant.300-300tok assistant.8000-8000tok
+# Usage: ./verify.sh WORKLOAD [BASE_URL]     workloads: assistant
 # Sends the plan's peak request rate (RATE=... overrides) with the plan's mean input/output lengths to
 # BASE_URL (default: the workload's Kubernetes Service, reachable inside the cluster; from outside run
 # `kubectl port-forward svc/<workload> 8000:8000` and pass http://localhost:8000). The deployment must
@@ -9,17 +9,12 @@ set -euo pipefail
 
 WORKLOAD=${1:?usage: ./verify.sh WORKLOAD [BASE_URL]}
 case "$WORKLOAD" in
-  assistant.300-300tok)
-    MODEL=meta-llama/Llama-3.1-8B; ISL=300; OSL=250
-    PLAN_RATE=210; PLAN_REPLICAS=3; PERCENTILE=99
+  assistant)
+    MODEL=meta-llama/Llama-3.1-8B; ISL=2610; OSL=250
+    PLAN_RATE=300; PLAN_REPLICAS=23; PERCENTILE=99
     SLO_TTFT=10000; SLO_TPOT=40; SLO_E2EL=
-    DEFAULT_URL=http://assistant-300-300tok:8000 ;;
-  assistant.8000-8000tok)
-    MODEL=meta-llama/Llama-3.1-8B; ISL=8000; OSL=250
-    PLAN_RATE=90; PLAN_REPLICAS=16; PERCENTILE=99
-    SLO_TTFT=10000; SLO_TPOT=40; SLO_E2EL=
-    DEFAULT_URL=http://assistant-8000-8000tok:8000 ;;
-  *) echo "unknown workload $WORKLOAD; known: assistant.300-300tok assistant.8000-8000tok" >&2; exit 2 ;;
+    DEFAULT_URL=http://assistant:8000 ;;
+  *) echo "unknown workload $WORKLOAD; known: assistant" >&2; exit 2 ;;
 esac
 URL=${2:-$DEFAULT_URL}
 RATE=${RATE:-$PLAN_RATE}

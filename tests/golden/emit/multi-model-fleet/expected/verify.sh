@@ -21,7 +21,7 @@ case "$WORKLOAD" in
     DEFAULT_URL=http://summariser:8000 ;;
   agent)
     MODEL=openai/gpt-oss-120b; ISL=2000; OSL=800
-    PLAN_RATE=3; PLAN_REPLICAS=1; PERCENTILE=95
+    PLAN_RATE=3; PLAN_REPLICAS=2; PERCENTILE=95
     SLO_TTFT=2000; SLO_TPOT=40; SLO_E2EL=
     DEFAULT_URL=http://agent:8000 ;;
   *) echo "unknown workload $WORKLOAD; known: assistant summariser agent" >&2; exit 2 ;;

@@ -10,7 +10,7 @@ set -euo pipefail
 WORKLOAD=${1:?usage: ./verify.sh WORKLOAD [BASE_URL]}
 case "$WORKLOAD" in
   platform)
-    MODEL=meta-llama/Llama-3.3-70B-Instruct; ISL=1500; OSL=400
+    MODEL=nvidia/Llama-3.3-70B-Instruct-FP8; ISL=1500; OSL=400
     PLAN_RATE=15; PLAN_REPLICAS=5; PERCENTILE=99
     SLO_TTFT=2000; SLO_TPOT=50; SLO_E2EL=
     DEFAULT_URL=http://platform:8000 ;;

@@ -11,7 +11,7 @@ WORKLOAD=${1:?usage: ./verify.sh WORKLOAD [BASE_URL]}
 case "$WORKLOAD" in
   reasoning)
     MODEL=Qwen/Qwen3-235B-A22B; ISL=1500; OSL=3000
-    PLAN_RATE=4; PLAN_REPLICAS=4; PERCENTILE=90
+    PLAN_RATE=4; PLAN_REPLICAS=1; PERCENTILE=90
     SLO_TTFT=3000; SLO_TPOT=40; SLO_E2EL=
     DEFAULT_URL=http://reasoning:8000 ;;
   *) echo "unknown workload $WORKLOAD; known: reasoning" >&2; exit 2 ;;

@@ -11,7 +11,7 @@ WORKLOAD=${1:?usage: ./verify.sh WORKLOAD [BASE_URL]}
 case "$WORKLOAD" in
   rag)
     MODEL=meta-llama/Llama-3.1-70B; ISL=16800; OSL=300
-    PLAN_RATE=3; PLAN_REPLICAS=7; PERCENTILE=90
+    PLAN_RATE=3; PLAN_REPLICAS=5; PERCENTILE=90
     SLO_TTFT=6000; SLO_TPOT=60; SLO_E2EL=
     DEFAULT_URL=http://rag:8000 ;;
   *) echo "unknown workload $WORKLOAD; known: rag" >&2; exit 2 ;;
