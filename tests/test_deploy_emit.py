@@ -160,7 +160,8 @@ def test_kubernetes_objects_validate(problem: str) -> None:
 
 
 def test_validation_rejects_a_broken_object() -> None:
-    _, doc = _docs(GOLDEN / "coding-assistant-daily" / "expected", "kubernetes/code-1.yaml")[0]
+    doc = next(d for _, d in _docs(GOLDEN / "coding-assistant-daily" / "expected", "kubernetes/code-*.yaml")
+               if d["kind"] == "Deployment")
     broken = copy.deepcopy(doc)
     broken["spec"]["template"]["spec"]["containers"][0]["resources"]["limit"] = {}
     with pytest.raises(kubernetes_validate.ValidationError):
