@@ -78,7 +78,7 @@ def solve_model(
         # Among plans serving the most, the cheapest: fix the served tokens, minimise cost.
         b.model.add(throughput_objective(b) >= int(round(solver.objective_value)))
         b.model.minimize(b.cost)
-        solver = _solver(remaining, 1, seed)
+        solver = _solver(max(remaining, CANONICAL_BUDGET_S), workers, seed)
         if interruptible_solve(solver, b.model) not in (cp_model.OPTIMAL, cp_model.FEASIBLE):
             return raw
         remaining = time_limit_s - (time.perf_counter() - start)
