@@ -272,6 +272,41 @@ _OUT = ("prefill_capacity_rps", "decode_capacity_rps", "ttft_ms", "tpot_ms", "e2
         "prefill_utilisation", "decode_utilisation")
 
 
+def _best_split(dec, room, prefill_queue, tail, slo_tpot, D, g_p, g_d, n: int):
+    """(x, ρ) of each pair: the split of the queueing room between the decode slot queue and the prefill
+    queue (one of DECODE_QUEUE_SHARES) that uses the fewest GPU-seconds per request, g_P/λ_P + g_D/λ_D
+    (worker counts are free, so this is the deployment's GPU cost)."""
+
+    def split(share):
+        """(x, τ, ρ) when the decode slot queue may take `share` of the queueing room."""
+        def decode_ok(x):
+            tau = dec.step(x).total_s
+            r = room(tau)
+            _, w_p = dec.slot_wait(x, tau, tail)
+            return (tau <= slo_tpot) & (tau <= r) & (w_p <= share * (r - tau))
+
+        x = _bisect(decode_ok, dec.x_max)
+        tau = dec.step(np.where(x > 0, x, ALONE)).total_s
+        _, slot_p = dec.slot_wait(np.where(x > 0, x, ALONE), tau, tail)
+        budget = room(tau) - tau - slot_p
+        rho = _bisect(lambda r: prefill_queue(r)[1] <= budget, np.full(n, RHO_CAP))
+        return x, tau, rho
+
+    best = None
+    for share in DECODE_QUEUE_SHARES:
+        x_s, tau_s, rho_s = split(share)
+        ok_s = (x_s > 0) & (rho_s > 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            gpu_s = np.where(ok_s, g_p * D / np.maximum(rho_s, 1e-300) + g_d * tau_s / np.maximum(x_s, 1e-300),
+                             np.inf)
+        if best is None:
+            best = [x_s, rho_s, gpu_s]
+            continue
+        better = gpu_s < best[2]
+        best = [np.where(better, a, b) for a, b in zip((x_s, rho_s, gpu_s), best, strict=True)]
+    return best[0], best[1]
+
+
 def _pair_reasons(pf, dc, i, j, link, catalog, dcat: DisaggCatalog) -> np.ndarray:
     """Why a pair cannot run as one deployment ('' when it can): same model, engine and KV dtype, an
     engine that serves this pair disaggregated, and NVLink only inside one accelerator's scale-up domain."""
@@ -309,6 +344,54 @@ def _one_pair_reason(p, d, link, catalog, dcat: DisaggCatalog) -> str:
     return dcat.pair_reason(engine, pa, da)
 
 
+def _best_split(dec, room, prefill_queue, tail, slo_tpot, D, g_p, g_d, n: int):
+    """(x, ρ) of each pair: the split of the queueing room between the decode slot queue and the prefill
+    queue (one of DECODE_QUEUE_SHARES) that uses the fewest GPU-seconds per request, g_P/λ_P + g_D/λ_D
+    (worker counts are free, so this is the deployment's GPU cost)."""
+
+    def split(share):
+        """(x, τ, ρ) when the decode slot queue may take `share` of the queueing room."""
+        def decode_ok(x):
+            tau = dec.step(x).total_s
+            r = room(tau)
+            _, w_p = dec.slot_wait(x, tau, tail)
+            return (tau <= slo_tpot) & (tau <= r) & (w_p <= share * (r - tau))
+
+        x = _bisect(decode_ok, dec.x_max)
+        tau = dec.step(np.where(x > 0, x, ALONE)).total_s
+        _, slot_p = dec.slot_wait(np.where(x > 0, x, ALONE), tau, tail)
+        budget = room(tau) - tau - slot_p
+        rho = _bisect(lambda r: prefill_queue(r)[1] <= budget, np.full(n, RHO_CAP))
+        return x, tau, rho
+
+    best = None
+    for share in DECODE_QUEUE_SHARES:
+        x_s, tau_s, rho_s = split(share)
+        ok_s = (x_s > 0) & (rho_s > 0)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            gpu_s = np.where(ok_s, g_p * D / np.maximum(rho_s, 1e-300) + g_d * tau_s / np.maximum(x_s, 1e-300),
+                             np.inf)
+        if best is None:
+            best = [x_s, rho_s, gpu_s]
+            continue
+        better = gpu_s < best[2]
+        best = [np.where(better, a, b) for a, b in zip((x_s, rho_s, gpu_s), best, strict=True)]
+    return best[0], best[1]
+
+
+def _no_load_reasons(failed, pct, tpot_floor, slo_tpot, *, min_ttft, floor_s, alone, transfer) -> np.ndarray:
+    """Why each failed pair serves no load: its TPOT at batch 1, else its TTFT with no queue ('' elsewhere)."""
+    reasons = np.full(len(failed), "", dtype=object)
+    for n in np.flatnonzero(failed):
+        name = f"p{pct[n]:g}"
+        if tpot_floor[n] > slo_tpot[n]:
+            reasons[n] = f"slo: {name} TPOT {tpot_floor[n] * 1e3:.1f} ms > {slo_tpot[n] * 1e3:g} ms at batch 1"
+        else:
+            reasons[n] = (f"slo: {name} TTFT {floor_s[n] * 1e3:.1f} ms (prefill {alone[n] * 1e3:.1f} + KV transfer "
+                          f"{transfer[n] * 1e3:.1f} + first decode step) > {min_ttft[n] * 1e3:g} ms with no queue")
+    return reasons
+
+
 def _evaluate_live(pf_df, pside: _Prefill, dside: _Decode, i, j, link, catalog, kernels, dcat: DisaggCatalog):
     """Capacities and latencies of pairs whose pools are both usable (module docstring)."""
     ip = np.searchsorted(pside.prep.idx, i)
@@ -338,36 +421,7 @@ def _evaluate_live(pf_df, pside: _Prefill, dside: _Decode, i, j, link, catalog, 
         w = rho * D / (2.0 * (1.0 - rho))
         return w, _wait_quantile(w, rho, tail)
 
-    def split(share):
-        """(x, ρ) when the decode slot queue may take `share` of the queueing room."""
-        def decode_ok(x):
-            tau = dec.step(x).total_s
-            r = room(tau)
-            _, w_p = dec.slot_wait(x, tau, tail)
-            return (tau <= slo_tpot) & (tau <= r) & (w_p <= share * (r - tau))
-
-        x = _bisect(decode_ok, dec.x_max)
-        tau = dec.step(np.where(x > 0, x, ALONE)).total_s
-        _, slot_p = dec.slot_wait(np.where(x > 0, x, ALONE), tau, tail)
-        budget = room(tau) - tau - slot_p
-        rho = _bisect(lambda r: prefill_queue(r)[1] <= budget, np.full(len(i), RHO_CAP))
-        return x, tau, rho
-
-    # The split of the queueing room between the two pools is chosen per pair to use the fewest GPU-seconds
-    # per request, g_P/λ_P + g_D/λ_D (worker counts are free, so this is the deployment's GPU cost).
-    best = None
-    for share in DECODE_QUEUE_SHARES:
-        x_s, tau_s, rho_s = split(share)
-        ok_s = (x_s > 0) & (rho_s > 0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            gpu_s = np.where(ok_s, g_p * D / np.maximum(rho_s, 1e-300) + g_d * tau_s / np.maximum(x_s, 1e-300),
-                             np.inf)
-        if best is None:
-            best = [x_s, rho_s, gpu_s]
-            continue
-        better = gpu_s < best[2]
-        best = [np.where(better, a, b) for a, b in zip((x_s, rho_s, gpu_s), best, strict=True)]
-    x, rho = best[0], best[1]
+    x, rho = _best_split(dec, room, prefill_queue, tail, slo_tpot, D, g_p, g_d, len(i))
     x_op = np.where(x > 0, x, ALONE)
     step_d = dec.step(x_op)
     tau_d = step_d.total_s
@@ -379,17 +433,9 @@ def _evaluate_live(pf_df, pside: _Prefill, dside: _Decode, i, j, link, catalog, 
              "prefill_queueing_ms": w_mean, "kv_transfer_ms": transfer, "first_decode_step_ms": tau_d,
              "decode_slot_wait_ms": slot_mean}
     ttft_mean = sum(parts.values())
-    reasons = np.full(len(i), "", dtype=object)
-    pct_name = np.array([f"p{v:g}" for v in pct], dtype=object)
     tpot_floor = dec.step(np.full(len(i), ALONE)).total_s
-    for n in np.flatnonzero((x <= 0) | (rho <= 0)):
-        if tpot_floor[n] > slo_tpot[n]:
-            reasons[n] = f"slo: {pct_name[n]} TPOT {tpot_floor[n] * 1e3:.1f} ms > {slo_tpot[n] * 1e3:g} ms at batch 1"
-        else:
-            floor = over[n] + alone[n] + transfer[n] + tpot_floor[n]
-            reasons[n] = (f"slo: {pct_name[n]} TTFT {floor * 1e3:.1f} ms (prefill {alone[n] * 1e3:.1f} + KV transfer "
-                          f"{transfer[n] * 1e3:.1f} + first decode step) > {min(slo_ttft[n], slo_e2e[n]) * 1e3:g} ms "
-                          "with no queue")
+    reasons = _no_load_reasons((x <= 0) | (rho <= 0), pct, tpot_floor, slo_tpot, min_ttft=np.minimum(slo_ttft, slo_e2e),
+                            floor_s=over + alone + transfer + tpot_floor, alone=alone, transfer=transfer)
     ok = reasons == ""
     n_dec = x_op * dec.O1
     vals = {
@@ -399,8 +445,8 @@ def _evaluate_live(pf_df, pside: _Prefill, dside: _Decode, i, j, link, catalog, 
         "prefill_queue_ms": w_p * 1e3, "decode_slot_wait_ms": slot_p * 1e3, "ttft_mean_ms": ttft_mean * 1e3,
         **{f"ttft_mean.{k}": v * 1e3 for k, v in parts.items()},
         "decode_batch": n_dec,
-        "memory_gb_per_gpu_prefill": pside.plan.take(ip).gb_per_gpu_at(1.0, pside.prep.rows.ep[ip]),
-        "memory_gb_per_gpu_decode": dside.plan.take(jd).gb_per_gpu_at(n_dec, dside.prep.rows.ep[jd]),
+        "memory_gb_per_gpu_prefill": pside.plan.take(ip).gb_per_gpu_at(1.0, pside.prep.rows.dp[ip]),
+        "memory_gb_per_gpu_decode": dside.plan.take(jd).gb_per_gpu_at(n_dec, dside.prep.rows.dp[jd]),
         "prefill_utilisation": np.where(ok, rho, 0.0), "decode_utilisation": np.where(ok, (x / tau_d) / dec.lam_sat,
                                                                                       0.0),
     }
