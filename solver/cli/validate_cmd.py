@@ -68,7 +68,8 @@ def validate_cmd(
                         "validation/cases_public.csv).")] = None,
     csv_out: Annotated[Path | None, typer.Option("--csv", help="Write per-row results to this CSV.")] = None,
     loso: Annotated[bool, typer.Option(
-        "--loso/--no-loso", help="Leave-one-source-out cross-validation, the headline (slow: refits).")] = True,
+        "--loso/--no-loso", help="Also run leave-one-source-out cross-validation, the headline figures "
+                                 "(slow: refits every source, minutes).")] = False,
     write_accuracy_file: Annotated[bool, typer.Option(
         "--write-accuracy", help="Write the held-out error bands to catalogs/accuracy.yaml.")] = False,
     as_json: Annotated[bool, typer.Option("--json", help="Print the summary as JSON.")] = False,
@@ -80,7 +81,7 @@ def validate_cmd(
         if not f.exists():
             raise EstimateError(f"{f}: no such file")
     if write_accuracy_file and not loso:
-        raise EstimateError("validate: --write-accuracy needs the leave-one-source-out run (drop --no-loso)")
+        raise EstimateError("validate: --write-accuracy needs the leave-one-source-out run (add --loso)")
     catalog = load_catalog(catalog_files or [])
     usable, skipped = load_cases(files)
     cmp = in_sample(usable, catalog)
