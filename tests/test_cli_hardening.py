@@ -516,7 +516,7 @@ def test_validate_loso_prints_pooled_figures(cli, tmp_path):
         writer.writerows(keep)
     out = cli("validate", "--loso", "--cases", cases)
     assert out.exit_code == 0, out.stderr
-    assert "leave-one-source-out, pooled per metric" in out.stdout
+    assert "HEADLINE: leave-one-source-out, per metric" in out.stdout
 
 
 def test_catalog_kv_bytes_count_sliding_windows(cli):
