@@ -19,8 +19,14 @@ LOCAL_PATH = re.compile(r"(?:^|[\s(\"'`=,;\[])((?:~|\.\.)?(?:/[\w.+-]+){2,}/?)")
 a host, so URLs (https://host/a/b) and repository-relative paths (catalogs/v8/aws/vms.csv) do not match."""
 
 
+SYSTEM_PATHS = ("/dev/", "~/.cache/", "/bin/", "/v1/")
+"""Device files and shells the emitted manifests use (/dev/shm, /bin/sh), the OpenAI API route (/v1/...) and
+the user cache folder: paths every
+machine has, not sources."""
+
+
 def local_paths(text: str) -> list[str]:
-    return [m.group(1) for m in LOCAL_PATH.finditer(text)]
+    return [m.group(1) for m in LOCAL_PATH.finditer(text) if not m.group(1).startswith(SYSTEM_PATHS)]
 
 
 @pytest.mark.parametrize("text, found", [

@@ -11,7 +11,7 @@ import math
 import pandas as pd
 
 from solver.optimize.data import ModelInput
-from solver.optimize.model import replicas_needed
+from solver.optimize.model import busy_unit_usd, replicas_needed
 from solver.optimize.plan import Plan
 from solver.scaling import REL_TOL, meets_demand
 
@@ -143,7 +143,11 @@ def check_plan(data: ModelInput, plan: Plan, reported_total_usd: float | None = 
     total = recompute_cost(data, plan)
     if data.budget_usd_per_hour is not None and total > data.budget_usd_per_hour * data.horizon_hours * (1 + 1e-9):
         problems.append(f"cost {total:.2f} USD > budget {data.budget_usd_per_hour * data.horizon_hours:.2f} USD")
-    if reported_total_usd is not None and not math.isclose(total, reported_total_usd, rel_tol=1e-6, abs_tol=1e-3):
+    # Owned power is paid in busy units of 1/BUSY_UNITS replica: allow one unit per owned row and slot.
+    unit_slack = sum(busy_unit_usd(data.offers[r.offer].busy_gpu_usd_per_hour, int(r.gpus_per_replica), r.hours)
+                     for r in s.itertuples() if data.offers[r.offer].busy_gpu_usd_per_hour > 0)
+    if reported_total_usd is not None and not math.isclose(total, reported_total_usd, rel_tol=1e-6,
+                                                           abs_tol=1e-3 + unit_slack):
         problems.append(f"reported cost {reported_total_usd:.6f} USD differs from recomputed {total:.6f} USD")
     return problems
 
