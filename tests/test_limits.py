@@ -275,12 +275,16 @@ def test_time_limit_is_labelled_in_the_table(cli, tiny, tmp_path):
             assert "bound" in status and "gap" in status
 
 
-def test_no_plan_within_the_time_limit_exits_3(cli, tiny, tmp_path):
-    result = cli("solve", hard_problem(tmp_path), "--time-limit", "0.000001")
-    assert result.exit_code == 3
-    assert result.stdout == ""
-    assert "no feasible plan found within the 1e-06 s time limit" in result.stderr
-    assert "raise --time-limit" in result.stderr
+def test_a_time_limit_shorter_than_preparing_still_gives_a_plan_or_exits_3(cli, tiny, tmp_path):
+    """The limit counts the whole run; CP-SAT still gets MIN_SOLVER_S, and the greedy plan stands when it
+    finds nothing. Without any plan the exit is 3 with the advice to raise the limit."""
+    result = cli("solve", hard_problem(tmp_path), "--time-limit", "0.000001", "--json")
+    if result.exit_code == 3:
+        assert "no feasible plan found within the 1e-06 s time limit" in result.stderr
+        assert "raise --time-limit" in result.stderr
+    else:
+        assert result.exit_code == 0, result.stderr
+        assert json.loads(result.stdout)["status"] in ("optimal", "feasible")
 
 
 @pytest.mark.parametrize("value", ["0", "-1", "nan", "abc"])
