@@ -18,13 +18,16 @@ points; the longest point is the context a replica provisions.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import numpy as np
+
 import csv
 import math
 from functools import lru_cache
 from pathlib import Path
 from statistics import NormalDist
-
-import numpy as np
 
 MAX_POINTS = 16
 BIN_EDGES = (0.0, 0.2, 0.4, 0.6, 0.8, 0.9, 0.95, 0.99, 0.999, 1.0)
@@ -74,6 +77,8 @@ def quantile_points(quantiles: list[tuple[float, float]]) -> tuple[tuple[float, 
 
 def sample_points(values: np.ndarray) -> tuple[tuple[float, float], ...]:
     """A sample of lengths cut at the BIN_EDGES quantiles, each bin its mean (the mean is exact)."""
+    import numpy as np
+
     v = np.sort(np.asarray(values, float))
     n = len(v)
     cuts = sorted({int(round(e * n)) for e in BIN_EDGES})
@@ -89,6 +94,8 @@ def read_lengths_csv(path: str) -> tuple[np.ndarray, np.ndarray]:
     """(input tokens, output tokens) per request of a histogram CSV (format in the module docstring).
 
     Raises ValueError with the line number of the first malformed row."""
+    import numpy as np
+
     p = Path(path)
     if not p.is_file():
         raise ValueError(f"{path}: no such file")
@@ -115,6 +122,8 @@ def read_lengths_csv(path: str) -> tuple[np.ndarray, np.ndarray]:
 
 def moments(points: tuple[tuple[float, float], ...]) -> tuple[float, float]:
     """(E[X], E[X²]) of weighted points."""
+    import numpy as np
+
     t = np.array([p[0] for p in points], float)
     w = np.array([p[1] for p in points], float)
     w = w / w.sum()

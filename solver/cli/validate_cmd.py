@@ -22,17 +22,6 @@ from solver.catalog.loader import builtin_cases_path, load_catalog
 from solver.cli import app
 from solver.cli.common import CatalogFiles, stdout_console
 from solver.errors import EstimateError
-from solver.perf.accuracy import (
-    CASE_FILES,
-    accuracy_document,
-    band_table,
-    class_table,
-    in_sample,
-    leave_one_source_out,
-    load_cases,
-    write_accuracy,
-)
-from solver.perf.calibrate import summarise
 
 
 def _stats_table(title: str, stats: dict) -> Table:
@@ -76,6 +65,18 @@ def validate_cmd(
     catalog_files: CatalogFiles = None,
 ) -> None:
     """Compare predictions with published measurements (median / p90 absolute percentage error)."""
+    from solver.perf.accuracy import (
+        CASE_FILES,
+        accuracy_document,
+        band_table,
+        class_table,
+        in_sample,
+        leave_one_source_out,
+        load_cases,
+        write_accuracy,
+    )
+    from solver.perf.calibrate import summarise
+
     files = list(cases or [f if f.is_file() else builtin_cases_path().with_name(f.name) for f in CASE_FILES])
     for f in files:
         if not f.exists():
