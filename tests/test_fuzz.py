@@ -268,7 +268,7 @@ def assert_clean_outcome(result, path: Path) -> None:
 SOLVE = ("--json", "--time-limit", "2", "--workers", "1")
 
 
-@fuzz(450)
+@fuzz(250)
 @given(doc=mutated_problem())
 def test_fuzz_problem_file(cli, tiny, tmp_path_factory, doc):
     path = tmp_path_factory.getbasetemp() / "fuzz_problem.yaml"
@@ -276,7 +276,7 @@ def test_fuzz_problem_file(cli, tiny, tmp_path_factory, doc):
     assert_clean_outcome(cli("solve", path, *SOLVE), path)
 
 
-@fuzz(350)
+@fuzz(200)
 @given(doc=mutated_catalog())
 def test_fuzz_catalog_file(cli, tiny, tmp_path_factory, doc):
     base = tmp_path_factory.getbasetemp()
@@ -289,7 +289,7 @@ def test_fuzz_catalog_file(cli, tiny, tmp_path_factory, doc):
     assert_clean_outcome(result, path if result.stderr.startswith(str(path)) else problem)
 
 
-@fuzz(300)
+@fuzz(150)
 @given(data=damaged_text())
 def test_fuzz_damaged_text(cli, tiny, tmp_path_factory, data):
     path = tmp_path_factory.getbasetemp() / "fuzz_damaged.yaml"
@@ -314,7 +314,7 @@ def test_base_files_are_valid_and_solve(cli, tiny, tmp_path):
     assert result.exit_code == 0, result.stderr
 
 
-@fuzz(500)
+@fuzz(300)
 @given(spec=st.one_of(
     st.text(alphabet="0123456789.:,-+eEinfa ", max_size=24),
     st.builds(lambda a, b, c: f"{a}:{b}:{c}", *[st.floats(allow_nan=True, allow_infinity=True)] * 3),
