@@ -215,10 +215,10 @@ def test_latency_never_falls_as_the_rate_rises(rows):
 @pytest.mark.parametrize("model, acc, engine, quant, tp, pp, ep", [
     ("llama-3.1-70b", "h100-sxm", "trtllm", "fp8", 4, 1, 1),
     ("mixtral-8x7b", "h100-sxm", "vllm", "bf16", 2, 1, 1),
-    ("qwen3-235b-a22b", "b200", "trtllm", "fp4", 2, 1, 4),
+    ("qwen3-235b-a22b", "b200", "trtllm", "fp4", 8, 1, 4),
     ("deepseek-v3", "h200-sxm", "sglang", "fp8", 8, 1, 1),
     ("llama-4-maverick", "h200-sxm", "trtllm", "fp8", 4, 2, 1),
-    ("gpt-oss-120b", "mi300x", "vllm", "mxfp4", 1, 1, 2),
+    ("gpt-oss-120b", "mi300x", "vllm", "mxfp4", 2, 1, 2),
 ])
 def test_estimate_rate_sweep_latency_is_monotone(model, acc, engine, quant, tp, pp, ep):
     """`estimate` in rate mode: TTFT p50/p99, TPOT and e2e never fall as the offered rate rises below saturation."""
