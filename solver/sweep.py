@@ -22,8 +22,7 @@ import pandas as pd
 from solver.catalog.loader import Catalog
 from solver.errors import InfeasibleError, Issue, NoSolutionError, ProblemError
 from solver.frontier import cost_curve_table, frontier_table
-from solver.optimize.solve import SolveResult, plan_hint
-from solver.plan_notes import solve_explained
+from solver.optimize.solve import SolveResult, plan_hint, solve
 from solver.problem import MAX_GRID_POINTS, Problem
 
 DIMENSIONS = ("tpot_ms", "ttft_ms", "e2e_ms", "rate")
@@ -103,8 +102,7 @@ def hinted_solves(problems: Iterable[tuple[Problem, Catalog]], *, time_limit_s: 
     for problem, catalog in problems:
         mine = cache if cache_for is None else cache_for(problem)
         try:
-            result = solve_explained(problem, catalog, time_limit_s=time_limit_s, workers=workers, hint=hint,
-                                     cache=mine)
+            result = solve(problem, catalog, time_limit_s=time_limit_s, workers=workers, hint=hint, cache=mine)
         except catch as exc:
             yield exc
             continue

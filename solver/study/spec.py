@@ -58,7 +58,7 @@ class Axis(Strict):
     @classmethod
     def _values(cls, value: list[Any] | str) -> list[Any] | str:
         if isinstance(value, str):
-            from solver.sweep import parse_grid
+            from solver.problem import parse_grid
 
             try:
                 parse_grid(value, "values")
@@ -74,7 +74,7 @@ class Axis(Strict):
 
     def value_list(self) -> list[Any]:
         if isinstance(self.values, str):
-            from solver.sweep import parse_grid
+            from solver.problem import parse_grid
 
             return parse_grid(self.values, self.label) or []
         return list(self.values)
