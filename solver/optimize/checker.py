@@ -10,7 +10,7 @@ import math
 
 import pandas as pd
 
-from solver.optimize.data import ModelInput
+from solver.optimize.data import HELD_TIERS, ModelInput
 from solver.optimize.model import busy_unit_usd, replicas_needed
 from solver.optimize.plan import Plan
 from solver.scaling import REL_TOL, meets_demand
@@ -157,16 +157,17 @@ def _extra_replicas_cost_instances(data: ModelInput, plan: Plan, slot, t: int, e
     inst = plan.instances
     s = plan.schedule
     for row in slot.itertuples():
-        for _ in range(min(extra, int(row.replicas))):
-            g = row.offer
-            here = s[(s["offer"] == g) & (s["slot"] == t)]
-            sizes = [int(r.gpus_per_replica) for r in here.itertuples() for _ in range(int(r.replicas))]
-            sizes.remove(int(row.gpus_per_replica))
-            bought = inst[(inst["offer"] == g) & (inst["slot"] == t) & (inst["tier"] != "spot")]["instances"].sum()
-            held = inst[(inst["offer"] == g) & (inst["slot"] == t)
-                        & inst["tier"].isin(["reserved_1y", "reserved_3y", "owned"])]["instances"].sum()
-            if pack_replicas(sizes, data.offers[g].gpus_per_instance) < bought and bought > held:
-                return True
+        if extra < 1 or int(row.replicas) < 1:
+            continue
+        g = row.offer
+        here = s[(s["offer"] == g) & (s["slot"] == t)]
+        sizes = [int(r.gpus_per_replica) for r in here.itertuples() for _ in range(int(r.replicas))]
+        sizes.remove(int(row.gpus_per_replica))  # one replica fewer on this placement
+        mine = inst[(inst["offer"] == g) & (inst["slot"] == t)]
+        bought = mine[mine["tier"] != "spot"]["instances"].sum()
+        held = mine[mine["tier"].isin(HELD_TIERS)]["instances"].sum()
+        if pack_replicas(sizes, data.offers[g].gpus_per_instance) < bought and bought > held:
+            return True
     return False
 
 

@@ -35,10 +35,15 @@ def standalone_usd_per_hour(data: ModelInput, rows: pd.DataFrame) -> np.ndarray:
     return out
 
 
-def runner_ups(problem: Problem, data: ModelInput, rows: pd.DataFrame, plan: Plan) -> pd.DataFrame:
+def runner_ups(problem: Problem, data: ModelInput, rows: pd.DataFrame, plan: Plan,
+               usd_per_hour: np.ndarray | None = None) -> pd.DataFrame:
+    """Best stand-alone row per (workload, accelerator, kind); `usd_per_hour`: `standalone_usd_per_hour`
+    of `rows`, when the caller has it already."""
     if rows.empty:
         return pd.DataFrame(columns=COLUMNS)
-    table = rows.assign(standalone_usd_per_hour=standalone_usd_per_hour(data, rows),
+    if usd_per_hour is None:
+        usd_per_hour = standalone_usd_per_hour(data, rows)
+    table = rows.assign(standalone_usd_per_hour=usd_per_hour,
                         kind=[data.offers[o].kind for o in rows["offer"]])
     table = table[np.isfinite(table["standalone_usd_per_hour"])]
     if table.empty:
@@ -85,7 +90,8 @@ LAYOUT_COLUMNS = ["workload", "layout", "accelerator", "offer", "engine", "quant
                   "max_batch", "capacity_rps", "capacity_rps_per_gpu", "standalone_usd_per_hour", "chosen"]
 
 
-def layout_runner_ups(problem: Problem, data: ModelInput, rows: pd.DataFrame, plan: Plan) -> pd.DataFrame:
+def layout_runner_ups(problem: Problem, data: ModelInput, rows: pd.DataFrame, plan: Plan,
+                      usd_per_hour: np.ndarray | None = None) -> pd.DataFrame:
     """Per MoE workload, the best stand-alone plan of each layout class (under the same limits), so a
     report can say which layout won and by how much; empty for dense models."""
     if rows.empty or "dp" not in rows.columns:
@@ -95,7 +101,9 @@ def layout_runner_ups(problem: Problem, data: ModelInput, rows: pd.DataFrame, pl
     table = rows[rows["workload"].isin(moe)]
     if table.empty:
         return pd.DataFrame(columns=LAYOUT_COLUMNS)
-    table = table.assign(standalone_usd_per_hour=_standalone_for(data, rows, table.index))
+    if usd_per_hour is None:
+        usd_per_hour = standalone_usd_per_hour(data, rows)
+    table = table.assign(standalone_usd_per_hour=np.asarray(usd_per_hour)[table.index.to_numpy()])
     table = table[np.isfinite(table["standalone_usd_per_hour"])]
     table = table.assign(layout=[layout_class(int(r.tp), int(r.dp), int(r.ep), int(r.node_gpus))
                                  for r in table.itertuples()],
@@ -107,13 +115,3 @@ def layout_runner_ups(problem: Problem, data: ModelInput, rows: pd.DataFrame, pl
     best["workload"] = [problem.workloads[int(w)].name for w in best["workload"]]
     return best[LAYOUT_COLUMNS].sort_values(["workload", "standalone_usd_per_hour"], kind="mergesort").reset_index(
         drop=True)
-
-
-def _standalone_for(data: ModelInput, rows: pd.DataFrame, index) -> np.ndarray:
-    """Stand-alone USD/h of the rows at `index` (positions of `rows`, which `data.rows` mirrors)."""
-    out = np.full(len(index), math.inf)
-    for i, k in enumerate(index):
-        plan = standalone(data, int(k))
-        if plan.within_limits:
-            out[i] = plan.usd / data.horizon_hours
-    return out

@@ -21,7 +21,7 @@ from solver.optimize.explain import explain_model_infeasible, explain_no_candida
 from solver.optimize.hints import PlanHint
 from solver.optimize.inputs import allowed_offers, join_offers, model_input
 from solver.optimize.plan import HOURS_PER_MONTH, Plan, extract_plan
-from solver.optimize.runner_up import layout_runner_ups, naive_usd_per_hour, runner_ups
+from solver.optimize.runner_up import layout_runner_ups, naive_usd_per_hour, runner_ups, standalone_usd_per_hour
 from solver.optimize.summary import WorkloadReport, workload_summaries
 from solver.problem import Problem
 
@@ -97,7 +97,6 @@ def _solve_with_bound_pruning(rows: pd.DataFrame, data: ModelInput, run, hint: P
     if greedy is None:
         return run(data, hints.raw_hint(rows, hint) if hint else None), rows, data
     upper, plan = greedy
-    fallback = (greedy_solution(data, plan), rows, data)
     keep = ~prunable_rows(data, upper)
     keep[list(plan)] = True
     keys = hints.row_keys(rows)
@@ -109,7 +108,7 @@ def _solve_with_bound_pruning(rows: pd.DataFrame, data: ModelInput, run, hint: P
         hint = {keys[k]: (reps, [0] * len(reps)) for k, reps in plan.items()}
     raw = run(pruned_data, hints.raw_hint(pruned_rows, hint))
     if raw.status == "unknown":  # CP-SAT found nothing in time: the greedy plan stands, not proven
-        return fallback
+        return greedy_solution(data, plan), rows, data
     return raw, pruned_rows, pruned_data
 
 
@@ -148,6 +147,7 @@ def solve(problem: Problem, catalog: Catalog, *, time_limit_s: float | None = No
                               f"({len(rows)} candidate rows); raise --time-limit")
     plan = extract_plan(data, raw, rows)
     violations = check_plan(data, plan, plan.total_usd)
+    standalone = standalone_usd_per_hour(all_data, all_rows)  # once, for both runner-up tables
     result = SolveResult(
         status=raw.status, objective=problem.objective, total_usd=plan.total_usd,
         horizon_hours=data.horizon_hours,
@@ -155,8 +155,8 @@ def solve(problem: Problem, catalog: Catalog, *, time_limit_s: float | None = No
         gap=raw.gap, solve_time_s=raw.wall_time_s, total_time_s=0.0,
         num_variables=raw.num_variables, num_constraints=raw.num_constraints,
         candidate_counts=counts, model_rows=len(rows), plan=plan,
-        workloads=[], runner_ups=runner_ups(problem, all_data, all_rows, plan), violations=violations, raw=raw,
-        layouts=layout_runner_ups(problem, all_data, all_rows, plan),
+        workloads=[], runner_ups=runner_ups(problem, all_data, all_rows, plan, standalone),
+        violations=violations, raw=raw, layouts=layout_runner_ups(problem, all_data, all_rows, plan, standalone),
     )
     result.workloads = workload_summaries(problem, catalog, data, plan, raw)
     for w, summary in enumerate(result.workloads):

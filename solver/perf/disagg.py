@@ -272,41 +272,6 @@ _OUT = ("prefill_capacity_rps", "decode_capacity_rps", "ttft_ms", "tpot_ms", "e2
         "prefill_utilisation", "decode_utilisation")
 
 
-def _best_split(dec, room, prefill_queue, tail, slo_tpot, D, g_p, g_d, n: int):
-    """(x, ρ) of each pair: the split of the queueing room between the decode slot queue and the prefill
-    queue (one of DECODE_QUEUE_SHARES) that uses the fewest GPU-seconds per request, g_P/λ_P + g_D/λ_D
-    (worker counts are free, so this is the deployment's GPU cost)."""
-
-    def split(share):
-        """(x, τ, ρ) when the decode slot queue may take `share` of the queueing room."""
-        def decode_ok(x):
-            tau = dec.step(x).total_s
-            r = room(tau)
-            _, w_p = dec.slot_wait(x, tau, tail)
-            return (tau <= slo_tpot) & (tau <= r) & (w_p <= share * (r - tau))
-
-        x = _bisect(decode_ok, dec.x_max)
-        tau = dec.step(np.where(x > 0, x, ALONE)).total_s
-        _, slot_p = dec.slot_wait(np.where(x > 0, x, ALONE), tau, tail)
-        budget = room(tau) - tau - slot_p
-        rho = _bisect(lambda r: prefill_queue(r)[1] <= budget, np.full(n, RHO_CAP))
-        return x, tau, rho
-
-    best = None
-    for share in DECODE_QUEUE_SHARES:
-        x_s, tau_s, rho_s = split(share)
-        ok_s = (x_s > 0) & (rho_s > 0)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            gpu_s = np.where(ok_s, g_p * D / np.maximum(rho_s, 1e-300) + g_d * tau_s / np.maximum(x_s, 1e-300),
-                             np.inf)
-        if best is None:
-            best = [x_s, rho_s, gpu_s]
-            continue
-        better = gpu_s < best[2]
-        best = [np.where(better, a, b) for a, b in zip((x_s, rho_s, gpu_s), best, strict=True)]
-    return best[0], best[1]
-
-
 def _pair_reasons(pf, dc, i, j, link, catalog, dcat: DisaggCatalog) -> np.ndarray:
     """Why a pair cannot run as one deployment ('' when it can): same model, engine and KV dtype, an
     engine that serves this pair disaggregated, and NVLink only inside one accelerator's scale-up domain."""
