@@ -41,6 +41,10 @@ class CatalogError(InputError):
 class ProblemError(InputError):
     """A problem file is malformed or refers to unknown catalog entries."""
 
+    def located(self, file: str) -> ProblemError:
+        """The same issues, those raised without a file (as `problem`) pointed at `file`."""
+        return ProblemError([Issue(file, i.location, i.message) if i.file == "problem" else i for i in self.issues])
+
 
 class EstimateError(TrilemmaError):
     """An estimate request cannot be evaluated (unknown id, impossible parallelism...)."""

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 
 from pydantic import (
+    AfterValidator,
     Field,
     PlainValidator,
     ValidationError,
@@ -73,8 +74,29 @@ def percentile_value(percentile: float | str) -> float:
     return float(percentile)
 
 
-Rate = Annotated[float, Field(ge=0, le=1e7, strict=True)]
-"""Requests per second, written as a number (strict: `true` is not a rate)."""
+MIN_POSITIVE_RATE = 1e-6
+"""Smallest non-zero rate (one request in 11.6 days): below it the exact integer scaling of demand
+(`solver.scaling.RateScale`) would need coefficients beyond 64 bits."""
+
+
+def _check_rate(value: float) -> float:
+    if 0 < value < MIN_POSITIVE_RATE:
+        raise ValueError(f"{value:g} req/s is below the smallest non-zero rate {MIN_POSITIVE_RATE:g}; "
+                         "write 0 for no traffic")
+    return value
+
+
+MIN_SLOT_HOURS = 1 / 60
+
+
+def _check_slot_hours(value: float) -> float:
+    if value < MIN_SLOT_HOURS:
+        raise ValueError(f"{value:g} h is shorter than one minute; slots are at least 1/60 h")
+    return value
+
+
+Rate = Annotated[float, Field(ge=0, le=1e7, strict=True), AfterValidator(_check_rate)]
+"""Requests per second, written as a number (strict: `true` is not a rate); 0 or at least 1e-6."""
 
 MAX_HORIZON_HOURS = HOURS_PER_YEAR
 """Longest traffic profile (one year); with the fleet's money limits below it keeps every cost the
@@ -82,8 +104,8 @@ optimiser handles within CP-SAT's exact integer range (solver/scaling.py)."""
 
 
 class TimeSlot(Strict):
-    hours: float = Field(gt=0, le=HOURS_PER_YEAR)
-    """Duration of the slot in hours; slots repeat to fill the horizon."""
+    hours: Annotated[float, Field(gt=0, le=HOURS_PER_YEAR), AfterValidator(_check_slot_hours)]
+    """Duration of the slot in hours (at least one minute); slots repeat to fill the horizon."""
     requests_per_s: Rate
     """Mean arrival rate during the slot."""
     name: str | None = None
@@ -495,9 +517,22 @@ UNKNOWN_MODEL_HINT = ("; a model not in the built-in catalog can be added with -
                       "(`trilemma catalog import-hf config.json --id NAME` writes the entry)")
 
 
+def profile_cover_issues(problem: Problem, file: str = "problem") -> list[Issue]:
+    """Multi-slot traffic profiles must all cover the same hours (a single rate stretches to fit)."""
+    totals = [sum(s.hours for s in w.traffic.slots()) for w in problem.workloads]
+    shaped = [i for i, w in enumerate(problem.workloads) if len(w.traffic.slots()) > 1]
+    longest = max(totals)
+    if all(abs(totals[i] - longest) <= 1e-6 for i in shaped):
+        return []
+    return [Issue(file, f"workloads[{i}].traffic",
+                  f"profile covers {totals[i]:g} h but other workloads cover {longest:g} h; "
+                  "all profiles must cover the same hours")
+            for i in range(len(totals)) if abs(totals[i] - longest) > 1e-6]
+
+
 def check_problem(problem: Problem, catalog: Catalog, file: str = "problem") -> None:
     """Every reference to the catalog must resolve; collects all issues, then raises ProblemError."""
-    issues: list[Issue] = []
+    issues: list[Issue] = profile_cover_issues(problem, file)
 
     def unknown(loc: str, kind: str, value: str, known: list[str]) -> None:
         issues.append(Issue(file, loc, f"unknown {kind} {value!r}{suggest(value, known)}"))

@@ -54,6 +54,9 @@ PROBLEM_CASES = [
     ("problem_unknown_model.yaml", "workloads[0].model", "unknown model 'llama-3-8b' (did you mean: llama-3.1-8b"),
     ("problem_unknown_key.yaml", "workloads[0].slo.ttft", "unknown key (did you mean: ttft_ms?)"),
     ("problem_negative_rate.yaml", "workloads[0].traffic.requests_per_s", "greater than or equal to 0 (got -5)"),
+    ("problem_tiny_rate.yaml", "workloads[0].traffic.requests_per_s", "below the smallest non-zero rate 1e-06"),
+    ("problem_sub_minute_slot.yaml", "workloads[0].traffic.profile[0].hours", "shorter than one minute"),
+    ("problem_profiles_differ.yaml", "workloads[1].traffic", "profile covers 12 h but other workloads cover 24 h"),
     ("problem_empty_workloads.yaml", "workloads", "at least 1 item"),
     ("problem_two_traffic_forms.yaml", "workloads[0].traffic", "give exactly one of requests_per_s, profile"),
     ("problem_duplicate_workload_names.yaml", "workloads[1].name", "'chat' is already used by workloads[0]"),
@@ -239,3 +242,18 @@ def test_bad_problem_file_through_solve(cli, fixtures, fixture, location, hint):
     assert line.startswith(f"{path}: {location}: " if location else f"{path}: "), line
     assert hint in line, line
     assert result.stdout == ""
+
+
+def test_limit_found_while_solving_names_the_problem_file(cli, fixtures, monkeypatch):
+    """A limit only the solve meets (a coefficient beyond what CP-SAT takes exactly) is reported at the
+    problem file the user gave, like every other problem-file error."""
+    import solver.scaling
+
+    monkeypatch.delenv("TRILEMMA_CATALOG_DIR")  # the real catalogs: the stand-in one cannot solve
+    monkeypatch.setattr(solver.scaling, "MAX_COEFFICIENT", 10)
+    path = fixtures / "problem_valid.yaml"
+    result = cli("solve", path, "--time-limit", "5")
+    assert result.exit_code == 1, result
+    line = result.stderr.strip().splitlines()[0]
+    assert line.startswith(f"{path}: "), line
+    assert "too large to optimise exactly" in line, line

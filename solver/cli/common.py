@@ -7,16 +7,18 @@ CLI prints `--option: got X; allowed: ...` or `PATH: cannot write ...` and exits
 
 from __future__ import annotations
 
+import functools
 import math
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 from rich.console import Console
 
-from solver.errors import InputError, Issue
+from solver.errors import InputError, Issue, ProblemError
 from solver.problem import MEAN, PERCENTILE_MAX, PERCENTILE_MIN, Percentile
 
 CatalogFiles = Annotated[
@@ -30,6 +32,20 @@ PIPED_WIDTH = 220
 
 CLI = "command line"
 """The `file` of issues about command-line values."""
+
+
+def errors_at_problem_file(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Point issues raised deep in a solve without a file (integer scaling limits, say) at the
+    command's `problem_file`, so every message starts with the path the user gave."""
+
+    @functools.wraps(command)
+    def run(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except ProblemError as exc:
+            raise exc.located(str(kwargs.get("problem_file", "problem"))) from None
+
+    return run
 
 
 class _Console(Console):

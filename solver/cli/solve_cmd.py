@@ -19,6 +19,7 @@ from solver.cli.common import (
     CatalogFiles,
     check_outputs,
     check_run_options,
+    errors_at_problem_file,
     fmt_ms,
     fmt_number,
     percentile_label,
@@ -35,6 +36,7 @@ PLOT_SUFFIXES = (".png", ".svg", ".pdf")
 
 
 @app.command("solve")
+@errors_at_problem_file
 def solve_command(
     problem_file: Annotated[Path, typer.Argument(help="Problem YAML file.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the result as JSON.")] = False,

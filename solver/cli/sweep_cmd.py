@@ -22,6 +22,7 @@ from solver.cli.common import (
     CatalogFiles,
     check_outputs,
     check_run_options,
+    errors_at_problem_file,
     parse_percentile,
     stdout_console,
     write_atomic,
@@ -37,6 +38,7 @@ REASON_CHARS = 160
 
 
 @app.command("sweep")
+@errors_at_problem_file
 def sweep_command(
     problem_file: Annotated[Path, typer.Argument(help="Problem YAML file.")],
     tpot_ms: Annotated[str | None, typer.Option("--tpot-ms", help="TPOT SLO grid: start:stop:step or a,b,c.")] = None,

@@ -13,10 +13,10 @@ import numpy as np
 import pandas as pd
 
 from solver.catalog.loader import Catalog
-from solver.errors import Issue, ProblemError
+from solver.errors import ProblemError
 from solver.optimize.candidates import remove_dominated
 from solver.optimize.data import ModelInput, OfferData, WorkloadData
-from solver.problem import Problem
+from solver.problem import Problem, profile_cover_issues
 
 
 def allowed_offers(problem: Problem, catalog: Catalog) -> dict[str, OfferData]:
@@ -66,15 +66,10 @@ def slot_grid(problem: Problem, file: str = "problem") -> tuple[tuple[float, ...
     per_workload = [w.traffic.slots() for w in problem.workloads]
     totals = [sum(s.hours for s in slots) for slots in per_workload]
     if len({round(t, 6) for t in totals}) > 1:
-        flat = [i for i, slots in enumerate(per_workload) if len(slots) == 1]
+        issues = profile_cover_issues(problem, file)
+        if issues:
+            raise ProblemError(issues)
         longest = max(totals)
-        if any(abs(t - longest) > 1e-6 for i, t in enumerate(totals) if i not in flat):
-            raise ProblemError([
-                Issue(file, f"workloads[{i}].traffic",
-                      f"profile covers {t:g} h but other workloads cover {longest:g} h; "
-                      "all profiles must cover the same hours")
-                for i, t in enumerate(totals) if abs(t - longest) > 1e-6
-            ])
         per_workload = [
             [type(s[0])(hours=longest, requests_per_s=s[0].requests_per_s, name=s[0].name)]
             if len(s) == 1 else s for s in per_workload
