@@ -43,6 +43,11 @@ def test_rack_scale_parts_are_one_72_gpu_domain_and_the_rack_offer_buys_it_whole
     rack = CATALOG.offers["coreweave-gb200-nvl72-rack"]
     assert rack.gpus_per_instance == 72
     assert rack.usd_per_hour_on_demand == pytest.approx(18 * 42.00)  # 18 gb200-4x nodes at 42.00 USD/h
+    # every other offer of a rack-scale part rents one 4-GPU compute node (Oracle's BM.GPU.GB200.4 / GB300.4)
+    for offer in OFFERS:
+        if offer.accelerator in ("gb200", "gb300"):
+            assert offer.gpus_per_instance in (4, 72), offer.id
+    assert {o.gpus_per_instance for o in OFFERS if o.accelerator == "gb300"} == {4}
 
 
 @pytest.mark.parametrize("offer", OFFERS, ids=lambda o: o.id)
@@ -66,6 +71,23 @@ def test_derived_per_gpu_prices_multiply_out():
     tpu = CATALOG.offers["gcp-tpu-v6e-4-us-east5"]
     assert (tpu.usd_per_hour_on_demand, tpu.usd_per_hour_reserved_1y, tpu.usd_per_hour_reserved_3y) == \
         pytest.approx((4 * 2.70, 4 * 1.89, 4 * 1.22))
+    for chips in (1, 4, 8):  # TPU v5e slices: 1.20 on demand, 0.60 spot per chip-hour in us-east5
+        v5e = CATALOG.offers[f"gcp-tpu-v5e-{chips}-us-east5"]
+        assert (v5e.usd_per_hour_on_demand, v5e.usd_per_hour_spot) == pytest.approx((chips * 1.20, chips * 0.60))
+    assert CATALOG.offers["oci-bm-gpu-mi355x-us-chicago-1"].usd_per_hour_on_demand / 8 == pytest.approx(8.60)
+
+
+def test_yearly_server_rentals_are_one_year_terms_per_hour():
+    """Qubrid prices dedicated servers by the year: the 1-year price per hour times 8760 gives the page's figure,
+    and such an offer has no on-demand, spot or 3-year price to invent."""
+    yearly = {"qubrid-bare-metal-8x-h100-sxm": 133_414.80, "qubrid-bare-metal-8x-h200-sxm": 210_240,
+              "qubrid-bare-metal-8x-b200": 297_840, "qubrid-bare-metal-8x-b300": 389_400,
+              "qubrid-bare-metal-8x-a100-80gb-sxm": 89_500}
+    for offer_id, per_year in yearly.items():
+        offer = CATALOG.offers[offer_id]
+        assert offer.usd_per_hour_reserved_1y * 8760 == pytest.approx(per_year, abs=1.0), offer_id
+        assert offer.usd_per_hour("reserved_1y") == offer.usd_per_hour_reserved_1y
+        assert [offer.usd_per_hour(t) for t in ("on_demand", "spot", "reserved_3y")] == [None, None, None]
 
 
 @pytest.mark.parametrize("entry", RAW, ids=lambda e: e["id"])
@@ -98,9 +120,10 @@ def test_coverage_targets_of_the_offers_catalog():
     buyable = {o.accelerator for o in OFFERS}
     assert len(OFFERS) >= 150
     assert len(providers) >= 12
-    assert {"gb200", "b300", "rtx-pro-6000", "mi325x", "tpu-v6e"} <= buyable
-    assert any(o.usd_per_hour_reserved_1y and o.provider != "gcp" or o.accelerator == "tpu-v6e"
-               and o.usd_per_hour_reserved_3y for o in OFFERS)
+    assert len(buyable) >= 20
+    assert {"gb200", "gb300", "b300", "rtx-pro-6000", "mi325x", "mi355x", "tpu-v5e", "tpu-v6e"} <= buyable
+    termed = {o.provider for o in OFFERS if o.usd_per_hour_reserved_1y or o.usd_per_hour_reserved_3y}
+    assert "gcp" in termed and termed - {"gcp"}, termed
 
 
 # ---------------------------------------------------------------- engines run what can be bought
