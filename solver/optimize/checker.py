@@ -119,21 +119,24 @@ def check_plan(data: ModelInput, plan: Plan, reported_total_usd: float | None = 
                     problems.append(f"{wl.name} slot {t}: scaled by {totals[t] - totals[t - 1]} replicas "
                                     f"> step {wl.max_scale_step}")
     inst = plan.instances
-    for g, offer in data.offers.items():
-        for t in range(T):
-            here = s[(s["offer"] == g) & (s["slot"] == t)]
-            mine = inst[(inst["offer"] == g) & (inst["slot"] == t)] if len(inst) else inst
-            regular = int(mine[mine["tier"] != "spot"]["instances"].sum()) if len(mine) else 0
-            spot = int(mine[mine["tier"] == "spot"]["instances"].sum()) if len(mine) else 0
-            sizes = [int(r.gpus_per_replica) for r in here.itertuples() for _ in range(int(r.replicas))]
-            spot_sizes = [int(r.gpus_per_replica) for r in here.itertuples() for _ in range(int(r.spot_replicas))]
-            if pack_replicas(sizes, offer.gpus_per_instance) > regular:
-                problems.append(f"{g} slot {t}: replicas need {pack_replicas(sizes, offer.gpus_per_instance)} "
-                                f"instances, {regular} bought")
-            if pack_replicas(spot_sizes, offer.gpus_per_instance) > spot:
-                problems.append(f"{g} slot {t}: spot replicas do not fit {spot} spot instances")
-            if offer.max_instances is not None and regular + spot > offer.max_instances:
-                problems.append(f"{g} slot {t}: {regular + spot} instances > cap {offer.max_instances}")
+    # Only (offer, slot) pairs that host replicas or hold instances can break a rule: visit those.
+    hosted = {key: group for key, group in s.groupby(["offer", "slot"])} if len(s) else {}
+    held = {key: group for key, group in inst.groupby(["offer", "slot"])} if len(inst) else {}
+    for g, t in sorted(set(hosted) | set(held)):
+        offer = data.offers[g]
+        here = hosted.get((g, t), s.iloc[:0])
+        mine = held.get((g, t), inst.iloc[:0])
+        regular = int(mine.loc[mine["tier"] != "spot", "instances"].sum())
+        spot = int(mine.loc[mine["tier"] == "spot", "instances"].sum())
+        sizes = [int(r.gpus_per_replica) for r in here.itertuples() for _ in range(int(r.replicas))]
+        spot_sizes = [int(r.gpus_per_replica) for r in here.itertuples() for _ in range(int(r.spot_replicas))]
+        if pack_replicas(sizes, offer.gpus_per_instance) > regular:
+            problems.append(f"{g} slot {t}: replicas need {pack_replicas(sizes, offer.gpus_per_instance)} "
+                            f"instances, {regular} bought")
+        if pack_replicas(spot_sizes, offer.gpus_per_instance) > spot:
+            problems.append(f"{g} slot {t}: spot replicas do not fit {spot} spot instances")
+        if offer.max_instances is not None and regular + spot > offer.max_instances:
+            problems.append(f"{g} slot {t}: {regular + spot} instances > cap {offer.max_instances}")
     for acc, cap in data.accelerator_max_gpus.items():
         for t in range(T):
             gpus = sum(int(r.instances) * data.offers[r.offer].gpus_per_instance
