@@ -29,8 +29,11 @@ from solver.optimize.standalone import standalone
 def row_lower_bounds(data: ModelInput) -> np.ndarray:
     """LB per placement, the same for every placement of one configuration c. With several workloads
     (instances may be shared): GPU-hours at c's cheapest price per GPU over its offers. A workload
-    alone pays whole instances: Σ_t h_t·cover_c(R_ct), the cheapest whole-instance cover of R_ct
-    replicas by c's offers at their cheapest tier (`cheapest_cover`)."""
+    alone pays whole instances: Σ_t h_t·min_a [cover_ns(a) + cover_spot(R_ct − a)], the cheapest
+    whole-instance covers (`cheapest_cover`) of a replicas at c's cheapest non-spot prices and the
+    rest on spot, where a ≥ ⌈(1 − σ)·R_ct⌉: spot may carry at most the share σ of the capacity (with
+    a + b ≥ R replicas, b ≤ σ·(a + b) forces a ≥ (1 − σ)·R when b = R − a, and more spot only costs
+    more)."""
     single = len(data.workloads) == 1
     rows = data.rows
     config = list(zip(rows["workload"].astype(int), rows["config_key"], strict=True))
@@ -44,16 +47,38 @@ def row_lower_bounds(data: ModelInput) -> np.ndarray:
         if key not in done:
             wl = data.workloads[int(row.workload)]
             floor = replica_floor(wl, row.capacity_rps)
-            instances = [(min(data.offers[g].usd_per_hour.values()), data.offers[g].gpus_per_instance)
-                         for g in offers_of[key]]
+            offers = [data.offers[g] for g in offers_of[key]]
             if single:
-                cover = cheapest_cover(instances, int(row.gpus), max(floor))
-                done[key] = sum(h * cover[r] for h, r in zip(data.slot_hours, floor, strict=True))
+                cover = _mixed_cover(offers, int(row.gpus), max(floor), wl.spot_max_share)
+                done[key] = sum(h * cover(r) for h, r in zip(data.slot_hours, floor, strict=True))
             else:
-                per_gpu = min(p / G for p, G in instances)
+                per_gpu = min(min(o.usd_per_hour.values()) / o.gpus_per_instance for o in offers)
                 done[key] = sum(h * per_gpu * r * row.gpus for h, r in zip(data.slot_hours, floor, strict=True))
         out[k] = done[key]
     return out
+
+
+def _mixed_cover(offers, gpus_per_replica: int, most: int, spot_share: float):
+    """R -> min over a ≥ ⌈(1 − σ)·R⌉ of cover_ns(a) + cover_spot(R − a) (see `row_lower_bounds`)."""
+    regular = [(min(p for t, p in o.usd_per_hour.items() if t != "spot"), o.gpus_per_instance)
+               for o in offers if any(t != "spot" for t in o.usd_per_hour)]
+    spot = [(o.usd_per_hour["spot"], o.gpus_per_instance) for o in offers if "spot" in o.usd_per_hour]
+    cover_ns = cheapest_cover(regular, gpus_per_replica, most) if regular else None
+    cover_sp = cheapest_cover(spot, gpus_per_replica, most) if spot and spot_share > 0 else None
+
+    def cover(replicas: int) -> float:
+        if replicas <= 0:
+            return 0.0
+        least_regular = max(0, math.ceil((1 - spot_share) * replicas - 1e-9)) if cover_sp is not None else replicas
+        best = math.inf
+        for a in range(least_regular, replicas + 1):
+            if a > 0 and cover_ns is None:
+                continue
+            cost = (cover_ns[a] if a else 0.0) + (cover_sp[replicas - a] if replicas > a else 0.0)
+            best = min(best, cost)
+        return best
+
+    return cover
 
 
 def cheapest_cover(instances: list[tuple[float, int]], gpus_per_replica: int, most: int) -> dict[int, float]:
@@ -81,11 +106,12 @@ def cheapest_cover(instances: list[tuple[float, int]], gpus_per_replica: int, mo
     return _Cover()
 
 
-def prunable_rows(data: ModelInput, upper_bound_usd: float) -> np.ndarray:
-    """Boolean mask of rows that cannot appear in any plan cheaper than `upper_bound_usd`."""
+def prunable_rows(data: ModelInput, upper_bound_usd: float, lb: np.ndarray | None = None) -> np.ndarray:
+    """Boolean mask of rows that cannot appear in any plan cheaper than `upper_bound_usd` (`lb`: the
+    rows' lower bounds when already computed)."""
     if data.objective != "min_cost" or any(w.max_configs != 1 for w in data.workloads):
         return np.zeros(len(data.rows), dtype=bool)
-    lb = row_lower_bounds(data)
+    lb = row_lower_bounds(data) if lb is None else lb
     workload = data.rows["workload"].to_numpy()
     best = {w: lb[workload == w].min() for w in np.unique(workload)}
     others = sum(best.values())

@@ -22,6 +22,7 @@ aggregated configuration has the one role "" and everything reads as without rol
 
 from __future__ import annotations
 
+import functools
 import math
 from dataclasses import dataclass, field
 
@@ -88,12 +89,17 @@ def replica_floor(wl, capacity_rps: float) -> list[int]:
     """Fewest replicas per slot one configuration needs: R_t = max(min_replicas, ⌈D_t/μ⌉), raised to
     the envelope max_s (R_s − step·d(s, t)) when replicas may change by at most `step` between
     consecutive slots (d: distance on the cycle of slots). Any feasible schedule is ≥ this one."""
-    need = [replicas_needed(d, capacity_rps, wl.min_replicas) for d in wl.demand_rps]
-    step = wl.max_scale_step
+    return list(_replica_floor(tuple(wl.demand_rps), wl.min_replicas, wl.max_scale_step, float(capacity_rps)))
+
+
+@functools.lru_cache(maxsize=65536)
+def _replica_floor(demand_rps: tuple[float, ...], min_replicas: int, step: int | None,
+                   capacity_rps: float) -> tuple[int, ...]:
+    need = [replicas_needed(d, capacity_rps, min_replicas) for d in demand_rps]
     T = len(need)
     if step is None or T < 2:
-        return need
-    return [max(need[s] - step * min(abs(s - t), T - abs(s - t)) for s in range(T)) for t in range(T)]
+        return tuple(need)
+    return tuple(max(need[s] - step * min(abs(s - t), T - abs(s - t)) for s in range(T)) for t in range(T))
 
 
 def single_config(b: BuiltModel, w: int) -> bool:

@@ -11,8 +11,8 @@ import pandas as pd
 
 from solver.catalog.loader import Catalog
 from solver.errors import InfeasibleError, NoSolutionError
-from solver.optimize import hints
-from solver.optimize.bounds import greedy_solution, greedy_upper_bound, prunable_rows
+from solver.optimize import by_config, hints
+from solver.optimize.bounds import greedy_solution, greedy_upper_bound, prunable_rows, row_lower_bounds
 from solver.optimize.candidates import CandidateSet, build_candidates, candidate_counts
 from solver.optimize.checker import check_plan
 from solver.optimize.cpsat import RawSolution, solve_model
@@ -92,24 +92,35 @@ def plan_hint(result: SolveResult) -> PlanHint:
 
 def _solve_with_bound_pruning(rows: pd.DataFrame, data: ModelInput, run, hint: PlanHint | None):
     """When a feasible plan can be built greedily (solver/optimize/bounds.py), rows whose lower
-    bound exceeds its cost are dropped before CP-SAT runs; the optimum is unchanged."""
+    bound exceeds its cost are dropped before CP-SAT runs; the optimum is unchanged. A single
+    workload on one configuration is then solved configuration by configuration (`by_config`).
+    Returns (solution, rows and input of the model it solves, rows given to CP-SAT)."""
     greedy = greedy_upper_bound(data)
+    lb = row_lower_bounds(data) if by_config.applies(data) or greedy is not None else None
     if greedy is None:
-        return run(data, hints.raw_hint(rows, hint) if hint else None), rows, data
-    upper, plan = greedy
-    keep = ~prunable_rows(data, upper)
-    keep[list(plan)] = True
-    keys = hints.row_keys(rows)
-    if hint:
-        keep |= np.array([key in hint for key in keys])
+        keep = np.ones(len(rows), dtype=bool)
+    else:
+        upper, plan = greedy
+        keep = ~prunable_rows(data, upper, lb)
+        keep[list(plan)] = True
+        keys = hints.row_keys(rows)
+        if hint:
+            keep |= np.array([key in hint for key in keys])
+        if hint is None:
+            hint = {keys[k]: (reps, [0] * len(reps)) for k, reps in plan.items()}
     pruned_rows = rows[keep].reset_index(drop=True)
-    pruned_data = data.subset(keep)
-    if hint is None:
-        hint = {keys[k]: (reps, [0] * len(reps)) for k, reps in plan.items()}
-    raw = run(pruned_data, hints.raw_hint(pruned_rows, hint))
-    if raw.status == "unknown":  # CP-SAT found nothing in time: the greedy plan stands, not proven
-        return greedy_solution(data, plan), rows, data
-    return raw, pruned_rows, pruned_data
+    pruned_data = data.subset(keep) if greedy is not None else data
+    if by_config.applies(pruned_data) and pruned_rows["config_key"].nunique() > 1:
+        found = by_config.solve_by_config(
+            pruned_data, lambda d, k: run(d, hints.raw_hint(pruned_rows[k], hint) if hint else None), lb[keep])
+        if found is not None:
+            solved = np.zeros(len(rows), dtype=bool)
+            solved[np.flatnonzero(keep)[found.solved]] = True
+            return found.raw, pruned_rows[found.keep].reset_index(drop=True), found.data, solved
+    raw = run(pruned_data, hints.raw_hint(pruned_rows, hint) if hint else None)
+    if raw.status == "unknown" and greedy is not None:  # CP-SAT found nothing in time: the greedy plan stands
+        return greedy_solution(data, greedy[1]), rows, data, np.ones(len(rows), dtype=bool)
+    return raw, pruned_rows, pruned_data, keep
 
 
 def solve(problem: Problem, catalog: Catalog, *, time_limit_s: float | None = None,
@@ -131,10 +142,10 @@ def solve(problem: Problem, catalog: Catalog, *, time_limit_s: float | None = No
 
     counts = candidate_counts(problem, cands, rows)
     all_rows, all_data = rows, data
-    raw, rows, data = _solve_with_bound_pruning(rows, data, run, hint)
-
+    raw, rows, data, given = _solve_with_bound_pruning(rows, data, run, hint)
+    workload_of_given = all_rows["workload"].to_numpy()[given]
     for w, wl in enumerate(problem.workloads):
-        counts[wl.name]["bound_pruned"] = counts[wl.name]["offer_rows"] - int((rows["workload"] == w).sum())
+        counts[wl.name]["bound_pruned"] = counts[wl.name]["offer_rows"] - int((workload_of_given == w).sum())
     if raw.status == "infeasible":
         # Diagnosis re-solves relaxed copies (budget, caps, steps): they share the time limit.
         def diagnose(d: ModelInput) -> RawSolution:
@@ -154,7 +165,7 @@ def solve(problem: Problem, catalog: Catalog, *, time_limit_s: float | None = No
         best_bound_usd=raw.best_bound if problem.objective == "min_cost" else math.nan,
         gap=raw.gap, solve_time_s=raw.wall_time_s, total_time_s=0.0,
         num_variables=raw.num_variables, num_constraints=raw.num_constraints,
-        candidate_counts=counts, model_rows=len(rows), plan=plan,
+        candidate_counts=counts, model_rows=int(given.sum()), plan=plan,
         workloads=[], runner_ups=runner_ups(problem, all_data, all_rows, plan, standalone),
         violations=violations, raw=raw, layouts=layout_runner_ups(problem, all_data, all_rows, plan, standalone),
     )
