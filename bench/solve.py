@@ -3,12 +3,16 @@ the full catalog. Prints candidates, pruned rows, CP-SAT size, times and status.
 
     python bench/solve.py [--sizes 1,5,20,50] [--workers 8] [--time-limit 60]
     python bench/solve.py --disagg [--sizes 1]   # generated fleets with disaggregated candidates allowed
+    python bench/solve.py --memory [--sizes 100,500,2000]   # peak RSS per fleet size, one process each
 """
 
 from __future__ import annotations
 
 import argparse
 import random
+import resource
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -64,13 +68,36 @@ def report_disagg(label: str, problem: Problem, catalog) -> None:
           f"(aggregated {r.aggregated.usd_per_hour:,.2f}; {'disaggregated' if r.disaggregated else 'aggregated'})")
 
 
+def report_memory(n: int, time_limit_s: float, workers: int) -> None:
+    """Solve a generated fleet of n workloads in a fresh process; print its wall time, status and peak
+    resident memory (the child's ru_maxrss, KiB on Linux)."""
+    code = (f"import sys; sys.path.insert(0, {str(Path(__file__).parent)!r}); from solve import generated_fleet; "
+            "from solver.catalog import load_catalog; from solver.optimize.solve import solve; "
+            f"r = solve(generated_fleet({n}, time_limit_s={time_limit_s!r}, workers={workers}), load_catalog()); "
+            "print(r.status, f'{r.usd_per_hour:.2f} USD/h')")
+    before = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    start = time.perf_counter()
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    status = out.stdout.strip() or f"exit {out.returncode}: {out.stderr.strip().splitlines()[-1:]}"
+    note = "" if peak_kib > before else " (peak not above an earlier size's)"
+    print(f"fleet of {n:>5,} workloads  {wall:>8.1f} s  peak RSS {peak_kib / 1024 ** 2:6.2f} GiB{note}  {status}",
+          flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--sizes", default="1,5,20,50")
     ap.add_argument("--workers", type=int, default=8)
     ap.add_argument("--time-limit", type=float, default=60)
     ap.add_argument("--disagg", action="store_true", help="Generated fleets with disaggregation allowed.")
+    ap.add_argument("--memory", action="store_true", help="Peak RSS per fleet size (a fresh process each).")
     args = ap.parse_args()
+    if args.memory:
+        for n in sorted(int(s) for s in args.sizes.split(",")):  # ascending: RUSAGE_CHILDREN keeps the max
+            report_memory(n, args.time_limit, args.workers)
+        return
     catalog = load_catalog()
     if args.disagg:
         for n in (int(s) for s in args.sizes.split(",")):

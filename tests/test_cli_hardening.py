@@ -564,3 +564,18 @@ def test_html_report_renders_in_a_headless_browser(cli, tiny, tmp_path):
     colour = pixels.max(axis=2) - pixels.min(axis=2) > 80  # saturated pixels: the traces, not text or grid
     blank = np.zeros_like(colour)
     assert colour.sum() > 600 and not np.array_equal(colour, blank)
+
+
+@pytest.mark.parametrize("command", [["solve"], ["sweep"], ["estimate", "--batch"], ["catalog", "validate"],
+                                     ["study"], ["emit"]])
+@pytest.mark.parametrize("kind", ["missing", "directory"])
+def test_a_path_that_cannot_be_read_is_named_with_the_reason(cli, tmp_path, command, kind):
+    """Not click's "Invalid value for 'problem_file'": `PATH: cannot read ...: reason`, exit 1."""
+    path = tmp_path / "nope.yaml" if kind == "missing" else tmp_path
+    extra = [tmp_path / "out"] if command == ["emit"] else []
+    result = cli(*command, path, *extra)
+    assert result.exit_code == 1, result
+    line = result.stderr.strip().splitlines()[0]
+    assert line.startswith(f"{path}: cannot read"), line
+    assert ("No such file or directory" if kind == "missing" else "Is a directory") in line, line
+    assert "Invalid value" not in result.stderr
