@@ -30,7 +30,6 @@ def explain_no_candidates(problem: Problem, catalog: Catalog, evaluated: pd.Data
              + ", ".join(f"{n} {r}" for r, n in reasons.items()) + ")"]
     detail: dict = {"workload": wl.name, "reasons": {str(k): int(v) for k, v in reasons.items()}}
     fits = rows[category == "slo"].copy()
-    fits.attrs["catalog"] = catalog
     if fits.empty and (category == "memory").any():
         mem = rows[category == "memory"]
         need = mem["pruned_reason"].str.extract(r"needs ([0-9.]+) GB")[0].astype(float)
@@ -67,7 +66,7 @@ def explain_no_candidates(problem: Problem, catalog: Catalog, evaluated: pd.Data
     causes = []
     pct = slo.percentile if slo.percentile == MEAN else f"p{slo.percentile:g}"
     peak_rps = max(s.requests_per_s for s in wl.traffic.slots()) * (1 + wl.headroom)
-    nearest = nearest_feasible_slos(fits, slo, peak_rps)
+    nearest = nearest_feasible_slos(fits, catalog, slo, peak_rps)
     floors = {"ttft_ms": float(fits["ttft_floor_ms"].min()), "tpot_ms": float(fits["tpot_floor_ms"].min())}
     e2e_floors = fits["pruned_reason"].str.extract(r" E2E ([0-9.]+) ms")[0].astype(float)
     if e2e_floors.notna().any():
@@ -99,7 +98,7 @@ SUGGESTION_MAX_REPLICAS = 1000
 many replicas of it (any positive capacity would, at an absurd replica count)."""
 
 
-def nearest_feasible_slos(rows: pd.DataFrame, slo, demand_rps: float = 0.0) -> dict[str, float]:
+def nearest_feasible_slos(rows: pd.DataFrame, catalog: Catalog, slo, demand_rps: float = 0.0) -> dict[str, float]:
     """For each SLO the workload sets: the smallest looser value (others unchanged) on the grid of
     SLO_RESOLUTION_MS at which at least one of `rows` (configurations that fit memory and engine
     support) serves `demand_rps` with at most SUGGESTION_MAX_REPLICAS replicas. Capacity never falls
@@ -118,31 +117,36 @@ def nearest_feasible_slos(rows: pd.DataFrame, slo, demand_rps: float = 0.0) -> d
             continue
         step = SLO_RESOLUTION_MS[key]
 
-        def serves(units: int, key: str = key, step: float = step) -> bool:
-            ev = evaluate_candidates(base.assign(**{f"slo_{key}": units * step}), _catalog_of(rows))
-            return bool((ev["capacity_rps"].to_numpy() >= needed_rps).any())
+        def serving(units: int, among: pd.DataFrame, key: str = key, step: float = step) -> pd.DataFrame:
+            ev = evaluate_candidates(among.assign(**{f"slo_{key}": units * step}), catalog)
+            return among[ev["capacity_rps"].to_numpy() >= needed_rps]
 
         low = math.floor(limit / step + 1e-9)
-        if serves(low):
+        if len(serving(low, base)):
             continue  # this SLO alone does not block
-        high = math.ceil(limit * 100 / step)
-        if not serves(high):
+        # Only rows serving at some value can serve at any tighter one, so each step evaluates just the
+        # rows serving at the current `high`: first 100x the limit, then doubling from the limit up to
+        # the first value that serves, then bisection.
+        top = math.ceil(limit * 100 / step)
+        alive = serving(top, base)
+        if alive.empty:
             continue
+        high = low
+        while True:
+            low, high = high, min(top, max(1, 2 * high))
+            at_high = serving(high, alive)
+            if len(at_high):
+                alive = at_high
+                break
         while high - low > 1:  # invariant: low does not serve, high does
             mid = (low + high) // 2
-            if serves(mid):
-                high = mid
+            at_mid = serving(mid, alive)
+            if len(at_mid):
+                high, alive = mid, at_mid
             else:
                 low = mid
         out[key] = round(high * step, 6)
     return out
-
-
-def _catalog_of(rows: pd.DataFrame):
-    catalog = rows.attrs.get("catalog")
-    if catalog is None:
-        raise RuntimeError("nearest_feasible_slos needs rows.attrs['catalog']")
-    return catalog
 
 
 def _filter_hint(problem: Problem, catalog: Catalog) -> str:
