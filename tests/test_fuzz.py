@@ -268,7 +268,7 @@ def assert_clean_outcome(result, path: Path) -> None:
 SOLVE = ("--json", "--time-limit", "2", "--workers", "1")
 
 
-@fuzz(250)
+@fuzz(200)
 @given(doc=mutated_problem())
 def test_fuzz_problem_file(cli, tiny, tmp_path_factory, doc):
     path = tmp_path_factory.getbasetemp() / "fuzz_problem.yaml"
@@ -276,7 +276,7 @@ def test_fuzz_problem_file(cli, tiny, tmp_path_factory, doc):
     assert_clean_outcome(cli("solve", path, *SOLVE), path)
 
 
-@fuzz(200)
+@fuzz(150)
 @given(doc=mutated_catalog())
 def test_fuzz_catalog_file(cli, tiny, tmp_path_factory, doc):
     base = tmp_path_factory.getbasetemp()
@@ -289,7 +289,7 @@ def test_fuzz_catalog_file(cli, tiny, tmp_path_factory, doc):
     assert_clean_outcome(result, path if result.stderr.startswith(str(path)) else problem)
 
 
-@fuzz(150)
+@fuzz(120)
 @given(data=damaged_text())
 def test_fuzz_damaged_text(cli, tiny, tmp_path_factory, data):
     path = tmp_path_factory.getbasetemp() / "fuzz_damaged.yaml"

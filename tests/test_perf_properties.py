@@ -187,7 +187,7 @@ def _usable_servings(rows):
     return sub, {p: Serving(R, isl, osl, b, np.full(len(live), p)) for p in (50.0, 99.0)}
 
 
-@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(rows=st.lists(replica, min_size=10, max_size=30))
 def test_latency_never_falls_as_the_rate_rises(rows):
     """Below saturation, TTFT (mean, p50, p99), TPOT (mean, p50, p99) and e2e never fall as the Poisson rate
