@@ -272,9 +272,9 @@ def solve_disagg(problem: Problem, catalog: Catalog, time_limit_s: float | None 
     settings = problem.solver
     time_limit_s = settings.time_limit_s if time_limit_s is None else time_limit_s
     workers = settings.workers if workers is None else workers
-    cache: dict = {}
+    cache: dict = {}  # filled with the fitting rows first, so the aggregated solve reuses the evaluation
+    cands, rows, inputs = prepare(problem, catalog, cache, keep_fitting=True)
     aggregated = solve(problem, catalog, time_limit_s=time_limit_s, workers=workers, cache=cache)
-    cands, rows, inputs = prepare(problem, catalog, {}, keep_fitting=True)
     offers = allowed_offers(problem, catalog)
     kernels = KernelLibrary.for_catalog(catalog)
     prunable = problem.objective == "min_cost" and settings.max_configs_per_workload == 1
