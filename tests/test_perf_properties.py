@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import HealthCheck, assume, example, given, settings
 from hypothesis import strategies as st
 
 from solver.catalog.loader import load_catalog
@@ -65,6 +65,7 @@ def test_fp8_kv_never_needs_more_memory(cfg, s, o):
 
 @SETTINGS
 @given(cfg=config, s=isl, o=osl, frac=st.floats(0.05, 0.9))
+@example(cfg=("mixtral-8x7b", "a100-80gb-sxm", "vllm", "bf16", 4), s=4000.0, o=64.0, frac=0.125)  # λ steep at x≈0
 def test_rate_latency_grows_with_load_and_concurrency_agrees_with_little(cfg, s, o, frac):
     sv = serving_for(cfg, s, o, [256])
     lo, _ = sv.at_rate(sv.lam_sat * frac * 0.5)
