@@ -23,9 +23,11 @@ from pydantic import (
 )
 
 from solver.catalog.loader import Catalog, suggest
-from solver.catalog.schema import KV_QUANTS, WEIGHT_QUANTS, KvQuant, Strict, WeightQuant
+from solver.catalog.schema import KvQuant, Strict, WeightQuant
 from solver.errors import Issue, ProblemError
 from solver.lengths import lognormal_points, lognormal_sigma, moments, quantile_points, read_lengths_csv, sample_points
+from solver.percentiles import MEAN, PERCENTILE_MAX, PERCENTILE_MIN
+from solver.quants import KV_QUANTS, WEIGHT_QUANTS
 from solver.units import HOURS_PER_YEAR
 from solver.yamlio import read_yaml_mapping, validation_issues
 
@@ -42,12 +44,6 @@ DAILY_SHAPES: dict[str, tuple[float, ...]] = {
                  0.75, 0.75, 0.75, 0.78, 0.82, 0.88, 0.95, 1.0, 1.0, 0.92, 0.78, 0.6),
     "flat": (1.0,) * 24,
 }
-
-
-MEAN = "mean"
-"""`percentile: mean`: the SLOs bound the mean of each latency's distribution, not a percentile."""
-PERCENTILE_MIN, PERCENTILE_MAX = 50.0, 99.9
-"""Allowed SLO percentiles (in the problem file and on every command line)."""
 
 
 def _check_percentile(value: object) -> float | str:

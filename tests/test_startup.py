@@ -36,6 +36,16 @@ def test_light_commands_import_no_dataframe_plotting_or_solver_library(args):
     assert _imported_after(args) == set()
 
 
+def test_version_and_help_build_no_schema_models():
+    """Building the catalog and problem schemas (pydantic models) costs ~0.2 s: only commands that read
+    a catalog or problem file may import them."""
+    code = ("import sys\nfrom solver.cli import run\nrun(sys.argv[1:])\n"
+            "print(sorted(m for m in ('solver.catalog.schema', 'solver.problem') if m in sys.modules))")
+    for args in (["--version"], ["--help"]):
+        out = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, check=True)
+        assert out.stdout.strip().splitlines()[-1] == "[]", (args, out.stdout)
+
+
 def test_solve_needs_the_solver_but_not_matplotlib():
     mods = _imported_after(["solve", str(Path(__file__).parents[1] / "problems" / "chat-70b.yaml"), "--json"])
     assert {"ortools", "pandas"} <= mods

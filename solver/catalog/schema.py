@@ -21,8 +21,6 @@ ID_PATTERN = r"^[a-z0-9][a-z0-9.\-]*$"
 
 WeightQuant = Literal["bf16", "fp16", "fp8", "int8", "int4", "fp4", "mxfp4"]
 KvQuant = Literal["bf16", "fp16", "fp8"]
-WEIGHT_QUANTS: tuple[str, ...] = ("bf16", "fp16", "fp8", "int8", "int4", "fp4", "mxfp4")
-KV_QUANTS: tuple[str, ...] = ("bf16", "fp16", "fp8")
 
 Family = Annotated[str, Field(pattern=ID_PATTERN)]
 """Id of an accelerator family in catalogs/families.yaml (checked when the catalogs load)."""

@@ -20,17 +20,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 import yaml
-from pydantic import BaseModel
 from rich.table import Table
 from rich.text import Text
 
-from solver.catalog.hf_import import model_entry_from_hf_config, read_json_object
 from solver.catalog.loader import SECTIONS, Catalog, load_catalog, parse_catalog_file
 from solver.cli import app
 from solver.cli.common import CatalogFiles, JsonFlag, stdout_console
 from solver.errors import CatalogError, Issue
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from solver.catalog.params import ParameterCounts
     from solver.catalog.schema import Engine, Model, Offer
 
@@ -373,6 +373,8 @@ def import_hf(
     """
     if config.is_dir():  # a downloaded model directory
         config = config / "config.json"
+    from solver.catalog.hf_import import model_entry_from_hf_config, read_json_object
+
     data = read_json_object(config)
     entry = model_entry_from_hf_config(data, entry_id=entry_id, file=str(config), source=source,
                                        hf_id=hf_id, name=name)

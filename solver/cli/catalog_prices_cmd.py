@@ -14,15 +14,7 @@ from typing import Annotated, Any
 import typer
 import yaml
 
-from solver.catalog.coverage import engine_coverage
 from solver.catalog.loader import Catalog, load_catalog
-from solver.catalog.prices import (
-    accelerator_prices,
-    accelerators_without_offers,
-    offers_from_price_csv,
-    oldest_price_date,
-    stale_offers,
-)
 from solver.cli.catalog_cmd import CatalogFiles, catalog_app
 from solver.errors import CatalogError, InputError, Issue
 
@@ -31,12 +23,17 @@ def stale_filter(days: int) -> Callable[[Catalog], set[str]]:
     """Ids of the offers older than `days` days (for `catalog offers --stale`)."""
     if days < 0:
         raise InputError([Issue("command line", "--stale", f"got {days}; allowed: a number of days >= 0")])
+    from solver.catalog.prices import stale_offers
+
     return lambda catalog: {o.id for o in stale_offers(catalog, days)}
 
 
 def accelerator_price_columns(catalog: Catalog) -> list[tuple[str, str, Callable[[Any], Any]]]:
     """`offers`, cheapest on-demand USD/GPU-h and `engines` (or why none runs it) columns of
     `catalog accelerators`."""
+    from solver.catalog.coverage import engine_coverage
+    from solver.catalog.prices import accelerator_prices
+
     prices = accelerator_prices(catalog)
     engines = engine_coverage(catalog)
 
@@ -54,6 +51,8 @@ def accelerator_price_columns(catalog: Catalog) -> list[tuple[str, str, Callable
 
 def prices_as_of(catalog: Catalog, offer_ids: Iterable[str]) -> dict[str, str | None]:
     """JSON fields of a report: the oldest price date among the offers used, and its offer."""
+    from solver.catalog.prices import oldest_price_date
+
     oldest = oldest_price_date(catalog, offer_ids)
     if oldest is None:
         return {"prices_as_of_oldest": None, "prices_as_of_oldest_offer": None}
@@ -62,6 +61,8 @@ def prices_as_of(catalog: Catalog, offer_ids: Iterable[str]) -> dict[str, str | 
 
 def prices_as_of_line(catalog: Catalog, offer_ids: Iterable[str], today: dt.date | None = None) -> str:
     """'Prices as of: oldest 2025-03-06 (offer x, 637 days old)' for the table reports."""
+    from solver.catalog.prices import oldest_price_date
+
     oldest = oldest_price_date(catalog, offer_ids)
     if oldest is None:
         return "Prices as of: no offer used"
@@ -72,6 +73,8 @@ def prices_as_of_line(catalog: Catalog, offer_ids: Iterable[str], today: dt.date
 
 def unpriced_line(catalog: Catalog, allowed: Iterable[str] | None) -> str | None:
     """A line naming the accelerators a problem allows that no offer sells (None when there are none)."""
+    from solver.catalog.prices import accelerators_without_offers
+
     missing = accelerators_without_offers(catalog, allowed or [])
     if not missing:
         return None
@@ -93,6 +96,8 @@ def prices(
     for the tier; its other prices stay, with their public sources.
     """
     base = load_catalog(list(catalog or []))
+    from solver.catalog.prices import offers_from_price_csv
+
     entries = offers_from_price_csv(csv_file, base)
     header = (f"# Negotiated prices imported by `trilemma catalog prices` from {csv_file.name} on "
               f"{dt.date.today().isoformat()}.\n# Use with: trilemma solve PROBLEM --catalog {output.name}\n")

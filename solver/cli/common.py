@@ -13,13 +13,16 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.console import Console
 
 from solver.errors import InputError, Issue, ProblemError
-from solver.problem import MEAN, PERCENTILE_MAX, PERCENTILE_MIN, Percentile
+from solver.percentiles import MEAN, PERCENTILE_MAX, PERCENTILE_MIN
+
+if TYPE_CHECKING:
+    from solver.problem import Percentile
 
 CatalogFiles = Annotated[
     list[Path] | None,

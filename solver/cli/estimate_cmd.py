@@ -21,11 +21,11 @@ import typer
 from rich.table import Table
 
 from solver.catalog.loader import load_catalog
-from solver.catalog.schema import KV_QUANTS, WEIGHT_QUANTS
 from solver.cli import app
 from solver.cli.common import CLI, CatalogFiles, fmt_number, parse_percentile, stdout_console
 from solver.errors import EstimateError, InputError, Issue
-from solver.problem import MEAN, percentile_value
+from solver.percentiles import MEAN
+from solver.quants import KV_QUANTS, WEIGHT_QUANTS
 
 MEAN_PERCENTILE = 0.0
 """`solver.perf.serving.MEAN_PERCENTILE` (not imported: the performance model loads only when estimating)."""
@@ -263,6 +263,8 @@ def estimate_cmd(
         raise EstimateError(f"estimate: missing {', '.join(missing)} (or use --batch FILE)")
     _check_values(gpus, tp, pp, ep, quant, kv_quant, max_batch, isl, osl, dp)
     mode, value = _mode(max_throughput, concurrency, rate, static_batch, slo_ttft_ms, slo_tpot_ms)
+    from solver.problem import percentile_value
+
     percentile_number = percentile_value(pct if pct is not None else 99.0)
     row = {"model": model, "accelerator": accelerator, "gpus": gpus, "tp": tp, "dp": dp, "pp": pp, "ep": ep,
            "quant": quant, "kv_quant": kv_quant, "engine": engine, "isl": isl, "osl": osl, "mode": mode,
@@ -318,6 +320,8 @@ def read_batch(path: Path) -> list[dict]:
 def estimate_batch(rows: list[dict], catalog) -> list[dict]:
     """`estimate_many`, with each row's percentile checked first (50 to 99.9 or mean, as everywhere);
     a row with a bad value gets fits=false and an `error`, and the batch carries on."""
+    from solver.problem import percentile_value
+
     ready, errors = [], {}
     for i, row in enumerate(rows):
         row = {k: (v if not isinstance(v, list) else ",".join(str(x) for x in v)) for k, v in row.items()}

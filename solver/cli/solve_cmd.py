@@ -12,7 +12,6 @@ from rich.table import Table
 from rich.text import Text
 
 from solver.catalog.loader import load_catalog
-from solver.catalog.prices import accelerators_without_offers
 from solver.cli import app
 from solver.cli.catalog_prices_cmd import prices_as_of, prices_as_of_line, unpriced_line
 from solver.cli.common import (
@@ -96,6 +95,8 @@ def solve_command(
     empty = empty_plan_reasons(problem, cat) if result_is_empty(result) else []
     if as_json:
         out = result_to_dict(result, timings=timings) | prices_as_of(cat, used)
+        from solver.catalog.prices import accelerators_without_offers
+
         out["accelerators_without_offers"] = accelerators_without_offers(cat, problem.fleet.accelerators or [])
         if empty:
             out["nothing_served"] = empty

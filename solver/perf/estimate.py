@@ -26,7 +26,6 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from solver.catalog.schema import WEIGHT_QUANTS
 from solver.errors import CatalogError, EstimateError
 from solver.perf import memory as mem
 from solver.perf.breakdown import breakdown_columns, nest
@@ -34,6 +33,7 @@ from solver.perf.closed_loop import CLOSED_LOOP_STARTS, burst_concurrency_x, bur
 from solver.perf.kernels import KernelLibrary
 from solver.perf.prepare import Prepared
 from solver.perf.serving import Serving, closed_others
+from solver.quants import WEIGHT_QUANTS
 
 MODES = ("max_throughput", "concurrency", "rate", "static_batch", "slo")
 POW2 = (1, 2, 4, 8, 16, 32, 64, 128)
