@@ -245,7 +245,9 @@ def print_result(result: SolveResult, problem: Problem | None = None, empty: lis
                        f"{total['dominated']:,} without a fitting offer or dominated, {total['kept']:,} kept on "
                        f"{total['offer_rows']:,} offer rows, {total['bound_pruned']:,} pruned by bounds -> "
                        f"{result.model_rows:,} rows in CP-SAT ({result.num_variables:,} variables, "
-                       f"{result.num_constraints:,} constraints)"), soft_wrap=True)
+                       f"{result.num_constraints:,} constraints"
+                       + (f"; {result.models} models, one per configuration searched" if result.models > 1
+                          else "") + ")"), soft_wrap=True)
     for r in result.routing or []:
         saving = (f"saves {r.saving_usd_per_hour:,.2f} USD/h ({r.saving_usd_per_hour / r.single_usd_per_hour:.1%}) "
                   f"against the best single pool ({r.single_usd_per_hour:,.2f} USD/h)"

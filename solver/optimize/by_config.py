@@ -87,4 +87,5 @@ def solve_by_config(data: ModelInput, run: Callable[[ModelInput, np.ndarray], Ra
     _, _, raw, sub, keep = best
     raw.best_bound, raw.gap = raw.objective, 0.0
     raw.num_variables, raw.num_constraints, raw.wall_time_s = variables, constraints, wall
+    raw.models = models
     return ByConfig(raw=raw, data=sub, keep=keep, solved=solved, models=models)

@@ -51,6 +51,9 @@ class RawSolution:
     canonical: bool = False
     """The plan is the canonical one among equally cheap plans (same input, same plan, whatever the
     worker count); False when the canonical pass could not prove its choice in time."""
+    models: int = 1
+    """CP-SAT models solved for this answer (one per configuration searched by `by_config`); the
+    variable and constraint counts are their sums."""
 
     @property
     def has_solution(self) -> bool:

@@ -49,7 +49,7 @@ def result_to_dict(result: SolveResult, timings: bool = False) -> dict[str, Any]
         "layouts": result.layouts.to_dict("records"),
         "candidates": result.candidate_counts,
         "model": {"rows": result.model_rows, "variables": result.num_variables,
-                  "constraints": result.num_constraints},
+                  "constraints": result.num_constraints, "models": result.models},
         "violations": result.violations,
     }
     if result.routing is not None:

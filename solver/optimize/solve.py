@@ -64,6 +64,11 @@ class SolveResult:
         return self.total_usd / self.horizon_hours
 
     @property
+    def models(self) -> int:
+        """CP-SAT models behind the answer (more than one when searched configuration by configuration)."""
+        return self.raw.models if self.raw is not None else 1
+
+    @property
     def usd_per_month(self) -> float:
         return self.usd_per_hour * HOURS_PER_MONTH
 
