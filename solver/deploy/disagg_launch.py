@@ -80,6 +80,9 @@ class DisaggLaunch:
     router_port: int = ROUTER_PORT
     router_files: tuple[SideFile, ...] = ()
     notes: tuple[str, ...] = field(default_factory=tuple)
+    """What a user must provide before the pools start (e.g. a checkpoint the catalog does not know)."""
+    router_note: str = ""
+    """How requests reach the pools when the engine documents no router."""
 
     def pool(self, role: str) -> PoolLaunch:
         return self.prefill if role == "prefill" else self.decode
@@ -182,14 +185,15 @@ def disagg_launch(catalog: Catalog, split: dict, model: str, max_model_len: int,
         router = ("trtllm-serve", "disaggregated", "-c", path)
         router_files = (SideFile(TRTLLM_PROXY_CONFIG, yaml.safe_dump(
             trtllm_proxy_config(urls["prefill"], urls["decode"]), sort_keys=False)),)
-    elif engine == "vllm":
-        notes.append("vLLM documents no production proxy for disaggregated serving: route each request to a "
-                     "prefill server with max_tokens=1, then to a decode server "
-                     "(https://docs.vllm.ai/en/stable/features/nixl_connector_usage.html), or deploy the "
-                     "Dynamo description, whose Frontend does it")
+    router_note = ""
+    if engine == "vllm":
+        router_note = ("vLLM documents no production proxy for disaggregated serving: route each request to a "
+                       "prefill server with max_tokens=1, then to a decode server "
+                       "(https://docs.vllm.ai/en/stable/features/nixl_connector_usage.html), or deploy the "
+                       "Dynamo description, whose Frontend does it")
     return DisaggLaunch(engine=engine, checkpoint=pools["prefill"].launch.checkpoint, prefill=pools["prefill"],
                         decode=pools["decode"], router=router, router_files=router_files,
-                        notes=tuple(dict.fromkeys(notes)))
+                        notes=tuple(dict.fromkeys(notes)), router_note=router_note)
 
 
 def launch_lines(dl: DisaggLaunch) -> list[str]:
@@ -214,7 +218,7 @@ def launch_lines(dl: DisaggLaunch) -> list[str]:
         lines.append(f"# front end ({TRTLLM_PROXY_CONFIG} lists every context and generation server):")
         lines.append(_write_file(dl.router_files[0]))
         lines.append(shell_join(dl.router))
-    lines += [f"# {n}" for n in dl.notes]
+    lines += [f"# {n}" for n in (dl.router_note, *dl.notes) if n]
     return lines
 
 
