@@ -17,7 +17,7 @@ Sources (field names and layout):
   @832a531f08993b98f56155a42523cdb96a7ed6b2 deploy/operator/api/v1alpha1/dynamographdeployment_types.go (the
   JSON names of every field; `extraPodSpec` is a core PodSpec plus `mainContainer`, a core Container);
 - https://docs.nvidia.com/dynamo/reference/backends/v-llm-configuration (`python -m dynamo.vllm` accepts every
-  native vLLM engine argument plus `--disaggregation-mode`); Dynamo's Kubernetes quickstart (the disaggregated
+  native vLLM engine argument plus `--disaggregation-mode`); Dynamo's Kubernetes deployment guide (the disaggregated
   vLLM workers carry `--kv-transfer-config '{"kv_connector":"NixlConnector","kv_role":"kv_both"}'`; runtime
   images `nvcr.io/nvidia/ai-dynamo/{vllm,sglang,tensorrtllm}-runtime:1.4.0`; TensorRT-LLM reads all
   parallelism from the `--extra-engine-args` YAML).
