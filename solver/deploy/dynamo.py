@@ -50,8 +50,6 @@ SERVICE_NAMES = {"vllm": {"prefill": "VllmPrefillWorker", "decode": "VllmDecodeW
                  "sglang": {"prefill": "prefill", "decode": "decode"},
                  "trtllm": {"prefill": "TRTLLMPrefillWorker", "decode": "TRTLLMDecodeWorker"}}
 """Worker service names of the examples above."""
-WORKING_DIRS = {"vllm": "/workspace/examples/backends/vllm", "sglang": "/workspace/examples/backends/sglang",
-                "trtllm": "/workspace/"}
 HF_SECRET = "hf-token-secret"
 """Secret of the examples (`envFromSecret`), holding HF_TOKEN."""
 SGLANG_TRANSFER_BACKEND = "nixl"
@@ -151,8 +149,10 @@ def dynamo_graph(catalog: Catalog, dl: DisaggLaunch, split: dict, name: str, max
                                                                 sort_keys=False) for role in ROLES}})
     for role in ROLES:
         pool = split[role]
-        container: dict = {"image": img, "workingDir": WORKING_DIRS[dl.engine],
-                           "command": ["python3", "-m", WORKER_MODULES[dl.engine]], "args": worker_args(dl, role)}
+        # No workingDir: the examples' working directory serves their relative engine-config paths, and the
+        # options here are mounted at an absolute path.
+        container: dict = {"image": img, "command": ["python3", "-m", WORKER_MODULES[dl.engine]],
+                           "args": worker_args(dl, role)}
         pod: dict = {}
         selector = node_selector(catalog, pool["offer"])
         if selector:
