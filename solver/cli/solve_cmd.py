@@ -67,12 +67,13 @@ def solve_command(
     if problem.solver.disaggregation:
         from solver.cli.disagg_cmd import print_disagg, write_disagg_outputs
 
+        why = {"--plot": "the chart draws aggregated replicas per slot",
+               "--timings": "the disaggregated solve records no per-stage times"}
         unsupported = [f for f, v in (("--plot", plot), ("--timings", timings)) if v]
         if unsupported:
             raise InputError([Issue(str(problem_file), "solver.disaggregation",
-                                    f"{', '.join(unsupported)}: not available when disaggregation is allowed (the "
-                                    "chart and timings describe aggregated replicas); solve without them, or with "
-                                    "--emit/--csv/--json")])
+                                    f"{f}: not available when disaggregation is allowed ({why[f]}); solve without "
+                                    "it (--emit, --csv and --json are available)") for f in unsupported])
         from solver.optimize.disagg import solve_disagg
 
         disagg = solve_disagg(problem, cat, time_limit_s=time_limit, workers=workers)
