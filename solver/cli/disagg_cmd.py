@@ -1,26 +1,58 @@
 """Presentation of a solve with disaggregation allowed: the chosen form per workload, the split (workers and
-GPUs per pool, KV transfer time), and what the aggregated optimum costs next to it."""
+GPUs per pool, KV transfer time), and what the aggregated optimum costs next to it; its deployment folder
+(`--emit`) and CSV rows (`--csv`)."""
 
 from __future__ import annotations
 
 import json
+import sys
+from pathlib import Path
 
 import typer
 from rich.table import Table
 
 from solver.cli.common import stdout_console as _stdout
+from solver.cli.common import write_atomic
+from solver.deploy.disagg_emit import disagg_workloads, emit_disagg, max_model_len, pool_rows
 from solver.deploy.disagg_launch import launch_description
 from solver.errors import EstimateError
 from solver.optimize.disagg import DisaggResult, result_to_dict
 from solver.perf.disagg_estimate import estimate_disagg, parse_pool
 
 
+def write_disagg_outputs(result: DisaggResult, problem, catalog, *, emit: Path | None, csv_file: Path | None) -> None:
+    """`--emit DIR` and `--csv FILE` of a solve with disaggregation allowed. When aggregated wins, they are the
+    aggregated plan's folder and rows (what `solve` without disaggregation writes); otherwise the disaggregated
+    folder (Dynamo, Kubernetes, TensorRT-LLM files) and one CSV row per pool."""
+    if emit is None and csv_file is None:
+        return
+    if not result.disaggregated:
+        from solver.cli.solve_cmd import emit_result
+        from solver.optimize.report import result_rows
+        from solver.optimize.report import result_to_dict as aggregated_dict
+        from solver.plan_notes import add_running_batch
+
+        add_running_batch(result.aggregated, problem, catalog)
+        if emit is not None:
+            emit_result(catalog, aggregated_dict(result.aggregated), emit)
+        if csv_file is not None:
+            write_atomic(csv_file, lambda tmp: result_rows(result.aggregated).to_csv(tmp, index=False))
+        return
+    workloads = disagg_workloads(result, problem, catalog, result_to_dict(result)["workloads"])
+    if emit is not None:
+        emitted = emit_disagg(catalog, workloads, emit, status=result.status, usd_per_hour=result.usd_per_hour,
+                              aggregated_usd_per_hour=result.aggregated.usd_per_hour)
+        print(f"wrote {len(emitted.files)} files to {emitted.root} (see {emitted.root / 'README.md'})",
+              file=sys.stderr)
+    if csv_file is not None:
+        write_atomic(csv_file, lambda tmp: pool_rows(workloads).to_csv(tmp, index=False))
+
+
 def print_disagg(result: DisaggResult, problem, catalog, as_json: bool) -> None:
     out = result_to_dict(result)
     for split, wl in zip(out["workloads"], problem.workloads, strict=True):
         if split["form"] == "disaggregated":
-            max_len = int(max(wl.isl(), wl.isl()) + wl.osl())
-            split["launch"] = launch_description(catalog, split, wl.model, max_len)
+            split["launch"] = launch_description(catalog, split, wl.model, max_model_len(wl))
     if as_json:
         typer.echo(json.dumps(out, indent=2, sort_keys=True, default=str))
         return

@@ -64,17 +64,20 @@ def solve_command(
     if margin is not None:
         problem = problem.model_copy(update={"solver": problem.solver.model_copy(update={"margin": margin_value})})
     if problem.solver.disaggregation:
-        from solver.cli.disagg_cmd import print_disagg
+        from solver.cli.disagg_cmd import print_disagg, write_disagg_outputs
 
-        unsupported = [f for f, v in (("--emit", emit), ("--csv", csv_file), ("--plot", plot), ("--timings", timings))
-                       if v]
+        why = {"--plot": "the chart draws aggregated replicas per slot",
+               "--timings": "the disaggregated solve records no per-stage times"}
+        unsupported = [f for f, v in (("--plot", plot), ("--timings", timings)) if v]
         if unsupported:
             raise InputError([Issue(str(problem_file), "solver.disaggregation",
-                                    f"{', '.join(unsupported)}: not available for disaggregated plans yet; "
-                                    "solve without them (the report prints each pool's launch)")])
+                                    f"{f}: not available when disaggregation is allowed ({why[f]}); solve without "
+                                    "it (--emit, --csv and --json are available)") for f in unsupported])
         from solver.optimize.disagg import solve_disagg
 
-        print_disagg(solve_disagg(problem, cat, time_limit_s=time_limit, workers=workers), problem, cat, as_json)
+        disagg = solve_disagg(problem, cat, time_limit_s=time_limit, workers=workers)
+        write_disagg_outputs(disagg, problem, cat, emit=emit, csv_file=csv_file)
+        print_disagg(disagg, problem, cat, as_json)
         return
     if problem.solver.margin is not None:
         from solver.optimize.margin import solve_with_margin
