@@ -401,3 +401,13 @@ def test_emit_into_a_non_empty_folder_is_refused(tmp_path, vllm_split):
     with pytest.raises(DeployError, match="not empty"):
         emit_disagg(CATALOG, [_workload(vllm_split)], tmp_path, status="optimal", usd_per_hour=1.0,
                     aggregated_usd_per_hour=2.0)
+
+
+def test_emit_of_a_disaggregated_result_points_to_solve_emit(cli, tmp_path):
+    """`trilemma emit` reads aggregated results; a disaggregated one gets told where its folder comes from."""
+    result_file = tmp_path / "result.json"
+    result_file.write_text(json.dumps({"disaggregated": True, "aggregated_usd_per_hour": 1.0, "workloads": []}))
+    result = cli("emit", result_file, tmp_path / "out")
+    assert result.exit_code == 1, result
+    assert result.stderr.startswith(f"{result_file}: a result solved with disaggregation allowed"), result.stderr
+    assert "--emit DIR" in result.stderr

@@ -193,6 +193,10 @@ def plan_from_data(data: Any, file: str = "result") -> DeployPlan:
     """Validate a parsed `solve --json` result and adapt it; every problem is reported at once."""
     if not isinstance(data, dict):
         raise ProblemError([Issue(file, "", "expected the JSON object that `trilemma solve --json` prints")])
+    if "disaggregated" in data and "aggregated_usd_per_hour" in data:
+        raise ProblemError([Issue(file, "", "a result solved with disaggregation allowed: write its deployment "
+                                            "folder with `trilemma solve PROBLEM.yaml --emit DIR` (it carries "
+                                            "both pools' layouts, which this file does not)")])
     try:
         result = _Result.model_validate(data)
     except ValidationError as exc:
