@@ -15,7 +15,7 @@ Pruning, in order, each counted for the report:
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import product
 
 import numpy as np
@@ -32,8 +32,10 @@ PP_OPTIONS = (1, 2, 4)
 DP_OPTIONS = (1, 2, 4, 8, 16, 32, 64, 72)
 """Attention data-parallel ranks (MoE models): up to wide expert parallelism over nodes or an NVL72 rack."""
 MAX_GPUS_PER_REPLICA = 72
-MAX_EVALUATED_ROWS = 3_000_000
-"""Bound on candidate rows evaluated per solve, so memory stays bounded (~1 KB per row)."""
+MAX_EVALUATED_ROWS = 25_000_000
+"""Bound on candidate rows evaluated per solve (first pass, before the batch-cap grid), so that a solve
+ends in hours at worst: the schema's 2,000 distinct workloads over the full catalog evaluate ~20
+million. Memory does not grow with it: only rows no variant of the same layout beats are kept."""
 CONFIG_COLUMNS = ["accelerator", "engine", "quant", "kv_quant", "tp", "dp", "pp", "ep", "max_batch"]
 UNBOUNDED_BATCH = 65536
 """A batch cap no replica reaches: the KV cache and the token budget bound the batch first."""
@@ -45,7 +47,8 @@ are on it). A cap binds when the SLO is tight: fewer running requests, lower TPO
 @dataclass
 class CandidateSet:
     usable: pd.DataFrame
-    """Feasible rows of every workload (before joining with offers and removing dominated ones)."""
+    """Feasible rows of every workload that no row of the same accelerator and layout beats
+    (`drop_beaten_within_layout`), before joining with offers and removing dominated ones."""
     considered: dict[int, int]
     """Per workload: configurations evaluated."""
     rejected: dict[int, pd.DataFrame]
@@ -53,6 +56,8 @@ class CandidateSet:
     fitting: dict[int, pd.DataFrame] | None = None
     """With `keep_fitting`: per workload, every row that fits (feasible, or blocked only by an SLO), the
     candidates of disaggregated pools, which meet their SLOs differently."""
+    feasible: dict[int, int] = field(default_factory=dict)
+    """Per workload: configurations that meet every SLO (before any row is dropped as beaten)."""
 
     def evaluated_for(self, w: int) -> pd.DataFrame:
         """The rows that explain workload w: all of them when none was feasible, else the feasible ones."""
@@ -199,7 +204,7 @@ def build_candidates(
     sizes: dict[str, set[int]] = {}
     for o in offer_ids:
         sizes.setdefault(catalog.offers[o].accelerator, set()).add(catalog.offers[o].gpus_per_instance)
-    frames, considered, rejected, fitting = [], {}, {}, {}
+    frames, considered, feasible, rejected, fitting = [], {}, {}, {}, {}
     evaluated_rows = 0
     for w, workload in enumerate(problem.workloads):
         model = catalog.models[workload.model]
@@ -228,20 +233,21 @@ def build_candidates(
             evaluated = evaluate_candidates(configs, catalog) if len(configs) else configs
             if problem.solver.max_batch_options is None and len(evaluated):
                 evaluated = _with_dense_batch_caps(evaluated, catalog)
-            kept = _Kept.of(evaluated, keep_fitting)
+            kept = _Kept.of(evaluated, keep_fitting, keep_viable=bool(evaluated_cache.get("tightening")))
             # Only the feasible rows stay in memory (and every row of a workload with none, to explain it):
             # a problem of many distinct workloads keeps what the optimizer can use, not all it evaluated.
             evaluated_cache[key] = kept
-            if len(kept.usable):
-                viable[slo_free_key] = kept.usable[CONFIG_COLUMNS].copy()
+            if kept.viable is not None:
+                viable[slo_free_key] = kept.viable
         considered[w] = kept.considered
+        feasible[w] = kept.feasible
         if kept.rejected is not None:
             rejected[w] = kept.rejected.assign(workload=w)
         frames.append(kept.usable.assign(workload=w))
         if keep_fitting:
             fitting[w] = (kept.fitting if kept.fitting is not None else kept.usable).assign(workload=w)
     usable = pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
-    return CandidateSet(usable=usable, considered=considered, rejected=rejected,
+    return CandidateSet(usable=usable, considered=considered, feasible=feasible, rejected=rejected,
                         fitting=fitting if keep_fitting else None)
 
 
@@ -251,16 +257,35 @@ class _Kept:
     considered: int
     rejected: pd.DataFrame | None
     fitting: pd.DataFrame | None = None
+    feasible: int = 0
+    viable: pd.DataFrame | None = None
+    """Every feasible row's configuration (a tightening sweep's candidates at its next point)."""
 
     @classmethod
-    def of(cls, evaluated: pd.DataFrame, keep_fitting: bool = False) -> _Kept:
+    def of(cls, evaluated: pd.DataFrame, keep_fitting: bool = False, keep_viable: bool = False) -> _Kept:
         if evaluated.empty:
             return cls(evaluated, 0, evaluated, evaluated)
         ok = (evaluated["pruned_reason"] == "") & (evaluated["capacity_rps"] > 0)
-        usable = evaluated[ok].reset_index(drop=True)
+        feasible = evaluated[ok].reset_index(drop=True)
         fits = evaluated["pruned_reason"].eq("") | evaluated["pruned_reason"].str.startswith("slo")
-        return cls(usable, len(evaluated), None if len(usable) else evaluated,
-                   evaluated[fits].reset_index(drop=True) if keep_fitting else None)
+        return cls(drop_beaten_within_layout(feasible), len(evaluated), None if len(feasible) else evaluated,
+                   evaluated[fits].reset_index(drop=True) if keep_fitting else None, len(feasible),
+                   feasible[CONFIG_COLUMNS].copy() if keep_viable and len(feasible) else None)
+
+
+LAYOUT_COLUMNS = ("accelerator", "tp", "dp", "pp", "ep")
+"""Rows alike in these need the same GPUs and fit the same instance shapes (`inputs.join_offers`)."""
+
+
+def drop_beaten_within_layout(feasible: pd.DataFrame) -> pd.DataFrame:
+    """Drop rows whose capacity is strictly below another's of the same accelerator and layout: the
+    other needs the same GPUs and fits the same offers, so `remove_dominated` would drop them on every
+    offer anyway; dropping them here keeps memory per workload small (most evaluated rows are such
+    variants: engines, quantizations, batch caps). Ties stay, for `remove_dominated` to break."""
+    if feasible.empty:
+        return feasible
+    best = feasible.groupby(list(LAYOUT_COLUMNS))["capacity_rps"].transform("max")
+    return feasible[~(feasible["capacity_rps"] < best)].reset_index(drop=True)
 
 
 def _with_dense_batch_caps(evaluated: pd.DataFrame, catalog: Catalog) -> pd.DataFrame:
@@ -292,10 +317,9 @@ def candidate_counts(problem: Problem, cands: CandidateSet, rows: pd.DataFrame) 
     """Per workload: configurations considered, infeasible, without a fitting offer or dominated on
     every offer, kept (on at least one offer), and the offer rows given to CP-SAT."""
     counts = {}
-    us = cands.usable
     for w, workload in enumerate(problem.workloads):
         n_all = cands.considered.get(w, 0)
-        n_ok = int((us["workload"] == w).sum()) if len(us) else 0
+        n_ok = cands.feasible.get(w, 0)
         mine = rows[rows["workload"] == w] if len(rows) else rows
         n_kept = int(mine["candidate"].nunique()) if len(mine) else 0
         counts[workload.name] = {"considered": n_all, "infeasible": n_all - n_ok, "dominated": n_ok - n_kept,
