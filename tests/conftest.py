@@ -30,6 +30,8 @@ def _own_cache_dir(tmp_path_factory: pytest.TempPathFactory):
     """Tests fill a cache of their own, never the user's."""
     mp = pytest.MonkeyPatch()
     mp.setenv("TRILEMMA_CACHE_DIR", str(tmp_path_factory.mktemp("cache")))
+    # Tables are read as a pipe reads them (full width); parallel test workers inherit a COLUMNS.
+    mp.delenv("COLUMNS", raising=False)
     yield
     mp.undo()
 
