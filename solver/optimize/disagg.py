@@ -47,15 +47,23 @@ PAIR_COLUMNS = ("transfer_ms", "ttft_ms", "tpot_ms", "prefill_ms", "first_decode
 
 
 def _pareto(df: pd.DataFrame, cols: list[str], keep: int) -> pd.DataFrame:
-    """Rows of `df` no other row beats or ties on every column of `cols` (lower is better; of identical rows
-    the first), best first by the first column, at most `keep`."""
-    df = df.sort_values(cols, kind="mergesort")
+    """Per group of POOL_KEYS: the rows no other row of the group beats or ties on every column of `cols`
+    (lower is better; of identical rows the first), best first by the first column, at most `keep`;
+    groups in key order. One sort for all groups, then the dominance test per group on arrays."""
+    if df.empty:
+        return df
+    df = df.sort_values([*POOL_KEYS, *cols], kind="mergesort")
     v = df[cols].to_numpy(float)
-    no_worse = (v[:, None, :] <= v[None, :, :]).all(axis=2)  # [j, i]: row j is no worse than row i everywhere
-    better = (v[:, None, :] < v[None, :, :]).any(axis=2)
-    earlier = np.arange(len(v))[:, None] < np.arange(len(v))[None, :]
-    dominated = (no_worse & (better | earlier)).any(axis=0)
-    return df[~dominated].iloc[:keep]
+    starts = np.flatnonzero(np.r_[True, (df[POOL_KEYS].to_numpy()[1:] != df[POOL_KEYS].to_numpy()[:-1]).any(axis=1)])
+    chosen = []
+    for lo, hi in zip(starts, [*starts[1:], len(df)], strict=True):
+        g = v[lo:hi]
+        no_worse = (g[:, None, :] <= g[None, :, :]).all(axis=2)  # [j, i]: row j is no worse than row i everywhere
+        better = (g[:, None, :] < g[None, :, :]).any(axis=2)
+        earlier = np.arange(len(g))[:, None] < np.arange(len(g))[None, :]
+        dominated = (no_worse & (better | earlier)).any(axis=0)
+        chosen.extend((lo + np.flatnonzero(~dominated))[:keep])
+    return df.iloc[chosen]
 
 
 def pool_candidates(evaluated: pd.DataFrame, catalog: Catalog, kernels: KernelLibrary
@@ -75,10 +83,8 @@ def pool_candidates(evaluated: pd.DataFrame, catalog: Catalog, kernels: KernelLi
     pf = pf[p_score["pruned_reason"].eq("").to_numpy()]
     dc = pools.assign(**{c: d_score[c].to_numpy() for c in d_score if c != "pruned_reason"})
     dc = dc[d_score["pruned_reason"].eq("").to_numpy() & np.isfinite(dc["decode_gpu_s_per_request"].to_numpy())]
-    pf = pd.concat([_pareto(g, ["prefill_gpu_s_per_request", "prefill_alone_ms", "kv_mb_per_gpu"], KEEP_PER_SIDE)
-                    for _, g in pf.groupby(POOL_KEYS)]) if len(pf) else pf
-    dc = pd.concat([_pareto(g, ["decode_gpu_s_per_request", "tpot_floor_ms"], KEEP_PER_SIDE)
-                    for _, g in dc.groupby(POOL_KEYS)]) if len(dc) else dc
+    pf = _pareto(pf, ["prefill_gpu_s_per_request", "prefill_alone_ms", "kv_mb_per_gpu"], KEEP_PER_SIDE)
+    dc = _pareto(dc, ["decode_gpu_s_per_request", "tpot_floor_ms"], KEEP_PER_SIDE)
     return pf.reset_index(drop=True), dc.reset_index(drop=True)
 
 
