@@ -188,19 +188,6 @@ def fit_all(cases: list[dict], catalog) -> tuple[object, list[FitResult]]:
     return cat, fits
 
 
-def leave_one_source_out(cases: list[dict], catalog) -> pd.DataFrame:
-    """Refit without each source, predict that source; the comparison rows of every held-out source."""
-    frames = []
-    for src in sorted({source_of(c) for c in cases}):
-        train = [c for c in cases if source_of(c) != src]
-        test = [c for c in cases if source_of(c) == src]
-        cat, _ = fit_all(train, catalog)
-        cmp = compare(test, estimate_many(test, cat))
-        cmp["held_out"] = src
-        frames.append(cmp)
-    return pd.concat(frames, ignore_index=True)
-
-
 def validate(cases_path: Path, catalog) -> tuple[pd.DataFrame, dict]:
     cases = read_cases(cases_path)
     results = estimate_many(cases, catalog)
