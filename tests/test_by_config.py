@@ -85,3 +85,12 @@ def test_spot_share_raises_the_bound_by_hand():
     data = ModelInput(slot_hours=(10.0,), workloads=[wl], offers={"o": offer}, rows=rows)
     assert row_lower_bounds(data)[0] == pytest.approx(65.0)
     assert solve_model(data).cost_usd == pytest.approx(65.0)
+
+
+def test_search_stops_when_the_time_limit_is_spent():
+    """The run's time limit counts the whole search: with nothing left, no small model is started and
+    the caller falls back to the full model (which reports what it found in the time it gets)."""
+    data = single_workload_instance(random.Random(3))
+    calls = []
+    assert by_config.solve_by_config(data, lambda d, k: calls.append(k) or _run(d, k), time_left=lambda: 0.0) is None
+    assert calls == []

@@ -50,10 +50,11 @@ def applies(data: ModelInput) -> bool:
 
 
 def solve_by_config(data: ModelInput, run: Callable[[ModelInput, np.ndarray], RawSolution],
-                    lb: np.ndarray | None = None) -> ByConfig | None:
+                    lb: np.ndarray | None = None, time_left: Callable[[], float] | None = None) -> ByConfig | None:
     """`run(sub_data, keep)` solves the model of the rows `keep`; `lb`: the rows' lower bounds when
-    already computed. None when the search cannot prove its answer (a small model ran out of time, or
-    no configuration is feasible: the full model then explains why)."""
+    already computed; `time_left()`: seconds of the run's time limit left. None when the search cannot
+    prove its answer (the time limit ran out, a small model ran out of time, or no configuration is
+    feasible: the full model then explains why)."""
     keys = data.rows["config_key"].to_numpy()
     first: dict[str, int] = {}
     for k, key in enumerate(keys):
@@ -67,6 +68,8 @@ def solve_by_config(data: ModelInput, run: Callable[[ModelInput, np.ndarray], Ra
     for key in order:
         if best is not None and lb[first[key]] > best[0] * (1 + BOUND_SLACK) + 1e-6:
             break
+        if time_left is not None and time_left() <= 0:
+            return None
         keep = keys == key
         sub = data.subset(keep)
         raw = run(sub, keep)

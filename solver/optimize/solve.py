@@ -95,7 +95,8 @@ def plan_hint(result: SolveResult) -> PlanHint:
     return hints.plan_hint(result.plan)
 
 
-def _solve_with_bound_pruning(rows: pd.DataFrame, data: ModelInput, run, hint: PlanHint | None):
+def _solve_with_bound_pruning(rows: pd.DataFrame, data: ModelInput, run, hint: PlanHint | None,
+                              time_left=None):
     """When a feasible plan can be built greedily (solver/optimize/bounds.py), rows whose lower
     bound exceeds its cost are dropped before CP-SAT runs; the optimum is unchanged. A single
     workload on one configuration is then solved configuration by configuration (`by_config`).
@@ -117,7 +118,8 @@ def _solve_with_bound_pruning(rows: pd.DataFrame, data: ModelInput, run, hint: P
     pruned_data = data.subset(keep) if greedy is not None else data
     if by_config.applies(pruned_data) and pruned_rows["config_key"].nunique() > 1:
         found = by_config.solve_by_config(
-            pruned_data, lambda d, k: run(d, hints.raw_hint(pruned_rows[k], hint) if hint else None), lb[keep])
+            pruned_data, lambda d, k: run(d, hints.raw_hint(pruned_rows[k], hint) if hint else None), lb[keep],
+            time_left=time_left)
         if found is not None:
             solved = np.zeros(len(rows), dtype=bool)
             solved[np.flatnonzero(keep)[found.solved]] = True
@@ -140,14 +142,17 @@ def solve(problem: Problem, catalog: Catalog, *, time_limit_s: float | None = No
     workers = settings.workers if workers is None else workers
     cands, rows, data = prepare(problem, catalog, cache)
 
+    def time_left() -> float:
+        return time_limit_s - (time.perf_counter() - start)
+
     def run(d: ModelInput, h: RawSolution | None = None) -> RawSolution:
         # The time limit counts the whole run; CP-SAT gets what is left (at least MIN_SOLVER_S).
-        left = max(MIN_SOLVER_S, time_limit_s - (time.perf_counter() - start))
-        return solve_model(d, time_limit_s=left, workers=workers, seed=settings.seed, hint=h)
+        return solve_model(d, time_limit_s=max(MIN_SOLVER_S, time_left()), workers=workers, seed=settings.seed,
+                           hint=h)
 
     counts = candidate_counts(problem, cands, rows)
     all_rows, all_data = rows, data
-    raw, rows, data, given = _solve_with_bound_pruning(rows, data, run, hint)
+    raw, rows, data, given = _solve_with_bound_pruning(rows, data, run, hint, time_left)
     workload_of_given = all_rows["workload"].to_numpy()[given]
     for w, wl in enumerate(problem.workloads):
         counts[wl.name]["bound_pruned"] = counts[wl.name]["offer_rows"] - int((workload_of_given == w).sum())
