@@ -21,7 +21,7 @@ import pandas as pd
 from solver.catalog.loader import Catalog
 from solver.deploy import disagg_kube, dynamo
 from solver.deploy.disagg_launch import ROLES, disagg_launch, launch_lines
-from solver.deploy.emit import Emitted, _dump, _Writer
+from solver.deploy.emit import Emitted, _dump, _Writer, empty_folder
 from solver.deploy.kubernetes import HF_SECRET, dns_name
 from solver.errors import DeployError
 
@@ -128,12 +128,7 @@ def emit_disagg(catalog: Catalog, workloads: list[DisaggWorkload], out_dir: Path
                 usd_per_hour: float, aggregated_usd_per_hour: float) -> Emitted:
     """Write the folder of a disaggregated plan. A form that cannot express a workload (Dynamo on non-NVIDIA
     pools, multi-node workers) is left out and the README says why."""
-    root = Path(out_dir)
-    if root.exists() and not root.is_dir():
-        raise DeployError(f"{root}: exists and is not a directory")
-    if root.exists() and any(root.iterdir()):
-        raise DeployError(f"{root}: not empty; emit into a new or empty directory")
-    root.mkdir(parents=True, exist_ok=True)
+    root = empty_folder(out_dir)
     w = _Writer(root)
     described: dict[str, str] = {}
     notes: list[str] = []

@@ -20,12 +20,10 @@ from dataclasses import dataclass, field
 from solver.catalog.loader import Catalog
 from solver.deploy import targets
 from solver.deploy.disagg_launch import ROLES, DisaggLaunch, disagg_launch
-from solver.deploy.kubernetes import HF_SECRET, STARTUP_SECONDS, dns_name
-from solver.errors import DeployError
 
-PORT = 8000
-"""Every pod serves on 8000 (pods have their own addresses, so the pools need no distinct ports)."""
-CONFIG_DIR = "/config"
+# Every pod serves on PORT (pods have their own addresses, so the pools need no distinct ports).
+from solver.deploy.kubernetes import CONFIG_DIR, PORT, dns_name, engine_container
+from solver.errors import DeployError
 
 
 @dataclass
@@ -56,27 +54,6 @@ def stateful(engine: str) -> bool:
 
 def _labels(workload: str, component: str) -> dict[str, str]:
     return {"app.kubernetes.io/name": dns_name(workload), "app.kubernetes.io/component": component}
-
-
-def _container(image: str, argv: tuple[str, ...] | list[str], gpus: int, resource: str | None, config: bool,
-               probes: bool) -> dict:
-    c: dict = {
-        "name": "engine", "image": image, "command": list(argv),
-        "ports": [{"name": "http", "containerPort": PORT}],
-        "env": [{"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": HF_SECRET, "key": "token",
-                                                                   "optional": True}}}],
-        "volumeMounts": [{"name": "shm", "mountPath": "/dev/shm"}],
-    }
-    if resource:
-        c["resources"] = {"limits": {resource: gpus}, "requests": {resource: gpus}}
-    if config:
-        c["volumeMounts"].append({"name": "engine-config", "mountPath": CONFIG_DIR, "readOnly": True})
-    if probes:
-        probe = {"httpGet": {"path": targets.READY_PATH, "port": "http"}}
-        c["startupProbe"] = {**probe, "periodSeconds": 10, "failureThreshold": STARTUP_SECONDS // 10}
-        c["readinessProbe"] = {**probe, "periodSeconds": 10, "failureThreshold": 3}
-        c["livenessProbe"] = {**probe, "periodSeconds": 30, "failureThreshold": 3}
-    return c
 
 
 def _pod(container: dict, config_map: str | None, selector: dict) -> dict:
@@ -138,7 +115,7 @@ def disagg_objects(catalog: Catalog, split: dict, workload: str, model: str, max
                          "label we know; the pods select only on the GPU resource")
         resource = targets.GPU_RESOURCE[targets.vendor(catalog, pool["accelerator"])]
         image = targets.image(catalog, engine, pool["accelerator"])
-        container = _container(image, p.argv, p.gpus_per_worker, resource, bool(p.files), probes=True)
+        container = engine_container(image, list(p.argv), p.gpus_per_worker, resource, bool(p.files), probes=True)
         labels = _labels(workload, role)
         docs = []
         if config_map and role == "prefill":
@@ -151,7 +128,7 @@ def disagg_objects(catalog: Catalog, split: dict, workload: str, model: str, max
     if dl.router is not None:
         name = dns_name(workload)
         image = targets.image(catalog, engine, split["decode"]["accelerator"])
-        container = _container(image, dl.router, 0, None, bool(dl.router_files), probes=False)
+        container = engine_container(image, list(dl.router), 0, None, bool(dl.router_files), probes=False)
         labels = _labels(workload, "router")
         objects[f"{name}-router"] = [
             _workload_object("Deployment", f"{name}-router", labels, 1,

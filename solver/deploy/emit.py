@@ -54,6 +54,17 @@ def _dump_one(doc: dict) -> str:
     return yaml.dump(doc, Dumper=_Dumper, sort_keys=False, default_flow_style=False, width=1000)
 
 
+def empty_folder(out_dir: Path | str) -> Path:
+    """`out_dir`, created if missing; refused when it is a file or already holds something."""
+    root = Path(out_dir)
+    if root.exists() and not root.is_dir():
+        raise DeployError(f"{root}: exists and is not a directory")
+    if root.exists() and any(root.iterdir()):
+        raise DeployError(f"{root}: not empty; emit into a new or empty directory")
+    root.mkdir(parents=True, exist_ok=True)
+    return root
+
+
 class _Writer:
     def __init__(self, root: Path):
         self.root = root
@@ -78,12 +89,7 @@ def emit_plan(catalog: Catalog, plan: DeployPlan, out_dir: Path | str, *, timezo
     """Write the folder. Configurations that cannot be expressed for a target (an MPI-launched multi-node
     TensorRT-LLM replica on Kubernetes, a cloud SkyPilot does not name) are left out of that target and
     the README says why."""
-    root = Path(out_dir)
-    if root.exists() and not root.is_dir():
-        raise DeployError(f"{root}: exists and is not a directory")
-    if root.exists() and any(root.iterdir()):
-        raise DeployError(f"{root}: not empty; emit into a new or empty directory")
-    root.mkdir(parents=True, exist_ok=True)
+    root = empty_folder(out_dir)
     w = _Writer(root)
     notes: list[str] = []
     kube_rows, sky_rows = [], []

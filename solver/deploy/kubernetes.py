@@ -66,17 +66,20 @@ def _labels(cfg: DeployConfig, component: str) -> dict[str, str]:
             "app.kubernetes.io/component": component}
 
 
-def _container(image: str, command: list[str], gpus: int, resource: str, launch: EngineLaunch,
-               probes: bool) -> dict:
+def engine_container(image: str, command: list[str], gpus: int, resource: str | None, config: bool,
+                     probes: bool) -> dict:
+    """The engine container: shared memory, the HF token, GPUs of `resource` (none for a router), the
+    engine-config volume when the launch writes files, and the readiness probes when it serves."""
     c: dict = {
         "name": "engine", "image": image, "command": command,
         "ports": [{"name": "http", "containerPort": PORT}],
         "env": [{"name": "HF_TOKEN", "valueFrom": {"secretKeyRef": {"name": HF_SECRET, "key": "token",
                                                                    "optional": True}}}],
-        "resources": {"limits": {resource: gpus}, "requests": {resource: gpus}},
-        "volumeMounts": [{"name": "shm", "mountPath": "/dev/shm"}],
     }
-    if launch.files:
+    if resource:
+        c["resources"] = {"limits": {resource: gpus}, "requests": {resource: gpus}}
+    c["volumeMounts"] = [{"name": "shm", "mountPath": "/dev/shm"}]
+    if config:
         c["volumeMounts"].append({"name": "engine-config", "mountPath": CONFIG_DIR, "readOnly": True})
     if probes:
         probe = {"httpGet": {"path": targets.READY_PATH, "port": "http"}}
@@ -159,8 +162,8 @@ def _deployment(catalog: Catalog, wl: DeployWorkload, cfg: DeployConfig, name: s
     launch = launch_for(catalog, wl, cfg, node_rank="0", head_address="localhost", config_dir=CONFIG_DIR)
     vendor = targets.vendor(catalog, cfg.accelerator)
     selector, tolerations, notes = _placement(catalog, cfg, spot)
-    container = _container(targets.image(catalog, cfg.engine, cfg.accelerator), list(launch.leader),
-                           cfg.gpus_per_replica, targets.GPU_RESOURCE[vendor], launch, probes=True)
+    container = engine_container(targets.image(catalog, cfg.engine, cfg.accelerator), list(launch.leader),
+                                 cfg.gpus_per_replica, targets.GPU_RESOURCE[vendor], bool(launch.files), probes=True)
     labels = _labels(cfg, "server")
     deployment = {
         "apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "labels": labels},
@@ -195,10 +198,10 @@ def _leader_worker_set(catalog: Catalog, wl: DeployWorkload, cfg: DeployConfig, 
     selector, tolerations, notes = _placement(catalog, cfg, spot)
     image = targets.image(catalog, cfg.engine, cfg.accelerator)
     per_node = offer.gpus_per_instance
-    leader = _container(image, ["/bin/sh", "-c", shell_join(launch.leader)], per_node,
-                        targets.GPU_RESOURCE[vendor], launch, probes=True)
-    worker = _container(image, ["/bin/sh", "-c", shell_join(launch.worker)], per_node,
-                        targets.GPU_RESOURCE[vendor], launch, probes=False)
+    leader = engine_container(image, ["/bin/sh", "-c", shell_join(launch.leader)], per_node,
+                              targets.GPU_RESOURCE[vendor], bool(launch.files), probes=True)
+    worker = engine_container(image, ["/bin/sh", "-c", shell_join(launch.worker)], per_node,
+                              targets.GPU_RESOURCE[vendor], bool(launch.files), probes=False)
     leader_labels = {**_labels(cfg, "server"), "capacity": _capacity(spot)}
     worker_labels = {**_labels(cfg, "worker"), "capacity": _capacity(spot)}
     lws = {
