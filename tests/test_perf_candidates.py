@@ -141,3 +141,34 @@ def test_empty_and_all_invalid_tables(catalog):
     out = evaluate_candidates(pd.DataFrame([row(model="nope"), row(tp=0)]), catalog)
     assert not out["fits"].any()
     assert out["pruned_reason"].tolist() == ["catalog: unknown model 'nope'", "input: tp must be >= 1"]
+
+
+@pytest.mark.parametrize("model,isl,osl,slo", [
+    ("llama-3.3-70b", 2000, 300, {"slo_ttft_ms": 1500.0, "slo_tpot_ms": 50.0}),
+    ("qwen3-30b-a3b", 8000, 500, {"slo_ttft_ms": 4000.0, "slo_tpot_ms": 30.0, "slo_e2e_ms": 20000.0}),
+    ("llama-3.1-8b", 500, 1000, {"slo_tpot_ms": 20.0}),
+])
+def test_best_of_keeps_every_group_best_exactly(catalog, model, isl, osl, slo):
+    """With `best_of`, rows that could be their layout's best get exactly their full values, every
+    group's best capacity is unchanged, and each row called beaten is strictly below its group's best."""
+    from solver.optimize.candidates import LAYOUT_COLUMNS
+    from solver.perf.candidates import BEATEN
+
+    grid = [row(model=model, accelerator=a, engine=e, quant=q, kv_quant=kv, tp=tp, dp=1, max_batch=b, isl=float(isl),
+                osl=float(osl), **slo)
+            for a in ("h100-sxm", "l40s", "mi300x") for e in ("vllm", "sglang", "trtllm")
+            for q in ("bf16", "fp8") for kv in ("bf16", "fp8") for tp in (1, 2, 4, 8) for b in (16, 64, 256, 1024)]
+    df = pd.DataFrame(grid)
+    full = evaluate_candidates(df, catalog)
+    some_beat = np.where(np.arange(len(df)) % 7 == 0, 0.5 * full["capacity_rps"].to_numpy(), 0.0)
+    pruned = evaluate_candidates(df, catalog, best_of=LAYOUT_COLUMNS, beat_rps=some_beat)
+    beaten = pruned["pruned_reason"].str.startswith(BEATEN).to_numpy()
+    assert beaten.sum() > len(df) // 4, "the test should exercise pruning"
+    keys = list(LAYOUT_COLUMNS)
+    best_full = full.groupby(keys)["capacity_rps"].transform("max").to_numpy()
+    best_pruned = pruned.groupby(keys)["capacity_rps"].transform("max").to_numpy()
+    np.testing.assert_array_equal(best_pruned, best_full)
+    assert (full["capacity_rps"].to_numpy()[beaten] < best_full[beaten]).all()
+    kept = ~beaten
+    cols = ["pruned_reason", "capacity_rps", "ttft_ms", "tpot_ms", "e2e_ms", "batch", "memory_gb_per_gpu"]
+    pd.testing.assert_frame_equal(pruned.loc[kept, cols], full.loc[kept, cols])

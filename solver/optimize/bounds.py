@@ -63,20 +63,19 @@ def _mixed_cover(offers, gpus_per_replica: int, most: int, spot_share: float):
     regular = [(min(p for t, p in o.usd_per_hour.items() if t != "spot"), o.gpus_per_instance)
                for o in offers if any(t != "spot" for t in o.usd_per_hour)]
     spot = [(o.usd_per_hour["spot"], o.gpus_per_instance) for o in offers if "spot" in o.usd_per_hour]
-    cover_ns = cheapest_cover(regular, gpus_per_replica, most) if regular else None
-    cover_sp = cheapest_cover(spot, gpus_per_replica, most) if spot and spot_share > 0 else None
+    most = max(most, 0)
+    never = np.full(most + 1, np.inf)
+    never[0] = 0.0
+    cover_ns = cheapest_cover(regular, gpus_per_replica, most).upto(most) if regular else never
+    use_spot = bool(spot) and spot_share > 0
+    cover_sp = cheapest_cover(spot, gpus_per_replica, most).upto(most) if use_spot else never
 
     def cover(replicas: int) -> float:
         if replicas <= 0:
             return 0.0
-        least_regular = max(0, math.ceil((1 - spot_share) * replicas - 1e-9)) if cover_sp is not None else replicas
-        best = math.inf
-        for a in range(least_regular, replicas + 1):
-            if a > 0 and cover_ns is None:
-                continue
-            cost = (cover_ns[a] if a else 0.0) + (cover_sp[replicas - a] if replicas > a else 0.0)
-            best = min(best, cost)
-        return best
+        least_regular = max(0, math.ceil((1 - spot_share) * replicas - 1e-9)) if use_spot else replicas
+        a = np.arange(least_regular, replicas + 1)
+        return float((cover_ns[a] + cover_sp[replicas - a]).min())
 
     return cover
 
@@ -102,6 +101,12 @@ def cheapest_cover(instances: list[tuple[float, int]], gpus_per_replica: int, mo
                 return table[r]
             k = -(-(r - limit) // best_q)
             return k * best_p + table[r - k * best_q]
+
+        def upto(self, r_max: int) -> np.ndarray:
+            """cover(r) for r = 0 … r_max as an array (the same values as item access)."""
+            r = np.arange(r_max + 1)
+            k = np.where(r > limit, -(-(r - limit) // best_q), 0)
+            return np.where(r > limit, k * best_p, 0.0) + np.asarray(table)[r - k * best_q]
 
     return _Cover()
 

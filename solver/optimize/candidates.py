@@ -25,6 +25,7 @@ from solver.catalog.loader import Catalog
 from solver.catalog.schema import Model
 from solver.errors import Issue, ProblemError
 from solver.optimize.margin import apply_margin
+from solver.perf.candidates import BEATEN
 from solver.problem import Problem, Workload, percentile_value
 
 TP_OPTIONS = (1, 2, 4, 8)
@@ -230,9 +231,10 @@ def build_candidates(
                                           f"more than {MAX_EVALUATED_ROWS:,} candidate configurations to evaluate; "
                                           "restrict fleet.accelerators, quantizations, engines or "
                                           "solver.max_batch_options, or split the problem")])
-            evaluated = evaluate_candidates(configs, catalog) if len(configs) else configs
+            best_of = None if keep_fitting else LAYOUT_COLUMNS
+            evaluated = evaluate_candidates(configs, catalog, best_of=best_of) if len(configs) else configs
             if problem.solver.max_batch_options is None and len(evaluated):
-                evaluated = _with_dense_batch_caps(evaluated, catalog)
+                evaluated = _with_dense_batch_caps(evaluated, catalog, best_of)
             kept = _Kept.of(evaluated, keep_fitting, keep_viable=bool(evaluated_cache.get("tightening")))
             # Only the feasible rows stay in memory (and every row of a workload with none, to explain it):
             # a problem of many distinct workloads keeps what the optimizer can use, not all it evaluated.
@@ -266,11 +268,15 @@ class _Kept:
         if evaluated.empty:
             return cls(evaluated, 0, evaluated, evaluated)
         ok = (evaluated["pruned_reason"] == "") & (evaluated["capacity_rps"] > 0)
+        # Rows beaten during evaluation (`best_of`) are counted as dominated: some variant of their
+        # layout serves more on the same GPUs. At a tighter SLO they may win, so a tightening sweep keeps them.
+        beaten = evaluated["pruned_reason"].str.startswith(BEATEN)
         feasible = evaluated[ok].reset_index(drop=True)
         fits = evaluated["pruned_reason"].eq("") | evaluated["pruned_reason"].str.startswith("slo")
         return cls(drop_beaten_within_layout(feasible), len(evaluated), None if len(feasible) else evaluated,
-                   evaluated[fits].reset_index(drop=True) if keep_fitting else None, len(feasible),
-                   feasible[CONFIG_COLUMNS].copy() if keep_viable and len(feasible) else None)
+                   evaluated[fits].reset_index(drop=True) if keep_fitting else None, len(feasible) + int(beaten.sum()),
+                   evaluated.loc[ok | beaten, list(CONFIG_COLUMNS)].reset_index(drop=True)
+                   if keep_viable and ok.any() else None)
 
 
 LAYOUT_COLUMNS = ("accelerator", "tp", "dp", "pp", "ep")
@@ -288,14 +294,16 @@ def drop_beaten_within_layout(feasible: pd.DataFrame) -> pd.DataFrame:
     return feasible[~(feasible["capacity_rps"] < best)].reset_index(drop=True)
 
 
-def _with_dense_batch_caps(evaluated: pd.DataFrame, catalog: Catalog) -> pd.DataFrame:
+def _with_dense_batch_caps(evaluated: pd.DataFrame, catalog: Catalog,
+                           best_of: tuple[str, ...] | None = None) -> pd.DataFrame:
     """The batch cap as a decision: rows evaluated with an unbounded cap learn B*, the most requests
     the KV cache and token budget admit (their cap becomes B*); every grid cap below B* is then
     evaluated too. Caps above B* behave as B*, so nothing is lost; dominance keeps the best."""
     from solver.perf import evaluate_candidates
 
     bstar = evaluated["max_batch_effective"]
-    fits = evaluated["pruned_reason"].str.startswith("slo") | (evaluated["pruned_reason"] == "")
+    reason = evaluated["pruned_reason"]
+    fits = reason.str.startswith("slo") | reason.str.startswith(BEATEN) | (reason == "")
     fits &= bstar.notna() & (bstar >= 1)
     base = evaluated.loc[fits, [c for c in evaluated.columns if c in _INPUT_COLUMNS]]
     caps = pd.DataFrame({"max_batch": list(DENSE_BATCH_GRID)})
@@ -305,7 +313,14 @@ def _with_dense_batch_caps(evaluated: pd.DataFrame, catalog: Catalog) -> pd.Data
     top.loc[fits, "max_batch"] = bstar[fits].astype(int)
     if grid.empty:
         return top
-    below = evaluate_candidates(grid[base.columns].reset_index(drop=True), catalog)
+    grid = grid[base.columns].reset_index(drop=True)
+    beat_rps = None
+    if best_of is not None:
+        # Lower caps only matter where they beat what the layout already reaches at its top cap.
+        usable = top[(reason == "") & (top["capacity_rps"] > 0)]
+        reached = usable.groupby(list(best_of), dropna=False)["capacity_rps"].max()
+        beat_rps = grid.join(reached.rename("_beat"), on=list(best_of))["_beat"].to_numpy()
+    below = evaluate_candidates(grid, catalog, best_of=best_of, beat_rps=beat_rps)
     return pd.concat([top, below], ignore_index=True)
 
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-import pandas as pd
+import numpy as np
 
 from solver.optimize.data import HELD_TIERS, ModelInput
 from solver.optimize.model import busy_unit_usd, replicas_needed
@@ -73,40 +73,44 @@ def check_plan(data: ModelInput, plan: Plan, reported_total_usd: float | None = 
     problems: list[str] = []
     s = plan.schedule
     T = data.num_slots
+    # Plain arrays: the checks below visit every workload and slot, where pandas filtering is slow.
+    col = {c: s[c].to_numpy() for c in ("workload", "slot", "row", "replicas", "spot_replicas", "replica_capacity_rps")}
+    role_all = s["role"].to_numpy() if "role" in s else np.full(len(s), "", dtype=object)
+    pool_all = col["replicas"] + col["spot_replicas"]
+    config_key = data.column("config_key")
     for _w, wl in enumerate(data.workloads):
-        mine = s[s["workload"] == wl.name]
-        configs = data.rows.loc[mine["row"].unique(), "config_key"].nunique() if len(mine) else 0
+        mine = col["workload"] == wl.name
+        configs = len(set(config_key[np.unique(col["row"][mine])])) if mine.any() else 0
         if configs < 1 and data.objective == "min_cost":
             problems.append(f"{wl.name}: no configuration chosen")
         if configs > wl.max_configs:
             problems.append(f"{wl.name}: {configs} configurations > max {wl.max_configs}")
         totals = []
-        role_col = mine["role"] if "role" in mine else pd.Series("", index=mine.index)
         # Disaggregated workers: prefill and decode capacity must each meet the demand.
-        demand_roles = ["prefill", "decode"] if (role_col != "").any() else [""]
+        demand_roles = ["prefill", "decode"] if (role_all[mine] != "").any() else [""]
         for t in range(T):
-            slot_all = mine[mine["slot"] == t]
-            serving = slot_all[role_col[slot_all.index].isin(["", "decode"])]
-            replicas = int((serving["replicas"] + serving["spot_replicas"]).sum())
+            slot_all = mine & (col["slot"] == t)
+            serving = slot_all & np.isin(role_all, ["", "decode"])
+            replicas = int(pool_all[serving].sum())
             totals.append(replicas)
             for role in demand_roles:
-                slot = slot_all[role_col[slot_all.index].isin(["", role])]
+                slot = slot_all & np.isin(role_all, ["", role])
                 tag = f" {role}" if role else ""
-                capacity = float(((slot["replicas"] + slot["spot_replicas"]) * slot["replica_capacity_rps"]).sum())
-                spot_capacity = float((slot["spot_replicas"] * slot["replica_capacity_rps"]).sum())
-                pool = int((slot["replicas"] + slot["spot_replicas"]).sum())
+                capacity = float((pool_all[slot] * col["replica_capacity_rps"][slot]).sum())
+                spot_capacity = float((col["spot_replicas"][slot] * col["replica_capacity_rps"][slot]).sum())
+                pool = int(pool_all[slot].sum())
                 if data.objective == "min_cost" and not meets_demand(capacity, wl.demand_rps[t]):
                     problems.append(f"{wl.name} slot {t}:{tag} capacity {capacity:.6g} < demand "
                                     f"{wl.demand_rps[t]:.6g} req/s")
                 # (prefill and decode pools are sized together with their pair: not checked one by one)
-                if data.objective == "min_cost" and configs == 1 and len(slot) and wl.max_scale_step is None \
+                if data.objective == "min_cost" and configs == 1 and slot.any() and wl.max_scale_step is None \
                         and demand_roles == [""]:
                     # The integer model must not have bought replicas the float need does not call for
                     # unless instances already paid for host them (rounding would show here first).
-                    need = replicas_needed(wl.demand_rps[t], float(slot["replica_capacity_rps"].iat[0]),
+                    need = replicas_needed(wl.demand_rps[t], float(col["replica_capacity_rps"][slot][0]),
                                            wl.min_replicas)
                     extra = pool - need
-                    if extra > 0 and _extra_replicas_cost_instances(data, plan, slot, t, extra):
+                    if extra > 0 and _extra_replicas_cost_instances(data, plan, s[slot], t, extra):
                         problems.append(f"{wl.name} slot {t}:{tag} {pool} replicas where {need} serve the demand")
                 if pool < wl.min_replicas and (data.objective == "min_cost" or configs):
                     problems.append(f"{wl.name} slot {t}:{tag} {pool} replicas < minimum {wl.min_replicas}")

@@ -59,6 +59,13 @@ class ModelInput:
     config_fixed_usd_per_hour: float = 0.0
     objective: str = "min_cost"
 
+    def column(self, name: str):
+        """One column of `rows` as a numpy array, converted once (pandas row access is slow in loops)."""
+        cache = self.__dict__.setdefault("_columns", {})
+        if name not in cache:
+            cache[name] = self.rows[name].to_numpy()
+        return cache[name]
+
     def subset(self, keep) -> ModelInput:
         """The same problem over the rows where `keep` is true (offers no row uses are dropped)."""
         rows = self.rows[keep].reset_index(drop=True)

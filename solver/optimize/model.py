@@ -213,13 +213,14 @@ def _add_variables(b: BuiltModel) -> None:
                 b.s[k, t] = m.new_int_var(0, bound, f"s[{k},{t}]")
             if offer.busy_gpu_usd_per_hour > 0:
                 b.y[k, t] = m.new_int_var(0, bound * BUSY_UNITS, f"y[{k},{t}]")
+    bounds = _instance_bounds(b)
     for g, offer in d.offers.items():
         for tier in offer.usd_per_hour:
             if tier in HELD_TIERS:
-                b.held[g, tier] = m.new_int_var(0, _instance_bound(b, g), f"held[{g},{tier}]")
+                b.held[g, tier] = m.new_int_var(0, bounds[g], f"held[{g},{tier}]")
             else:
                 for t in range(d.num_slots):
-                    b.buy[g, tier, t] = m.new_int_var(0, _instance_bound(b, g), f"buy[{g},{tier},{t}]")
+                    b.buy[g, tier, t] = m.new_int_var(0, bounds[g], f"buy[{g},{tier},{t}]")
     if d.objective == "max_throughput":
         for w, wl in enumerate(d.workloads):
             scale = b.rate_scale.get(w, RateScale(1.0))
@@ -227,13 +228,16 @@ def _add_variables(b: BuiltModel) -> None:
                 b.served[w, t] = m.new_int_var(0, scale.capacity(wl.traffic_rps[t]), f"served[{w},{t}]")
 
 
-def _instance_bound(b: BuiltModel, g: str) -> int:
-    """No more instances than it takes to host every replica that could run on the offer."""
-    offer = b.data.offers[g]
-    gpus = sum(b.role_bound[b.config_of[k], b.role_of[k]] * int(n)
-               for k, (o, n) in enumerate(zip(b.data.rows["offer"], b.data.rows["gpus"], strict=True)) if o == g)
-    bound = math.ceil(gpus / offer.gpus_per_instance)
-    return bound if offer.max_instances is None else min(bound, offer.max_instances)
+def _instance_bounds(b: BuiltModel) -> dict[str, int]:
+    """Per offer: no more instances than it takes to host every replica that could run on it."""
+    gpus = dict.fromkeys(b.data.offers, 0)
+    for k, (o, n) in enumerate(zip(b.data.column("offer"), b.data.column("gpus"), strict=True)):
+        gpus[o] += b.role_bound[b.config_of[k], b.role_of[k]] * int(n)
+    out = {}
+    for g, offer in b.data.offers.items():
+        bound = math.ceil(gpus[g] / offer.gpus_per_instance)
+        out[g] = bound if offer.max_instances is None else min(bound, offer.max_instances)
+    return out
 
 
 def add_configuration_choice(b: BuiltModel) -> None:

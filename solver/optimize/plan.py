@@ -85,35 +85,37 @@ def _attribute_costs(data: ModelInput, raw: RawSolution, schedule: pd.DataFrame,
     )
     # Utilisation of a workload's capacity in a slot: traffic / provisioned capacity.
     cap = sched.assign(c=(sched["replicas"] + sched["spot_replicas"]) * sched["replica_capacity_rps"])
-    cap_by = cap.groupby(["workload", "slot"])["c"].sum()
-    for _, inst in instances.iterrows():
-        g, tier, t, n = inst["offer"], inst["tier"], int(inst["slot"]), int(inst["instances"])
+    cap_by = cap.groupby(["workload", "slot"])["c"].sum().to_dict()
+    # Looked up once per (offer, slot): filtering the frames for every instance row is slow.
+    hosted = {key: list(group.itertuples(index=False)) for key, group in sched.groupby(["offer", "slot"])}
+    regular = instances[instances["tier"] != "spot"].groupby(["offer", "slot"])["instances"].sum().to_dict()
+    for inst in instances.itertuples(index=False):
+        g, tier, t, n = inst.offer, inst.tier, int(inst.slot), int(inst.instances)
         offer = data.offers[g]
         hours = data.slot_hours[t]
         slot_cost = offer.usd_per_hour[tier] * hours * n
         column = "spot_gpus" if tier == "spot" else "reg_gpus"
-        here = sched[(sched["offer"] == g) & (sched["slot"] == t)]
+        here = hosted.get((g, t), [])
         paid_gpus = n * offer.gpus_per_instance
         if tier != "spot":
             # Regular replicas share every non-spot tier of the offer in proportion to instances.
-            regular_total = int(instances[(instances["offer"] == g) & (instances["slot"] == t)
-                                          & (instances["tier"] != "spot")]["instances"].sum())
+            regular_total = int(regular.get((g, t), 0))
             share_of_tier = n / regular_total if regular_total else 0.0
         else:
             share_of_tier = 1.0
-        used = here[column].sum() * share_of_tier
+        used = sum(getattr(rep, column) for rep in here) * share_of_tier
         categories = _categories(offer, tier, slot_cost, hours, n)
-        for _, rep in here.iterrows():
-            gpus_w = rep[column] * share_of_tier
+        for rep in here:
+            gpus_w = getattr(rep, column) * share_of_tier
             if gpus_w <= 0:
                 continue
             frac = gpus_w / used if used else 0.0
             for cat, usd in categories.items():
-                rows_out.append((rep["workload"], cat, usd * frac))
-            util = min(1.0, rep["traffic_rps"] / cap_by[rep["workload"], t]) if cap_by[rep["workload"], t] else 0
+                rows_out.append((rep.workload, cat, usd * frac))
+            util = min(1.0, rep.traffic_rps / cap_by[rep.workload, t]) if cap_by[rep.workload, t] else 0
             busy_gpu_h = gpus_w * util * hours
             per_gpu_h = slot_cost / (paid_gpus * hours) if paid_gpus else 0.0
-            idle[rep["workload"]] += slot_cost * frac - busy_gpu_h * per_gpu_h
+            idle[rep.workload] += slot_cost * frac - busy_gpu_h * per_gpu_h
         if used == 0:
             rows_out += [("(unassigned)", cat, usd) for cat, usd in categories.items()]
     gpus = data.rows["gpus"].astype(int).to_numpy()

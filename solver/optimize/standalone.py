@@ -34,10 +34,10 @@ class Standalone:
 
 def standalone(data: ModelInput, k: int, *, peak_all_day: bool = False, tiers: tuple[str, ...] | None = None
                ) -> Standalone:
-    row = data.rows.iloc[k]
-    wl = data.workloads[int(row["workload"])]
-    offer = data.offers[row["offer"]]
-    n, mu = int(row["gpus"]), float(row["capacity_rps"])
+    offer_id = data.column("offer")[k]
+    wl = data.workloads[int(data.column("workload")[k])]
+    offer = data.offers[offer_id]
+    n, mu = int(data.column("gpus")[k]), float(data.column("capacity_rps")[k])
     replicas = replica_floor(wl, mu)
     if peak_all_day:
         replicas = [max(replicas)] * len(replicas)
@@ -58,7 +58,7 @@ def standalone(data: ModelInput, k: int, *, peak_all_day: bool = False, tiers: t
                                                                                  strict=True))
     limit = ""
     if offer.max_instances is not None and max(instances) > offer.max_instances:
-        limit = f"{row['offer']}: needs {max(instances)} instances, cap {offer.max_instances}"
+        limit = f"{offer_id}: needs {max(instances)} instances, cap {offer.max_instances}"
     cap = data.accelerator_max_gpus.get(offer.accelerator)
     if cap is not None and max(instances) * offer.gpus_per_instance > cap:
         limit = f"{offer.accelerator}: needs {max(instances) * offer.gpus_per_instance} GPUs, cap {cap}"

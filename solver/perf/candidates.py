@@ -1,7 +1,7 @@
 """Vectorised evaluation of replica configurations: `evaluate_candidates(df, catalog)`.
 
-Input columns (one row per replica configuration): model, accelerator, engine, quant, kv_quant, tp, pp,
-ep, max_batch, isl, osl, slo_ttft_ms, slo_tpot_ms, slo_e2e_ms (NaN = no limit), percentile.
+Input columns (one row per replica configuration): model, accelerator, engine, quant, kv_quant, tp, dp
+(optional, default 1), pp, ep, max_batch, isl, osl, slo_ttft_ms, slo_tpot_ms, slo_e2e_ms (NaN = no limit), percentile.
 Output: the same rows, same order, plus
   gpus (per replica), fits (bool), pruned_reason (str, "" when usable),
   memory_gb_per_gpu (GB at the operating batch), kv_cache_tokens (replica KV capacity, tokens),
@@ -11,9 +11,10 @@ Output: the same rows, same order, plus
   batch (mean requests decoding at capacity), max_batch_effective (the batch bound actually used),
   kv_quant_effective (the KV dtype used, after the profile default for an empty kv_quant).
 
-Conventions: GPUs per replica = tp·pp·ep. ep > 1 (MoE only) means attention, dense and shared layers
-run data-parallel over ep groups of tp GPUs (each group holds its own requests' KV cache) while routed
-experts are sharded over all ep·tp GPUs of a pipeline stage; tokens reach their experts by all-to-all.
+Conventions (the engines' vocabulary): a replica is pp pipeline stages of n = tp·dp GPUs, so GPUs per
+replica = tp·dp·pp. Attention splits a stage as tp × dp (dp attention data-parallel ranks, each with its
+own requests and KV cache); MoE layers split the same n GPUs as moe_tp × ep (moe_tp = n/ep), and tokens
+reach their experts by all-to-all when ep > 1.
 max_batch is the most requests decoding at once in the replica (the engine's max_num_seqs); the batch
 actually used is also bounded by the KV cache and the iteration token budget (`max_batch_effective`).
 NaN max_batch means the engine's default. An empty kv_quant means the profile's default KV dtype.
@@ -57,9 +58,15 @@ def _slo_reason(pct: float, slo_ttft, slo_tpot, slo_e2e, floor: Point, tpot_floo
     return f"slo: {p} E2E {floor.e2e_p[i] * 1e3:.0f} ms > {slo_e2e[i] * 1e3:g} ms at batch 1"
 
 
+BEATEN = "beaten"
+"""`pruned_reason` prefix of a row whose capacity is certainly below another of its group's (`best_of`)."""
+
+
 def _at_capacity(prep: Prepared, live: np.ndarray, b_max: np.ndarray, plan: mem.MemoryPlan,
-                 mix: MixArrays | None = None) -> tuple[dict, np.ndarray]:
-    """Output columns of the live usable rows at the highest rate meeting their SLOs, and their reasons."""
+                 mix: MixArrays | None = None, group: np.ndarray | None = None,
+                 beat_rps: np.ndarray | None = None) -> tuple[dict, np.ndarray]:
+    """Output columns of the live usable rows at the highest rate meeting their SLOs, and their reasons.
+    With `group`/`beat_rps` (per live row) rows beaten within their group get reason `BEATEN` and no values."""
     df = prep.df
     rows = prep.idx[live]
     sub = prep.rows.take(live)
@@ -69,27 +76,50 @@ def _at_capacity(prep: Prepared, live: np.ndarray, b_max: np.ndarray, plan: mem.
     slo_ttft, slo_tpot, slo_e2e = (df[c].to_numpy()[rows] * 1e-3 for c in ("slo_ttft_ms", "slo_tpot_ms", "slo_e2e_ms"))
     has_slo = ~(np.isnan(slo_ttft) & np.isnan(slo_tpot) & np.isnan(slo_e2e))
     x = sv.x_max.copy()
+    beaten = np.zeros(len(rows), bool)
     if has_slo.any():
         s = np.flatnonzero(has_slo)
-        mix_s = None if mix is None else mix.take(s)
-        x[s] = Serving(sub.take(s), df["isl"].to_numpy()[rows][s], sv.O[s], b_max[s], pctl[s],
-                       mix_s).capacity(slo_ttft[s], slo_tpot[s], slo_e2e[s])
+        sv_s = sv.take(s)
+        if group is None:
+            x[s] = sv_s.capacity(slo_ttft[s], slo_tpot[s], slo_e2e[s])
+        else:
+            # Rows without SLOs sit at saturation (capacity λ_sat): they count as reached capacities too.
+            best = np.asarray(beat_rps, float).copy()
+            free = np.flatnonzero(~has_slo)
+            if len(free):
+                reached = np.zeros(int(group.max()) + 1)
+                np.maximum.at(reached, group[free], sv.lam_sat[free])
+                best[s] = np.fmax(best[s], reached[group[s]])
+            x[s], beaten[s] = sv_s.capacity(slo_ttft[s], slo_tpot[s], slo_e2e[s], group[s], best[s])
+    keep = np.flatnonzero(~beaten)
+    reasons = np.full(len(rows), BEATEN, dtype=object)
+    vals = {k: np.full(len(rows), np.nan) for k in ("ttft_ms", "tpot_ms", "e2e_ms", "ttft_floor_ms",
+                                                   "tpot_floor_ms", "memory_gb_per_gpu")}
+    vals.update({k: np.zeros(len(rows)) for k in ("capacity_rps", "output_tokens_per_s", "utilisation", "batch")})
+    if not len(keep):
+        return vals, reasons
+    if len(keep) < len(rows):
+        sv, sub, x, pctl = sv.take(keep), sub.take(keep), x[keep], pctl[keep]
+        slo_ttft, slo_tpot, slo_e2e = slo_ttft[keep], slo_tpot[keep], slo_e2e[keep]
     pt = sv.point(x)
     floor = sv.point(np.full_like(x, ALONE))
     tpot_floor = step_time(sub, 1.0, sv.ctx, 0.0, 0.0).total_s
     cap = np.where(x > 0, pt.lam, 0.0)
-    reasons = np.full(len(rows), "", dtype=object)
+    mine = np.full(len(keep), "", dtype=object)
     for i in np.flatnonzero(x <= 0):
-        reasons[i] = _slo_reason(pctl[i], slo_ttft, slo_tpot, slo_e2e, floor, tpot_floor, i)
-    ok = reasons == ""
-    plan_live = plan.take(live)
-    vals = {
+        mine[i] = _slo_reason(pctl[i], slo_ttft, slo_tpot, slo_e2e, floor, tpot_floor, i)
+    ok = mine == ""
+    reasons[keep] = mine
+    plan_live = plan.take(live) if len(keep) == len(rows) else plan.take(live).take(keep)
+    got = {
         "capacity_rps": np.where(ok, cap, 0.0), "ttft_ms": _ms(pt.ttft_p), "tpot_ms": _ms(pt.tpot_p),
         "e2e_ms": _ms(pt.e2e_p), "output_tokens_per_s": np.where(ok, cap * sv.O, 0.0),
         "ttft_floor_ms": _ms(floor.ttft_p), "tpot_floor_ms": _ms(tpot_floor),
         "utilisation": np.where(ok, pt.rho, 0.0), "batch": np.where(ok, pt.n_dec, 0.0),
         "memory_gb_per_gpu": plan_live.gb_per_gpu_at(pt.n_dec, sub.dp),
     }
+    for k, v in got.items():
+        vals[k][keep] = v
     return vals, reasons
 
 
@@ -115,8 +145,14 @@ def prefix_caching(catalog, engine: str) -> bool:
     return bool(entry is not None and entry.prefix_caching is not None and entry.prefix_caching.enabled_by_default)
 
 
-def evaluate_candidates(df_in: pd.DataFrame, catalog, kernels: KernelLibrary | None = None) -> pd.DataFrame:
-    """Vectorised performance model over replica configurations (see module docstring for columns)."""
+def evaluate_candidates(df_in: pd.DataFrame, catalog, kernels: KernelLibrary | None = None,
+                        best_of: tuple[str, ...] | None = None, beat_rps=None) -> pd.DataFrame:
+    """Vectorised performance model over replica configurations (see module docstring for columns).
+
+    `best_of` (column names): only each group's highest capacity is wanted (rows alike in these columns
+    are interchangeable but for capacity); rows certainly below their group's best, or below their
+    `beat_rps` (per row, a capacity reached elsewhere), come back with reason `BEATEN` and capacity 0.
+    Every row that could be its group's best gets exactly the values it gets without `best_of`."""
     prep = Prepared(df_in, catalog, kernels)
     df = prep.df
     out = df_in.copy()
@@ -134,7 +170,12 @@ def evaluate_candidates(df_in: pd.DataFrame, catalog, kernels: KernelLibrary | N
         live = rs == ""
         b_max_all = np.maximum(plan.batch_max, 1.0)
         if live.any():
-            vals, rs_live = _at_capacity(prep, live, b_max_all[live], plan, mix)
+            group = beat = None
+            if best_of is not None:
+                group = df.groupby(list(best_of), sort=False, dropna=False).ngroup().to_numpy()[idx[live]]
+                beat = np.zeros(len(df_in)) if beat_rps is None else np.nan_to_num(np.asarray(beat_rps, float))
+                beat = beat[idx[live]]
+            vals, rs_live = _at_capacity(prep, live, b_max_all[live], plan, mix, group, beat)
             rs[live] = rs_live
             for k, v in vals.items():
                 cols[k][idx[live]] = v

@@ -42,16 +42,21 @@ def link_parameters(sub: pd.DataFrame, tp, dp, pp, domain, inter_node, entries: 
         return kernels.link(entry.acc, kind, entry.framework if kind == "allreduce" else "nccl", int(n))
 
     if len(sub):
-        ar, ar_code = per_key(sub, ["accelerator", "engine", "_tp"], lambda a, e, n: link(a, e, n, "allreduce"))
-        a2a, a2a_code = per_key(sub, ["accelerator", "engine", "_n"], lambda a, e, n: link(a, e, n, "alltoall"))
+        codes: dict = {}
+        ar, ar_code = per_key(sub, ["accelerator", "engine", "_tp"], lambda a, e, n: link(a, e, n, "allreduce"),
+                              codes_of=codes)
+        a2a, a2a_code = per_key(sub, ["accelerator", "engine", "_n"], lambda a, e, n: link(a, e, n, "alltoall"),
+                                codes_of=codes)
         ar_latency = np.array([v.alpha_s for v in ar])[ar_code]
         ar_bw = np.array([v.busbw_bytes_s for v in ar])[ar_code]
         a2a_latency = np.array([v.alpha_s for v in a2a])[a2a_code]
         a2a_bw = np.array([v.busbw_bytes_s for v in a2a])[a2a_code]
-        moe_ar, moe_code = per_key(sub, ["accelerator", "engine", "_n"], lambda a, e, n: link(a, e, n, "allreduce"))
+        moe_ar, moe_code = per_key(sub, ["accelerator", "engine", "_n"], lambda a, e, n: link(a, e, n, "allreduce"),
+                                   codes_of=codes)
         moe_ar_latency = np.array([v.alpha_s for v in moe_ar])[moe_code]
         moe_ar_bw = np.array([v.busbw_bytes_s for v in moe_ar])[moe_code]
-        p2p, p2p_code = per_key(sub, ["accelerator", "engine"], lambda a, e: kernels.p2p_latency_s(entries[(a, e)].acc))
+        p2p, p2p_code = per_key(sub, ["accelerator", "engine"], lambda a, e: kernels.p2p_latency_s(entries[(a, e)].acc),
+                                codes_of=codes)
         p2p_latency = np.array(p2p, float)[p2p_code]
     else:
         ar_latency = ar_bw = a2a_latency = a2a_bw = p2p_latency = moe_ar_latency = moe_ar_bw = np.zeros(0)

@@ -33,14 +33,21 @@ REQUIRED = ("model", "accelerator", "engine", "quant", "kv_quant", "tp", "pp", "
 OPTIONAL = {"dp": 1.0, "slo_ttft_ms": np.nan, "slo_tpot_ms": np.nan, "slo_e2e_ms": np.nan, "percentile": 99.0}
 
 
-def per_key(df: pd.DataFrame, cols: list[str], fn, keys_out: dict | None = None) -> tuple[list, np.ndarray]:
-    """Apply fn(*key) once per distinct key; returns (values per distinct key, row -> key index)."""
+def per_key(df: pd.DataFrame, cols: list[str], fn, keys_out: dict | None = None,
+            codes_of: dict | None = None) -> tuple[list, np.ndarray]:
+    """Apply fn(*key) once per distinct key; returns (values per distinct key, row -> key index).
+    `codes_of`: a cache of each column's factorisation, for several calls over the same unchanged `df`."""
     if len(df) == 0:
         return [], np.zeros(0, int)
     combined = np.zeros(len(df), dtype=np.int64)
     uniq_cols = []
     for c in cols:
-        codes, uniques = pd.factorize(df[c].to_numpy(), use_na_sentinel=False)
+        if codes_of is None:
+            codes, uniques = pd.factorize(df[c].to_numpy(), use_na_sentinel=False)
+        else:
+            if c not in codes_of:
+                codes_of[c] = pd.factorize(df[c].to_numpy(), use_na_sentinel=False)
+            codes, uniques = codes_of[c]
         combined = combined * (len(uniques) + 1) + codes
         uniq_cols.append((codes, uniques))
     _, first, inverse = np.unique(combined, return_index=True, return_inverse=True)
@@ -169,6 +176,7 @@ class Prepared:
         self.df = df = normalise(df)
         self.catalog = catalog
         self.kernels = kernels or KernelLibrary.for_catalog(catalog)
+        self._codes: dict = {}  # factorised columns of self.df (kv_quant only once its defaults are filled)
         self._reasons = checks.Reasons(len(df))
         self._catalog_rows()
         self._static_checks()
@@ -184,9 +192,12 @@ class Prepared:
     # --- stage 2: catalog rows ----------------------------------------------------------------
     def _catalog_rows(self) -> None:
         df, catalog = self.df, self.catalog
-        self.models, self.model_code = per_key(df, ["model"], lambda m: _lookup(catalog, "models", m))
-        self.accs, self.acc_code = per_key(df, ["accelerator"], lambda a: _lookup(catalog, "accelerators", a))
-        self.engines, self.engine_code = per_key(df, ["engine"], lambda e: _lookup(catalog, "engines", e))
+        self.models, self.model_code = per_key(df, ["model"], lambda m: _lookup(catalog, "models", m),
+                                              codes_of=self._codes)
+        self.accs, self.acc_code = per_key(df, ["accelerator"], lambda a: _lookup(catalog, "accelerators", a),
+                                          codes_of=self._codes)
+        self.engines, self.engine_code = per_key(df, ["engine"], lambda e: _lookup(catalog, "engines", e),
+                                                codes_of=self._codes)
         # Invalid sizes (< 1) are flagged by the checks; 1 keeps the arithmetic quiet.
         self.tp, self.dp, self.pp, self.ep = (np.where(df[c].to_numpy() >= 1, df[c].to_numpy(), 1.0)
                                               for c in ("tp", "dp", "pp", "ep"))
@@ -206,7 +217,8 @@ class Prepared:
         if self.geometry is not None:
             reasons.apply(*checks.parallelism_fits_model(self.geometry, self.tp, self.dp, self.pp, self.ep,
                                                          df["isl"].to_numpy(), df["osl"].to_numpy()))
-        rules, codes = per_key(df, ["engine"], lambda e: engine_layout_rules(_lookup(self.catalog, "engines", e)))
+        rules, codes = per_key(df, ["engine"], lambda e: engine_layout_rules(_lookup(self.catalog, "engines", e)),
+                               codes_of=self._codes)
         reasons.apply(checks.engine_layout(df["engine"].to_numpy(), rules, codes, self.tp, self.dp, self.ep))
 
     # --- stage 4: kernel parameters per key -----------------------------------------------------
@@ -214,12 +226,15 @@ class Prepared:
         df, catalog, kernels = self.df, self.catalog, self.kernels
         self.entries: dict = {}
         self.ae, self.ae_code = per_key(df, ["accelerator", "engine"],
-                                        lambda a, e: device_engine(catalog, kernels, a, e), self.entries)
+                                        lambda a, e: device_engine(catalog, kernels, a, e), self.entries,
+                                        self._codes)
         self.qv, self.q_code = per_key(df, ["accelerator", "engine", "quant"],
-                                       lambda a, e, q: quant_values(self.entries[(a, e)], kernels, q))
+                                       lambda a, e, q: quant_values(self.entries[(a, e)], kernels, q),
+                                       codes_of=self._codes)
         self._fill_kv_default()
         self.kv, self.kv_code = per_key(df, ["accelerator", "engine", "kv_quant"],
-                                        lambda a, e, kq: kv_values(self.entries[(a, e)], kernels, kq))
+                                        lambda a, e, kq: kv_values(self.entries[(a, e)], kernels, kq),
+                                        codes_of=self._codes)
 
     def _fill_kv_default(self) -> None:
         """KV dtype not given: the profile's default (see EfficiencyProfile.kv_quant_default)."""

@@ -200,6 +200,17 @@ class Serving:
         pt._osl1 = self.O1
         return pt
 
+    def take(self, sel) -> Serving:
+        """The rows `sel` of every per-row array (a view on fewer replicas, for pruned searches)."""
+        out = object.__new__(Serving)
+        for name, value in vars(self).items():
+            if name == "rows" or (name == "mix" and value is not None):
+                value = value.take(sel)
+            elif isinstance(value, np.ndarray) and value.ndim == 1:
+                value = value[sel]
+            setattr(out, name, value)
+        return out
+
     # ---- modes -------------------------------------------------------------------------------
     def bisect(self, ok_fn, steps: int = BISECTION_STEPS, **kw) -> np.ndarray:
         """Largest x in (0, x_max] with ok_fn(point) true (ok_fn must be monotone: true then false), to
@@ -215,19 +226,65 @@ class Serving:
             hi = np.where(ok, hi, mid)
         return np.where(at_top, self.x_max, lo)
 
-    def capacity(self, slo_ttft_s, slo_tpot_s, slo_e2e_s):
-        """x at the highest rate meeting every given SLO at the percentile (0 when none)."""
+    def capacity(self, slo_ttft_s, slo_tpot_s, slo_e2e_s, group=None, beat_rps=None):
+        """x at the highest rate meeting every given SLO at the percentile (0 when none).
+
+        With `group` (an integer per row, 0 … G−1) and `beat_rps` (per row: a capacity some other
+        configuration of its group already reaches), also returns which rows are *beaten*: their
+        capacity is certainly below their group's best. Then the bisection stops early for them: after
+        each step a row's capacity lies in [λ(lo), λ(hi)] (λ = x/τ(x) increases with x), so a row whose
+        λ(hi) is below the largest λ(lo) of its group, or below its `beat_rps`, can never be its group's
+        best. The other rows follow exactly the bisection without groups; beaten rows' x is meaningless."""
         t_ttft = np.where(np.isnan(slo_ttft_s), np.inf, slo_ttft_s)
         t_tpot = np.where(np.isnan(slo_tpot_s), np.inf, slo_tpot_s)
         t_e2e = np.where(np.isnan(slo_e2e_s), np.inf, slo_e2e_s)
-
         check_e2e = bool(np.isfinite(t_e2e).any())
 
-        def ok(pt: Point):
-            met = (pt.ttft_p <= t_ttft) & (pt.tpot_p <= t_tpot)
-            return met & (pt.e2e_p <= t_e2e) if check_e2e else met
+        def ok(pt: Point, sel=slice(None)):
+            met = (pt.ttft_p <= t_ttft[sel]) & (pt.tpot_p <= t_tpot[sel])
+            return met & (pt.e2e_p <= t_e2e[sel]) if check_e2e else met
 
-        return self.bisect(ok)
+        if group is None:
+            return self.bisect(ok)
+        return self._bisect_best_of(ok, np.asarray(group), np.asarray(beat_rps, float))
+
+    def _bisect_best_of(self, ok_fn, group, beat_rps, steps: int = BISECTION_STEPS):
+        """`bisect` with rows dropped once beaten within their group (see `capacity`): (x, beaten).
+        λ_sat bounds every capacity, so rows with λ_sat below what their group already reaches are
+        dropped before the first evaluation."""
+        n = len(self.x_max)
+        beat = np.zeros(int(group.max()) + 1 if n else 0)
+        np.maximum.at(beat, group, np.nan_to_num(beat_rps, nan=0.0))
+        lo, hi = np.zeros(n), self.x_max.copy()
+        lam_lo, lam_hi = np.zeros(n), np.asarray(self.lam_sat, float).copy()
+        beaten = lam_hi * (1.0 + 1e-9) < beat[group]  # λ(x_max) may differ from λ_sat in the last digit
+        at_top = np.zeros(n, bool)
+        live = np.flatnonzero(~beaten)
+        if len(live):
+            sv = self.take(live)
+            top = sv.point(hi[live])
+            good = ok_fn(top, live)
+            at_top[live] = good
+            lam_hi[live] = top.lam
+            lam_lo[live] = np.where(good, top.lam, 0.0)
+            live, sv = live[~good], sv.take(~good)
+        for step in range(steps + 1):
+            best = beat.copy()
+            np.maximum.at(best, group, lam_lo)
+            beaten = lam_hi < best[group]
+            stay = ~beaten[live]
+            if stay.sum() < 0.8 * len(live):
+                live, sv = live[stay], sv.take(stay)
+            if step == steps or not len(live):
+                break
+            mid = 0.5 * (lo[live] + hi[live])
+            pt = sv.point(mid)
+            good = ok_fn(pt, live)
+            lo[live] = np.where(good, mid, lo[live])
+            hi[live] = np.where(good, hi[live], mid)
+            lam_lo[live] = np.where(good, pt.lam, lam_lo[live])
+            lam_hi[live] = np.where(good, lam_hi[live], pt.lam)
+        return np.where(at_top, self.x_max, lo), beaten
 
     def at_rate(self, lam):
         lam = np.asarray(lam, float)
