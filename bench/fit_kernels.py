@@ -10,6 +10,13 @@ Every compute kernel (GEMM, fused MoE, prefill attention, decode attention) is f
 
 (fused MoE adds γ · routed pairs · hidden bytes to its traffic: the permute / un-permute copies)
 
+Decode attention also has a parallelism limit: a kernel that does not split the KV sequence over thread
+blocks runs one block per (request, KV head), so with fewer than U such units the GPU cannot keep its
+memory system busy and t_m = bytes / (η_m · BW · min(1, units/U)). On L40S and RTX PRO 6000 the
+measured bandwidth grows in proportion to batch × KV heads up to U ≈ 20–50 units (a long-context
+batch-1 read reaches 2 % of peak); kernels that split the sequence saturate from one unit. U is kept
+only where it lowers the fit's median error by at least `UNITS_MIN_GAIN_PCT` points; elsewhere U = 1.
+
 a smooth roofline: small shapes are memory-bound at η_m of peak bandwidth, large shapes approach η_c of
 peak compute, `p` sets how sharp the knee is (p → ∞ is the hard max), and `t0` is the per-kernel floor
 (launch + tail). P and BW are the nominal peaks of systems.csv, so η are fractions of each GPU's own
@@ -59,6 +66,8 @@ MOE_DTYPES = {"bfloat16": "bf16", "fp8": "fp8", "fp8_block": "fp8_block", "nvfp4
 PEAK_COLUMN = {"bf16": "bf16_tflops", "fp8": "fp8_tflops", "fp8_block": "fp8_tflops", "fp4": "fp4_tflops",
                "int8_wo": "bf16_tflops", "int4_wo": "bf16_tflops", "mxfp4_wo": "bf16_tflops"}
 L2_SAFE_BYTES = 64e6
+UNITS_MIN_GAIN_PCT = 3.0
+"""A parallelism limit U is kept only where it lowers the median error by this many points."""
 
 
 def smooth_roofline(params: np.ndarray, flops, bytes_, peak, bw, t0):
@@ -68,11 +77,14 @@ def smooth_roofline(params: np.ndarray, flops, bytes_, peak, bw, t0):
     return t0 + (tc**p + tm**p) ** (1.0 / p)
 
 
-def fit_roofline(df: pd.DataFrame, peak: float, bw: float, t0: float, extra: np.ndarray | None = None) -> dict | None:
+def fit_roofline(df: pd.DataFrame, peak: float, bw: float, t0: float, extra: np.ndarray | None = None,
+                 units: np.ndarray | None = None) -> dict | None:
     """Least squares on log latency for (η_c, η_m, p) with t0 fixed at the measured floor.
 
     With `extra` (MoE: routed pairs × hidden), a fourth parameter γ adds γ·extra bytes of traffic: the
     permute / un-permute copies of routed activations, which grow with tokens, not with weights.
+    With `units` (decode attention: batch × KV heads), a parallelism limit U is tried as well (module
+    docstring) and kept when it pays.
     """
     if len(df) < 8:
         return None
@@ -87,6 +99,21 @@ def fit_roofline(df: pd.DataFrame, peak: float, bw: float, t0: float, extra: np.
     hi_gamma = 200.0 if extra is not None else 1e-9
     sol = least_squares(resid, x0=[0.6, 0.8, 3.0, 0.0], bounds=([0.02, 0.05, 1.0, 0.0], [1.0, 1.0, 12.0, hi_gamma]))
     r = resid(sol.x)
+    units_full_bw = None
+    if units is not None:
+        def resid_units(x):
+            return np.log(smooth_roofline(x[:3], f, b / np.minimum(1.0, units / np.exp(x[3])), peak, bw, t0)) \
+                - np.log(t)
+
+        # Several starts: below every row's units the limit has no gradient.
+        tries = [least_squares(resid_units, x0=[0.6, 0.8, 3.0, np.log(u0)],
+                               bounds=([0.02, 0.05, 1.0, 0.0], [1.0, 1.0, 12.0, np.log(4096.0)]))
+                 for u0 in (1.0, 8.0, 32.0, 128.0)]
+        with_units = min(tries, key=lambda s: s.cost)
+        r_units = resid_units(with_units.x)
+        gain = (np.median(np.abs(np.expm1(r))) - np.median(np.abs(np.expm1(r_units)))) * 100
+        if gain >= UNITS_MIN_GAIN_PCT:
+            sol, r, units_full_bw = with_units, r_units, float(np.exp(with_units.x[3]))
     out = {
         "eta_c": round(float(sol.x[0]), 4),
         "eta_m": round(float(sol.x[1]), 4),
@@ -97,6 +124,8 @@ def fit_roofline(df: pd.DataFrame, peak: float, bw: float, t0: float, extra: np.
     }
     if extra is not None:
         out["gamma_bytes_per_pair_hidden"] = round(float(sol.x[3]), 3)
+    if units_full_bw is not None:
+        out["units_full_bw"] = round(units_full_bw, 1)
     return out
 
 
@@ -121,7 +150,7 @@ def envelope(df: pd.DataFrame) -> pd.DataFrame:
 
 
 def fit_compute_table(df, systems, dtype_col, dtype_map, group_cols=("framework",),
-                      stream_eta_from_bytes: float | None = None) -> dict:
+                      stream_eta_from_bytes: float | None = None, units_cols: tuple[str, ...] | None = None) -> dict:
     out: dict = {}
     df = envelope(df)
     for (system, fw, raw), g in df.groupby(["system", *group_cols, dtype_col]):
@@ -137,9 +166,12 @@ def fit_compute_table(df, systems, dtype_col, dtype_map, group_cols=("framework"
         extra = None
         if "top_k" in use.columns:
             extra = (use["tokens"] * use["top_k"] / use["moe_ep"] * use["hidden"]).to_numpy(float)
-        res = fit_roofline(use, peak, bw, floor_us(g), extra)
+        units = use[list(units_cols)].prod(axis=1).to_numpy(float) if units_cols else None
+        res = fit_roofline(use, peak, bw, floor_us(g), extra, units)
         if res and stream_eta_from_bytes:
             big = g[(g["bytes"] >= stream_eta_from_bytes) & (g["frac_peak_bw"] <= 1.0)]
+            if "units_full_bw" in res:  # streaming efficiency where the kernel has parallelism enough
+                big = big[big[list(units_cols)].prod(axis=1) >= res["units_full_bw"]]
             if len(big) >= 5:
                 # Streaming efficiency of large reads, as measured (median), not the compromise
                 # the joint fit settles on across shapes.
@@ -218,7 +250,8 @@ def main() -> None:
         "moe": fit_compute_table(moe, systems, "dtype", MOE_DTYPES),
         "prefill_attention": fit_compute_table(ctx, systems, "kv", {"all": "bf16"}),
         "decode_attention": fit_compute_table(gen, systems, "kv_cache_dtype",
-                                              {"bfloat16": "bf16", "fp8": "fp8"}, stream_eta_from_bytes=5e8),
+                                              {"bfloat16": "bf16", "fp8": "fp8"}, stream_eta_from_bytes=5e8,
+                                              units_cols=("batch", "kv_heads")),
     }
     ar = pd.read_csv(k / "allreduce.csv")
     a2a = pd.read_csv(k / "alltoall.csv")
@@ -247,7 +280,9 @@ def main() -> None:
                   "aiconfigurator_core/systems/data/<system>/<op>/<framework>/<version>/*.parquet",
         "generated_by": "bench/fit_kernels.py",
         "generated_on": dt.date.today().isoformat(),
-        "form": "t = t0 + ((F/(eta_c*P))^p + (B/(eta_m*BW))^p)^(1/p); collectives t = alpha + f(n)*bytes/busbw",
+        "form": "t = t0 + ((F/(eta_c*P))^p + (B/(eta_m*BW*min(1, units/units_full_bw)))^p)^(1/p) (units: "
+                "batch x KV heads of decode attention, units_full_bw 1 when absent); "
+                "collectives t = alpha + f(n)*bytes/busbw",
         "systems": out_systems,
     }
     args.out.write_text("# Generated by bench/fit_kernels.py; do not edit by hand.\n"

@@ -67,7 +67,10 @@ def test_every_layout_renders_the_documented_flags(engine: str, model: str) -> N
         rendered += 1
         f = _flags(launch.leader)
         assert launch.nodes == nodes
+        # Wide EP (attention DP and EP over more than one 8-GPU node) runs the all-to-all the model assumes.
+        wide = lay.ep > 1 and lay.dp > 1 and lay.tp * lay.dp > 8
         if engine == "vllm":
+            assert f.get("--all2all-backend") == ("deepep_high_throughput" if wide else None)
             assert f["--tensor-parallel-size"] == str(lay.tp)
             assert f["--pipeline-parallel-size"] == str(lay.pp)
             assert f.get("--data-parallel-size", "1") == str(lay.dp)
@@ -86,6 +89,7 @@ def test_every_layout_renders_the_documented_flags(engine: str, model: str) -> N
             assert ("--enable-dp-attention" in f) == (lay.dp > 1)
             assert f.get("--ep", "1") == str(lay.ep)
             assert f.get("--pp-size", "1") == str(lay.pp)
+            assert f.get("--moe-a2a-backend") == ("deepep" if wide else None)
             if nodes > 1:
                 assert f["--nnodes"] == str(nodes) and f["--node-rank"] == "0"
                 assert f["--dist-init-addr"] == "$HEAD_NODE_IP:20000"
@@ -101,6 +105,7 @@ def test_every_layout_renders_the_documented_flags(engine: str, model: str) -> N
             if moe:
                 assert cfg["moe_expert_parallel_size"] == lay.ep
                 assert cfg["moe_expert_parallel_size"] * cfg["moe_tensor_parallel_size"] == lay.tp * lay.dp
+                assert cfg.get("moe_config") == ({"backend": "WIDEEP"} if wide else None)
             else:
                 assert "moe_expert_parallel_size" not in cfg
             if nodes > 1:

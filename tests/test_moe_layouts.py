@@ -77,3 +77,33 @@ def test_candidates_cover_tp_tp_ep_dp_attention_and_wide_ep():
     dense = enumerate_configs(problem.workloads[0], CATALOG.models["llama-3.1-70b"], CATALOG, ["h100-sxm"],
                               {"h100-sxm": {8}}, [64])
     assert set(dense["dp"]) == {1} and set(dense["ep"]) == {1}
+
+
+def test_moe_token_exchange_is_a_gather_inside_a_node_and_an_all_to_all_beyond():
+    """Qwen3-235B (hidden 4096, top-8) with attention DP 8 × EP 8 on 8 H100s, 64 decoding tokens per dp
+    group (512 on the stage): TensorRT-LLM all-gathers the FP8-quantized inputs (1 B) and reduce-scatters
+    BF16 outputs (2 B): per GPU 7/8 · 512 · 4096 · 3 B over the stage's all-reduce bus bandwidth, plus two
+    latencies. vLLM gathers BF16 (2 + 2 B). Over 16 GPUs (two nodes) it is an all-to-all per dp group:
+    64 tokens · 8 experts · (15/16 remote) · 4096 · (1 B FP8 dispatch + 2 B BF16 combine) · ρ, over the
+    all-to-all bandwidth, plus two latencies."""
+    from solver.perf.latency import _LoadFree, moe_exchange
+
+    def exchange(engine, dp):
+        df = pd.DataFrame([{"model": "qwen3-235b-a22b", "accelerator": "h100-sxm", "engine": engine,
+                            "quant": "fp8", "kv_quant": "fp8", "tp": 1, "dp": dp, "pp": 1, "ep": dp,
+                            "max_batch": 1024.0, "isl": 2000.0, "osl": 500.0}])
+        rows = Prepared(df, CATALOG).rows
+        return rows, float(moe_exchange(rows, _LoadFree.of(rows), 64.0, 64.0 * dp)[0])
+
+    d = 4096
+    rows, trt = exchange("trtllm", 8)
+    links = rows.links
+    assert trt == pytest.approx(2 * links.moe_allreduce_latency_s[0]
+                                + 7 / 8 * 512 * d * (1 + 2) / links.moe_allreduce_bytes_per_s[0], rel=1e-9)
+    rows, vllm = exchange("vllm", 8)
+    assert vllm == pytest.approx(2 * rows.links.moe_allreduce_latency_s[0]
+                                 + 7 / 8 * 512 * d * (2 + 2) / rows.links.moe_allreduce_bytes_per_s[0], rel=1e-9)
+    rows, wide = exchange("sglang", 16)
+    rho = float(load_imbalance(np.array([16]))[0])
+    assert wide == pytest.approx(2 * rows.links.alltoall_latency_s[0]
+                                 + rho * 15 / 16 * 8 * 64 * d * (1 + 2) / rows.links.alltoall_bytes_per_s[0], rel=1e-9)

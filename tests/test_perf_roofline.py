@@ -177,3 +177,20 @@ def test_tpot_floor_is_the_batch_one_step():
     # Context during decode: 1000 + 100/2 = 1050 tokens of KV.
     expected_ms = (LINEAR * 2 + LM_HEAD * 2 + 1050 * 2 * 2 * 8 * 128 * 2) / 1e12 * 1e3
     assert out["tpot_floor_ms"].iloc[0] == pytest.approx(expected_ms, rel=0.02)
+
+
+def test_decode_attention_without_enough_units_leaves_bandwidth_idle():
+    """A decode-attention kernel that needs U = 32 (request, KV head) units for full bandwidth: the toy
+    model has 8 KV heads, so one request on one GPU reads its KV cache at 8/32 of the bandwidth, four
+    requests at all of it, and at TP 2 (4 heads per GPU) one request at 4/32."""
+    kernels = ideal_kernels(["toy-gpu"])
+    kernels.fits["systems"]["ideal"]["decode_attention"] = {"trtllm": {"bf16": {**IDEAL, "units_full_bw": 32.0}}}
+    base = {"model": "toy-2l", "accelerator": "toy-gpu", "engine": "trtllm", "quant": "bf16", "kv_quant": "bf16",
+            "pp": 1, "ep": 1, "max_batch": 64, "isl": 1000, "osl": 100}
+    rows = Prepared(pd.DataFrame([{**base, "tp": 1}, {**base, "tp": 2}]), tiny_catalog(), kernels).rows
+    kv_one_request = 1000 * 2 * 2 * 8 * 128 * 2 / 1e12  # 8.19 µs of KV at 1 TB/s (as above), all heads
+    one = step_time(rows, 1.0, np.array([1000.0, 1000.0]), 0.0, 0.0)
+    assert one.kv_read_s[0] == pytest.approx(kv_one_request * 32 / 8, rel=0.01)
+    assert one.kv_read_s[1] == pytest.approx(kv_one_request / 2 * 32 / 4, rel=0.01)
+    four = step_time(rows, 4.0, np.array([1000.0, 1000.0]), 0.0, 0.0)
+    assert four.kv_read_s[0] == pytest.approx(4 * kv_one_request, rel=0.01)

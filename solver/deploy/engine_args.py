@@ -14,6 +14,11 @@ layers split the same `n` GPUs as `moe_tp × ep` with `moe_tp = n / ep`. GPUs pe
   `moe_expert_parallel_size ep`, `moe_tensor_parallel_size n/ep` and `enable_attention_dp` from the extra
   LLM-API YAML written beside the command; attention DP makes every rank its own DP rank (`tp = 1`).
 
+A stage wider than one node with attention DP and expert parallelism (wide EP, n > 8) exchanges MoE
+tokens by all-to-all, as modelled (`solver.perf.latency.moe_exchange`): vLLM `--all2all-backend
+deepep_high_throughput`, SGLang `--moe-a2a-backend deepep`, TensorRT-LLM `moe_config: {backend: WIDEEP}`.
+Narrower stages keep each engine's default all-gather / reduce-scatter.
+
 A replica larger than a node (`gpus > gpus_per_node`) runs on `gpus / gpus_per_node` nodes: vLLM with
 `--nnodes --node-rank --master-addr` (`--headless` on the other nodes; with dp > 1 its data-parallel
 flags), SGLang with `--nnodes --node-rank --dist-init-addr`, TensorRT-LLM as one MPI job (`srun ...
@@ -57,6 +62,13 @@ class Layout:
     def gpus(self) -> int:
         """GPUs per replica = tp·dp·pp."""
         return self.tp * self.dp * self.pp
+
+    @property
+    def wide_ep(self) -> bool:
+        """Attention DP and expert parallelism over a stage wider than a node: all-to-all exchange."""
+        from solver.perf.latency import EP_ALLTOALL_ABOVE_GPUS
+
+        return self.ep > 1 and self.dp > 1 and self.gpus_per_stage > EP_ALLTOALL_ABOVE_GPUS
 
     @property
     def moe_tp(self) -> int:
@@ -169,6 +181,8 @@ def _vllm(engine: Engine, model: Model, spec: LaunchSpec, parts: _Parts, node_ra
         base += ["--data-parallel-size", str(lay.dp)]
     if lay.ep > 1:
         base += shlex.split(engine.ep_flags)
+    if lay.wide_ep:
+        base += ["--all2all-backend", "deepep_high_throughput"]
     base += ["--max-num-seqs", str(math.ceil(spec.max_batch / lay.dp)), "--max-model-len", str(spec.max_model_len)]
     base += parts.quant_args + shlex.split(engine.kv_quant_flags.get(spec.kv_quant, ""))
     nodes = spec.nodes
@@ -197,6 +211,8 @@ def _sglang(engine: Engine, model: Model, spec: LaunchSpec, parts: _Parts, node_
         base += ["--dp", str(lay.dp), "--enable-dp-attention"]
     if lay.ep > 1:
         base += ["--ep", str(lay.ep)]
+    if lay.wide_ep:
+        base += ["--moe-a2a-backend", "deepep"]
     if lay.pp > 1:
         base += ["--pp-size", str(lay.pp)]
     base += ["--max-running-requests", str(spec.max_batch), "--context-length", str(spec.max_model_len)]
@@ -215,6 +231,8 @@ def trtllm_config(model: Model, spec: LaunchSpec) -> dict:
     if model.is_moe:
         cfg["moe_expert_parallel_size"] = lay.ep
         cfg["moe_tensor_parallel_size"] = lay.moe_tp
+        if lay.wide_ep:
+            cfg["moe_config"] = {"backend": "WIDEEP"}
     if spec.kv_quant == "fp8":
         cfg["kv_cache_config"] = {"dtype": "fp8"}
     return cfg

@@ -40,6 +40,8 @@ class Curve:
     t0_s: float
     gamma: float = 0.0
     """MoE only: extra bytes per (routed pair × hidden element), the permute/un-permute copies."""
+    units_full_bw: float = 1.0
+    """Decode attention only: (request, KV head) units it takes to reach full bandwidth (1: any)."""
 
 
 @dataclass(frozen=True)
@@ -149,7 +151,7 @@ class KernelLibrary:
                 entry = tables.get(fw, {}).get(dt)
                 if entry:
                     return Curve(entry["eta_c"], entry["eta_m"], entry["p"], entry["t0_us"] * 1e-6,
-                                 entry.get("gamma_bytes_per_pair_hidden", 0.0))
+                                 entry.get("gamma_bytes_per_pair_hidden", 0.0), entry.get("units_full_bw", 1.0))
         # A table with no usable fit at all: a hard roofline at the README's headline fractions.
         raise CatalogError([Issue("kernel_fits.yaml", f"systems.{system}.{table}", "no fitted curve")])
 

@@ -67,6 +67,8 @@ MOE_MISC_KERNELS = 2.0
 """Extra element-wise kernels of a MoE layer: top-k and combine."""
 READ_WRITE_BF16_BYTES = 2.0 * BF16_BYTES
 """A bf16 value read once and written once."""
+EP_ALLTOALL_ABOVE_GPUS = 8
+"""Stages of more GPUs than one 8-GPU node exchange MoE tokens by all-to-all (`moe_exchange`)."""
 
 
 PARTS = ("weights_read_s", "gemm_compute_s", "kv_read_s", "attention_s", "moe_s", "allreduce_s", "alltoall_s",
@@ -207,14 +209,24 @@ class _LoadFree:
         dec_flops_dim = np.where(g.is_mla > 0, g.mla_decode_dim, g.d_qk + g.d_v)
         self.decode_flops_per_ctx = 2 * (g.heads / tp) * dec_flops_dim
         self.kv_bytes_per_ctx = rows.kv_elements_per_token_layer * rows.kv_bytes_per_element
+        # KV heads on one GPU (replicated below one; MLA reads one latent head, and its kernels are
+        # not the ones the parallelism limit was measured on, so they count as saturating).
+        self.kv_heads_local = np.where(g.is_mla > 0, np.inf, np.maximum(g.kv_heads / tp, 1.0))
         self.ar_latency_s = np.where(tp > 1, links.allreduce_latency_s, 0.0)
         self.ar_s_per_token = np.where(tp > 1, 2 * (tp - 1) / tp * d * BF16_BYTES / links.allreduce_bytes_per_s,
                                        0.0)
-        self.a2a_s_per_token = rho * (ep - 1) / ep * g.top_k * d * BF16_BYTES / links.alltoall_bytes_per_s / tp
-        self.ep_on = (ep > 1) & (rows.dp > 1)
+        # The MoE block's token exchange (`moe_exchange`): with attention data parallelism the dp groups'
+        # tokens reach the experts either by all-to-all (dispatch in the engine's wire dtype, combine in
+        # BF16, per dp group) or by an all-gather of the stage's tokens and a reduce-scatter of the outputs.
+        self.wide_ep = (ep > 1) & (rows.dp > 1) & (n > EP_ALLTOALL_ABOVE_GPUS)
+        self.gathered = (rows.dp > 1) & ~self.wide_ep
+        self.a2a_s_per_token = (rho * (ep - 1) / ep * g.top_k * d * (rows.moe_dispatch_bytes + BF16_BYTES)
+                                / links.alltoall_bytes_per_s / tp)
         self.moe_ar_latency_s = np.where(n > 1, links.moe_allreduce_latency_s, 0.0)
         self.moe_ar_s_per_token = np.where(n > 1, 2 * (n - 1) / n * d * BF16_BYTES / links.moe_allreduce_bytes_per_s,
                                            0.0)
+        self.ag_rs_s_per_token = np.where(n > 1, (n - 1) / n * d * (rows.moe_gather_bytes + BF16_BYTES)
+                                          / links.moe_allreduce_bytes_per_s, 0.0)
         misc = MISC_KERNELS + MLA_MISC_KERNELS * g.is_mla + MOE_MISC_KERNELS * frac_moe
         self.misc_s_per_token = misc * d * READ_WRITE_BF16_BYTES / (rows.gemm.eta_m * rows.device.hbm_bytes_per_s)
         extra_gemms = (g.attn_gemms - 1.0) + self.frac_dense * (ffn_p > 0) + frac_moe * (shared_p > 0)
@@ -287,9 +299,28 @@ def _attention(rows: Rows, c: _LoadFree, load: _Load, ctx_dec, pf_ctx) -> tuple[
                       pf_g * c.heads_dd * READ_WRITE_BF16_BYTES, peak, pf_rows)
     ctx = _windowed(c, ctx_dec)
     dec_rows = _selection(np.broadcast_to(dec_g > 0, rows.tp.shape))
+    # Fewer (request, KV head) units than the kernel needs leave bandwidth idle (DecodeCurve).
+    occupancy = np.minimum(1.0, np.maximum(dec_g, 1.0) * c.kv_heads_local / rows.decode_attention.units_full_bw)
     decode = _kernel(rows, rows.decode_attention, c.decode_flops_per_ctx * ctx * dec_g,
-                     dec_g * ctx * c.kv_bytes_per_ctx, peak, dec_rows)
+                     dec_g * ctx * c.kv_bytes_per_ctx / occupancy, peak, dec_rows)
     return prefill, decode
+
+
+def moe_exchange(rows: Rows, c: _LoadFree, tokens_group, tokens_stage):
+    """Seconds per MoE layer to bring a stage's tokens to their experts and the outputs back, with
+    attention data parallelism (dp > 1).
+
+    Inside a node (n ≤ `EP_ALLTOALL_ABOVE_GPUS`) every engine's default is an all-gather of the stage's
+    T tokens and a reduce-scatter of the outputs over the n GPUs (TensorRT-LLM's CUTLASS MoE, vLLM's
+    `allgather_reducescatter` all2all backend, SGLang's DP-attention gather):
+        2·α + (n−1)/n · T · d · (β_gather + 2) / busbw.
+    A wider stage (wide EP) exchanges by all-to-all (TensorRT-LLM WideEP, DeepEP in vLLM and SGLang,
+    which the launch commands enable): each dp group sends its T_g tokens to top_k experts, of which a
+    share (ep−1)/ep lives elsewhere, and receives them back in BF16:
+        2·α + ρ · (ep−1)/ep · top_k · T_g · d · (β_dispatch + 2) / busbw / tp."""
+    a2a = 2 * rows.links.alltoall_latency_s + c.a2a_s_per_token * tokens_group
+    ag_rs = 2 * c.moe_ar_latency_s + c.ag_rs_s_per_token * tokens_stage
+    return np.where(c.wide_ep, a2a, ag_rs)
 
 
 def step_time(rows: Rows, n_dec, ctx_dec, n_pf, pf_ctx, prompt=None, fill=False) -> StepTime:
@@ -309,9 +340,9 @@ def step_time(rows: Rows, n_dec, ctx_dec, n_pf, pf_ctx, prompt=None, fill=False)
     prefill, decode = _attention(rows, c, load, ctx_dec, pf_ctx)
 
     t_ar = c.ar_latency_s + c.ar_s_per_token * t_g
-    a2a = rows.links.alltoall_latency_s + c.a2a_s_per_token * t_g
+    exchange = moe_exchange(rows, c, t_g, load.tokens_mb)
     moe_ar = c.moe_ar_latency_s + c.moe_ar_s_per_token * load.tokens_mb
-    t_comm = t_ar + c.frac_moe * np.where(c.ep_on, 2 * a2a, moe_ar) + (1 - c.frac_moe) * t_ar
+    t_comm = t_ar + c.frac_moe * np.where(c.wide_ep | c.gathered, exchange, moe_ar) + (1 - c.frac_moe) * t_ar
     t_misc = c.misc_floor_s + c.misc_s_per_token * t_g
     t_layer = t_lin + prefill.time_s + decode.time_s + t_comm + t_misc
 
@@ -331,7 +362,7 @@ def step_time(rows: Rows, n_dec, ctx_dec, n_pf, pf_ctx, prompt=None, fill=False)
         wall = wall + fill_s
         pipeline = pipeline + fill_s
 
-    alltoall = np.where(c.ep_on, c.frac_moe * 2 * a2a, 0.0)
+    alltoall = np.where(c.wide_ep | c.gathered, c.frac_moe * exchange, 0.0)
     return StepTime(total_s=wall, layers=L, linear=((1.0, attn), (c.frac_dense, ffn), (c.frac_moe, shared)),
                     lm_head=lm, prefill_attention=prefill, decode_attention=decode,
                     moe_layer_s=c.frac_moe * moe.time_s, allreduce_layer_s=t_comm - alltoall,

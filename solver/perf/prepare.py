@@ -26,7 +26,7 @@ from solver.perf.kernels import Curve, KernelLibrary
 from solver.perf.links import inter_node_bytes_per_s, link_parameters
 from solver.perf.moe import load_imbalance
 from solver.perf.profiles import default_kv_quant, resolve_profile, support_reason
-from solver.perf.rows import Device, KernelCurve, MoeCurve, Rows, Runtime
+from solver.perf.rows import DecodeCurve, Device, KernelCurve, MoeCurve, Rows, Runtime
 from solver.units import BYTES_PER_GB
 
 REQUIRED = ("model", "accelerator", "engine", "quant", "kv_quant", "tp", "pp", "ep", "max_batch", "isl", "osl")
@@ -150,19 +150,42 @@ def quant_values(entry: DeviceEngine | None, kernels: KernelLibrary, q: str) -> 
     moe_dt = ("fp8" if entry.framework == "trtllm" else "fp8_block") if dt == "fp8" else dt
     moe_curve = kernels.curve(entry.acc, "moe", entry.framework, moe_dt)
     moe = _derated(moe_curve, entry.profile)
+    gather, dispatch = moe_exchange_bytes(entry.framework, dt)
     return {"peak_flop_per_s": getattr(entry.acc.peak_tflops, peak_key) * 1e12,
             "gemm_eta_c": gemm[0], "gemm_eta_m": gemm[1], "gemm_p": gemm[2], "gemm_t0_s": gemm[3],
             "moe_eta_c": moe[0], "moe_eta_m": moe[1], "moe_p": moe[2], "moe_t0_s": moe[3],
-            "moe_gamma": moe_curve.gamma}
+            "moe_gamma": moe_curve.gamma, "gather_bytes": gather, "dispatch_bytes": dispatch}
+
+
+QUANTIZED_ACTIVATION_BYTES = {"fp4": 0.5 + 1.0 / 16.0, "fp8": 1.0}
+"""Bytes per element of a MoE layer's input sent quantized: NVFP4 (4 bits plus an FP8 scale per 16
+elements) or FP8."""
+
+
+def moe_exchange_bytes(framework: str, compute_dtype: str) -> tuple[float, float]:
+    """(all-gather, all-to-all dispatch) bytes per element of the tokens a MoE layer exchanges; the combine
+    (and reduce-scatter) always carries BF16 outputs.
+
+    TensorRT-LLM quantizes the layer's input before it leaves the GPU, per-tensor FP8 or NVFP4
+    (NVIDIA/TensorRT-LLM@000a01de66f0eab4ab05640711f0253f50f5209c
+    tensorrt_llm/_torch/modules/fused_moe/fused_moe_cutlass.py, `run_post_quant_allgather`; the WideEP
+    all-to-all likewise, `TRTLLM_MOE_POST_QUANT_ALLTOALLV` on by default). vLLM's default
+    `allgather_reducescatter` backend and SGLang's DP-attention gather send BF16 hidden states; their
+    DeepEP all-to-all dispatches FP8 when the weights are quantized."""
+    quantized = QUANTIZED_ACTIVATION_BYTES.get(compute_dtype)
+    if framework == "trtllm":
+        return (quantized or 2.0, quantized or 2.0)
+    return (2.0, 1.0 if quantized else 2.0)
 
 
 def kv_values(entry: DeviceEngine | None, kernels: KernelLibrary, kq: str) -> dict | None:
     """Bytes per element and decode-attention curve of one KV dtype on one (accelerator, engine)."""
     if not entry or entry.reason or kq not in KV_BYTES:
         return None
-    dca = _derated(kernels.curve(entry.acc, "decode_attention", entry.framework, "fp8" if kq == "fp8" else "bf16"),
-                   entry.profile)
-    return {"beta_kv": KV_BYTES[kq], "dca_eta_c": dca[0], "dca_eta_m": dca[1], "dca_p": dca[2], "dca_t0_s": dca[3]}
+    curve = kernels.curve(entry.acc, "decode_attention", entry.framework, "fp8" if kq == "fp8" else "bf16")
+    dca = _derated(curve, entry.profile)
+    return {"beta_kv": KV_BYTES[kq], "dca_eta_c": dca[0], "dca_eta_m": dca[1], "dca_p": dca[2], "dca_t0_s": dca[3],
+            "dca_units": curve.units_full_bw}
 
 
 class Prepared:
@@ -304,6 +327,7 @@ class Prepared:
                                 dev("inter_node_bytes_per_s"), self.entries, self.kernels, per_key)
         return Rows(
             geometry=geo, tp=tp, dp=dp, pp=pp, ep=ep, moe_load_imbalance=load_imbalance(ep),
+            moe_gather_bytes=quant("gather_bytes"), moe_dispatch_bytes=quant("dispatch_bytes"),
             dense_weight_bytes=betas[quants, 0],
             expert_weight_bytes=betas[quants, 1],
             kv_bytes_per_element=kv("beta_kv"), kv_elements_per_token_layer=mem.kv_elems_local(geo, tp),
@@ -311,7 +335,8 @@ class Prepared:
             gemm=KernelCurve(quant("gemm_eta_c"), quant("gemm_eta_m"), quant("gemm_p"), quant("gemm_t0_s")),
             moe=MoeCurve(quant("moe_eta_c"), quant("moe_eta_m"), quant("moe_p"), quant("moe_t0_s"), quant("moe_gamma")),
             prefill_attention=KernelCurve(dev("pfa_eta_c"), dev("pfa_eta_m"), dev("pfa_p"), dev("pfa_t0_s")),
-            decode_attention=KernelCurve(kv("dca_eta_c"), kv("dca_eta_m"), kv("dca_p"), kv("dca_t0_s")))
+            decode_attention=DecodeCurve(kv("dca_eta_c"), kv("dca_eta_m"), kv("dca_p"), kv("dca_t0_s"),
+                                         kv("dca_units")))
 
     def memory(self, max_batch) -> mem.MemoryPlan:
         """Memory plan of the usable rows at their max_batch."""

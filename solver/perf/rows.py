@@ -31,6 +31,13 @@ class MoeCurve(KernelCurve):
 
 
 @dataclass(frozen=True)
+class DecodeCurve(KernelCurve):
+    units_full_bw: np.ndarray
+    """(request, KV head) units the kernel needs to keep the memory system busy: a kernel that does not
+    split the KV sequence runs one thread block per unit (kernels.py, bench/fit_kernels.py); 1: any."""
+
+
+@dataclass(frozen=True)
 class Device:
     """The accelerator, per row; `peak_flop_per_s` is the peak of the weight format's compute dtype."""
 
@@ -88,6 +95,10 @@ class Rows:
     """Expert parallelism: routed experts are spread over ep ranks of moe_tp = tp·dp/ep GPUs each."""
     moe_load_imbalance: np.ndarray
     """ρ ≥ 1: routed tokens on the busiest ep rank over the mean (1 when ep = 1)."""
+    moe_gather_bytes: np.ndarray
+    """Bytes per element of a MoE layer's input when all-gathered (prepare.moe_exchange_bytes)."""
+    moe_dispatch_bytes: np.ndarray
+    """Bytes per element of a MoE layer's input when dispatched by all-to-all."""
     dense_weight_bytes: np.ndarray
     """Bytes per non-expert linear weight (β_w)."""
     expert_weight_bytes: np.ndarray
@@ -102,7 +113,7 @@ class Rows:
     gemm: KernelCurve
     moe: MoeCurve
     prefill_attention: KernelCurve
-    decode_attention: KernelCurve
+    decode_attention: DecodeCurve
     cache: dict = field(default_factory=dict, compare=False, repr=False)
     """Load-independent quantities computed once by `latency` (a row subset starts empty)."""
 
