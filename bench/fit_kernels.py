@@ -62,9 +62,10 @@ SYSTEM_ACCELERATORS = {
 }
 GEMM_DTYPES = {"bfloat16": "bf16", "fp8": "fp8", "nvfp4": "fp4", "int8_wo": "int8_wo", "int4_wo": "int4_wo"}
 MOE_DTYPES = {"bfloat16": "bf16", "fp8": "fp8", "fp8_block": "fp8_block", "nvfp4": "fp4",
-              "int4_wo": "int4_wo", "w4a16_mxfp4": "mxfp4_wo"}
+              "int4_wo": "int4_wo", "w4a16_mxfp4": "mxfp4_wo", "w4a8_mxfp4_mxfp8": "mxfp4_w4a8"}
 PEAK_COLUMN = {"bf16": "bf16_tflops", "fp8": "fp8_tflops", "fp8_block": "fp8_tflops", "fp4": "fp4_tflops",
-               "int8_wo": "bf16_tflops", "int4_wo": "bf16_tflops", "mxfp4_wo": "bf16_tflops"}
+               "int8_wo": "bf16_tflops", "int4_wo": "bf16_tflops", "mxfp4_wo": "bf16_tflops",
+               "mxfp4_w4a8": "fp8_tflops"}
 L2_SAFE_BYTES = 64e6
 UNITS_MIN_GAIN_PCT = 3.0
 """A parallelism limit U is kept only where it lowers the median error by this many points."""

@@ -107,3 +107,15 @@ def test_moe_token_exchange_is_a_gather_inside_a_node_and_an_all_to_all_beyond()
     rho = float(load_imbalance(np.array([16]))[0])
     assert wide == pytest.approx(2 * rows.links.alltoall_latency_s[0]
                                  + rho * 15 / 16 * 8 * 64 * d * (1 + 2) / rows.links.alltoall_bytes_per_s[0], rel=1e-9)
+
+
+def test_mxfp4_experts_run_w4a8_in_tensorrt_llm_on_blackwell_and_w4a16_elsewhere():
+    """gpt-oss keeps attention in bf16; its MXFP4 experts run with MXFP8 activations (fp8 peak) in
+    TensorRT-LLM on B200, and dequantised to bf16 in vLLM on B200 and in TensorRT-LLM on H100."""
+    df = pd.DataFrame([{"model": "gpt-oss-120b", "accelerator": a, "engine": e, "quant": "mxfp4", "kv_quant": "fp8",
+                        "tp": 1, "dp": 1, "pp": 1, "ep": 1, "max_batch": 64.0, "isl": 1000.0, "osl": 1000.0}
+                       for a, e in (("b200", "trtllm"), ("b200", "vllm"), ("h100-sxm", "trtllm"))])
+    device = Prepared(df, CATALOG).rows.device
+    b200, h100 = CATALOG.accelerators["b200"].peak_tflops, CATALOG.accelerators["h100-sxm"].peak_tflops
+    assert list(device.moe_peak_flop_per_s) == pytest.approx([b200.fp8 * 1e12, b200.bf16 * 1e12, h100.bf16 * 1e12])
+    assert list(device.peak_flop_per_s) == pytest.approx([b200.bf16 * 1e12, b200.bf16 * 1e12, h100.bf16 * 1e12])

@@ -8,7 +8,10 @@ Bytes per weight (`WEIGHT_BYTES`): bf16/fp16 2; fp8/int8 1; int4 0.5 plus one bf
 Compute datatype (`compute_dtype`): a weight format runs at its own peak only when the accelerator
 lists that datatype in `peak_tflops` (fp8 on Hopper/Ada/MI300, fp4 on Blackwell/MI355X); otherwise it
 is weight-only (dequantised into bf16 math: fewer bytes, bf16 speed). int8 is modelled weight-only
-(W8A16) everywhere.
+(W8A16) everywhere. MXFP4 checkpoints (gpt-oss) keep their non-expert layers in bf16, and their experts
+run W4A8 (MXFP8 activations, fp8 peak) in TensorRT-LLM on GPUs with native fp4 and W4A16 (bf16
+math) elsewhere and in vLLM/SGLang by default (`moe_compute_dtype`; TensorRT-LLM's gpt-oss deployment
+blog, NVIDIA/TensorRT-LLM docs/source/blogs/tech_blog/blog9_Deploying_GPT_OSS_on_TRTLLM.md).
 """
 
 from __future__ import annotations
@@ -33,9 +36,20 @@ def compute_dtype(acc: Accelerator, quant: str) -> tuple[str, str]:
         return ("fp8", "fp8") if "fp8" in native else ("bf16", "int8_wo")
     if quant == "int8":
         return "bf16", "int8_wo"
-    if quant in ("fp4", "mxfp4"):
-        return ("fp4", "fp4") if "fp4" in native else ("bf16", "int4_wo" if quant == "fp4" else "mxfp4_wo")
+    if quant == "fp4":
+        return ("fp4", "fp4") if "fp4" in native else ("bf16", "int4_wo")
+    if quant == "mxfp4":
+        return "bf16", "bf16"  # only the routed experts are 4-bit (`moe_compute_dtype`)
     return "bf16", "int4_wo"  # int4: weight-only everywhere
+
+
+def moe_compute_dtype(acc: Accelerator, quant: str, framework: str) -> tuple[str, str]:
+    """(peak key, kernel-curve dtype) of the routed experts (module docstring)."""
+    if quant != "mxfp4":
+        return compute_dtype(acc, quant)
+    if framework == "trtllm" and "fp4" in acc.native_dtypes and "fp8" in acc.native_dtypes:
+        return "fp8", "mxfp4_w4a8"
+    return "bf16", "mxfp4_wo"
 
 
 @dataclass(frozen=True)

@@ -183,6 +183,7 @@ DTYPE_FALLBACK = {
     "fp8_block": ("fp8",),
     "fp4": ("fp8",),
     "mxfp4_wo": ("int4_wo",),
+    "mxfp4_w4a8": ("fp8",),
     "int4_wo": ("mxfp4_wo",),
     "int8_wo": (),
 }

@@ -286,7 +286,8 @@ def _linear_layers(rows: Rows, c: _LoadFree, t_g, tokens) -> tuple[KernelTime, K
     pairs = tokens * c.top_k_per_group
     touched_w = c.expert_weight_bytes * (1.0 - c.miss**tokens)  # bytes of the distinct experts hit (DESIGN §3)
     routed = rows.moe.gamma_bytes_per_pair_hidden * pairs * c.hidden  # permute / un-permute copies
-    moe = _kernel(rows, rows.moe, 2 * pairs * c.expert_params, touched_w + act + routed, peak, c.moe_rows)
+    moe = _kernel(rows, rows.moe, 2 * pairs * c.expert_params, touched_w + act + routed,
+                  rows.device.moe_peak_flop_per_s, c.moe_rows)
     return attn, ffn, shared, moe
 
 

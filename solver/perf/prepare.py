@@ -21,7 +21,7 @@ from solver.catalog.schema import Accelerator, EfficiencyProfile, Engine
 from solver.errors import CatalogError
 from solver.perf import checks
 from solver.perf import memory as mem
-from solver.perf.arch import KV_BYTES, WEIGHT_BYTES, Geometry, compute_dtype, geometry, weight_bytes
+from solver.perf.arch import KV_BYTES, WEIGHT_BYTES, Geometry, compute_dtype, geometry, moe_compute_dtype, weight_bytes
 from solver.perf.kernels import Curve, KernelLibrary
 from solver.perf.links import inter_node_bytes_per_s, link_parameters
 from solver.perf.moe import load_imbalance
@@ -144,22 +144,24 @@ def quant_values(entry: DeviceEngine | None, kernels: KernelLibrary, q: str) -> 
     if not entry or entry.reason or q not in WEIGHT_BYTES:
         return None
     peak_key, dt = compute_dtype(entry.acc, q)
+    moe_peak_key, moe_dt = moe_compute_dtype(entry.acc, q, entry.framework)
     gemm = _derated(kernels.curve(entry.acc, "gemm", entry.framework, dt), entry.profile)
+    gather, dispatch = moe_exchange_bytes(entry.framework, moe_dt)
     # fp8 MoE: TensorRT-LLM serves ModelOpt per-tensor fp8 checkpoints; vLLM and SGLang serve the
     # published block-scaled ones (DeepSeek, Qwen3-FP8), run by their fp8_block MoE kernels.
-    moe_dt = ("fp8" if entry.framework == "trtllm" else "fp8_block") if dt == "fp8" else dt
+    moe_dt = ("fp8" if entry.framework == "trtllm" else "fp8_block") if moe_dt == "fp8" else moe_dt
     moe_curve = kernels.curve(entry.acc, "moe", entry.framework, moe_dt)
     moe = _derated(moe_curve, entry.profile)
-    gather, dispatch = moe_exchange_bytes(entry.framework, dt)
     return {"peak_flop_per_s": getattr(entry.acc.peak_tflops, peak_key) * 1e12,
+            "moe_peak_flop_per_s": getattr(entry.acc.peak_tflops, moe_peak_key) * 1e12,
             "gemm_eta_c": gemm[0], "gemm_eta_m": gemm[1], "gemm_p": gemm[2], "gemm_t0_s": gemm[3],
             "moe_eta_c": moe[0], "moe_eta_m": moe[1], "moe_p": moe[2], "moe_t0_s": moe[3],
             "moe_gamma": moe_curve.gamma, "gather_bytes": gather, "dispatch_bytes": dispatch}
 
 
-QUANTIZED_ACTIVATION_BYTES = {"fp4": 0.5 + 1.0 / 16.0, "fp8": 1.0}
+QUANTIZED_ACTIVATION_BYTES = {"fp4": 0.5 + 1.0 / 16.0, "fp8": 1.0, "mxfp4_w4a8": 1.0 + 1.0 / 32.0}
 """Bytes per element of a MoE layer's input sent quantized: NVFP4 (4 bits plus an FP8 scale per 16
-elements) or FP8."""
+elements), FP8, or MXFP8 (8 bits plus an 8-bit scale per 32) in front of MXFP4 experts."""
 
 
 def moe_exchange_bytes(framework: str, compute_dtype: str) -> tuple[float, float]:
@@ -321,7 +323,8 @@ class Prepared:
         betas = np.array([weight_bytes(q, "") for q in uniq], float).reshape(-1, 2)
         device = Device(memory_bytes=dev("memory_bytes"), hbm_bytes_per_s=dev("hbm_bytes_per_s"),
                         peak_bf16_flop_per_s=dev("peak_bf16_flop_per_s"), peak_flop_per_s=quant("peak_flop_per_s"),
-                        scale_up_domain_gpus=dev("scale_up_domain_gpus"))
+                        scale_up_domain_gpus=dev("scale_up_domain_gpus"),
+                        moe_peak_flop_per_s=quant("moe_peak_flop_per_s"))
         runtime = Runtime(**{f: dev(f) for f in Runtime.__dataclass_fields__})
         links = link_parameters(self.df.iloc[idx], tp, dp, pp, device.scale_up_domain_gpus,
                                 dev("inter_node_bytes_per_s"), self.entries, self.kernels, per_key)

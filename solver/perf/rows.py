@@ -39,13 +39,15 @@ class DecodeCurve(KernelCurve):
 
 @dataclass(frozen=True)
 class Device:
-    """The accelerator, per row; `peak_flop_per_s` is the peak of the weight format's compute dtype."""
+    """The accelerator, per row; `peak_flop_per_s` is the peak of the weight format's compute dtype,
+    `moe_peak_flop_per_s` that of the routed experts (they differ for MXFP4 checkpoints, `arch.py`)."""
 
     memory_bytes: np.ndarray
     hbm_bytes_per_s: np.ndarray
     peak_bf16_flop_per_s: np.ndarray
     peak_flop_per_s: np.ndarray
     scale_up_domain_gpus: np.ndarray
+    moe_peak_flop_per_s: np.ndarray
 
 
 @dataclass(frozen=True)
