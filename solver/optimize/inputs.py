@@ -14,7 +14,7 @@ import pandas as pd
 
 from solver.catalog.loader import Catalog
 from solver.errors import ProblemError
-from solver.optimize.candidates import remove_dominated
+from solver.optimize.candidates import CONFIG_COLUMNS, remove_dominated
 from solver.optimize.data import ModelInput, OfferData, WorkloadData
 from solver.problem import Problem, profile_cover_issues
 
@@ -103,12 +103,18 @@ def join_offers(usable: pd.DataFrame, offers: dict[str, OfferData], catalog: Cat
          for o in offers.values()],
         columns=["offer", "accelerator", "gpus_per_instance", "node_gpus"],
     )
-    rows = usable.reset_index(names="candidate").merge(table, on="accelerator")
-    G, n = rows["gpus_per_instance"], rows["gpus"]
+    # Placements are decided on the few columns the shape rules and dominance read; the candidates'
+    # other columns join the survivors only (a fleet of thousands of workloads has millions of
+    # candidate × offer pairs before the shape rules and dominance cut them).
+    slim_cols = ["workload", "gpus", "capacity_rps", *CONFIG_COLUMNS]
+    slim = usable[slim_cols].reset_index(names="candidate").merge(table, on="accelerator")
+    G, n = slim["gpus_per_instance"], slim["gpus"]
     divides = G % n == 0
-    spans = (n % G == 0) & (G >= rows["node_gpus"])
-    rows = rows[(rows["tp"] <= G) & (divides | spans)]
-    rows = remove_dominated(rows, fits=True)
+    spans = (n % G == 0) & (G >= slim["node_gpus"])
+    slim = slim[(slim["tp"] <= G) & (divides | spans)]
+    slim = remove_dominated(slim, fits=True)
+    placed = slim[["candidate", "offer", "gpus_per_instance", "node_gpus"]]
+    rows = placed.join(usable, on="candidate")[["candidate", *usable.columns, *table.columns.drop("accelerator")]]
     rows = rows.sort_values(["workload", "candidate", "offer"], kind="mergesort").reset_index(drop=True)
     rows["config_key"] = (
         rows["model"] + "|" + rows["accelerator"] + "|" + rows["engine"] + "|" + rows["quant"] + "|"
