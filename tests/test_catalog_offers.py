@@ -396,3 +396,27 @@ fleet:
     assert out["accelerators_without_offers"] == ["gaudi3-unsold", "mi355x-unsold"]
     assert "No offer in the catalogs for: gaudi3-unsold, mi355x-unsold" in cli("solve", problem, "--catalog",
                                                                                extra).stdout
+
+
+def test_offers_no_plan_needs_are_left_out():
+    """Same accelerator and instance size: an offer selling every tier it sells at no higher price, without
+    an instance cap, makes it unnecessary; cheaper spot, an extra tier, a cap, another size or owned
+    hardware keep it; of two equal offers the first id stays."""
+    from solver.optimize.data import OfferData
+    from solver.optimize.inputs import without_dominated_offers
+
+    def offer(oid, prices, gpus=8, cap=None, kind="cloud"):
+        return OfferData(id=oid, accelerator="h100-sxm", gpus_per_instance=gpus, usd_per_hour=prices,
+                         max_instances=cap, kind=kind)
+
+    offers = {o.id: o for o in [
+        offer("a", {"on_demand": 10.0, "spot": 3.0}),
+        offer("b", {"on_demand": 12.0, "spot": 2.0}),          # cheaper spot: kept
+        offer("c", {"on_demand": 11.0, "spot": 4.0}),          # a is cheaper on both: left out
+        offer("d", {"on_demand": 10.0, "spot": 3.0}),          # equal to a: the first id (a) stays
+        offer("e", {"on_demand": 9.0, "spot": 1.0}, cap=2),    # cheapest but capped: kept, dominates nothing
+        offer("f", {"on_demand": 13.0, "reserved_1y": 6.0}),   # sells a tier a does not: kept
+        offer("g", {"on_demand": 11.0, "spot": 4.0}, gpus=4),  # another instance size: kept
+        offer("h", {"owned": 20.0}, kind="owned"),             # owned hardware: kept
+    ]}
+    assert sorted(without_dominated_offers(offers)) == ["a", "b", "e", "f", "g", "h"]

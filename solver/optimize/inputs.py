@@ -87,6 +87,23 @@ def slot_grid(problem: Problem, file: str = "problem") -> tuple[tuple[float, ...
     return hours, rates
 
 
+def without_dominated_offers(offers: dict[str, OfferData]) -> dict[str, OfferData]:
+    """The offers an optimal plan may need. An offer is left out when another of the same accelerator and
+    instance size sells every tier it sells at no higher price and has no instance cap (cloud offers
+    only: owned hardware pays power by use). Any plan using it can move those instances to the other at
+    no more cost, since identical instance shapes host the same replicas, so the optimum is unchanged.
+    Among offers equal on every tier the first id stays, the one the canonical plan would pick."""
+
+    def dominates(p: OfferData, o: OfferData) -> bool:
+        return (p.accelerator == o.accelerator and p.gpus_per_instance == o.gpus_per_instance
+                and p.max_instances is None and p.kind == o.kind == "cloud"
+                and all(t in p.usd_per_hour and p.usd_per_hour[t] <= price for t, price in o.usd_per_hour.items()))
+
+    return {oid: o for oid, o in offers.items()
+            if not any(dominates(p, o) and (not dominates(o, p) or p.id < o.id)
+                       for p in offers.values() if p.id != oid)}
+
+
 def join_offers(usable: pd.DataFrame, offers: dict[str, OfferData], catalog: Catalog) -> pd.DataFrame:
     """One row per (candidate, offer of its accelerator whose instance shape it fits), dominated
     rows removed per offer.

@@ -19,7 +19,7 @@ from solver.optimize.cpsat import RawSolution, solve_model
 from solver.optimize.data import ModelInput
 from solver.optimize.explain import explain_model_infeasible, explain_no_candidates
 from solver.optimize.hints import PlanHint
-from solver.optimize.inputs import allowed_offers, join_offers, model_input
+from solver.optimize.inputs import allowed_offers, join_offers, model_input, without_dominated_offers
 from solver.optimize.plan import HOURS_PER_MONTH, Plan, extract_plan
 from solver.optimize.runner_up import layout_runner_ups, naive_usd_per_hour, runner_ups, standalone_usd_per_hour
 from solver.optimize.summary import WorkloadReport, workload_summaries
@@ -76,7 +76,7 @@ class SolveResult:
 def prepare(problem: Problem, catalog: Catalog, cache: dict | None = None, keep_fitting: bool = False,
             ) -> tuple[CandidateSet, pd.DataFrame, ModelInput]:
     """Candidates and the CP-SAT input; raises InfeasibleError when a workload has no candidate."""
-    offers = allowed_offers(problem, catalog)
+    offers = without_dominated_offers(allowed_offers(problem, catalog))
     cands = build_candidates(problem, catalog, sorted(offers), cache, keep_fitting)
     rows = join_offers(cands.usable, offers, catalog)
     lines, details = [], []
