@@ -77,19 +77,28 @@ def _at_capacity(prep: Prepared, live: np.ndarray, b_max: np.ndarray, plan: mem.
     has_slo = ~(np.isnan(slo_ttft) & np.isnan(slo_tpot) & np.isnan(slo_e2e))
     x = sv.x_max.copy()
     beaten = np.zeros(len(rows), bool)
-    if has_slo.any():
-        s = np.flatnonzero(has_slo)
+    best = None
+    if group is not None:
+        # What each group already reaches: `beat_rps`, and rows without SLOs, which sit at saturation.
+        reached = np.zeros(int(group.max()) + 1)
+        np.maximum.at(reached, group, np.nan_to_num(np.asarray(beat_rps, float), nan=0.0))
+        np.maximum.at(reached, group[~has_slo], sv.lam_sat[~has_slo])
+        best = reached[group]
+        # λ_sat bounds every capacity (λ(x_max) may differ from it in the last digit).
+        beaten = has_slo & (sv.lam_sat * (1.0 + 1e-9) < best)
+    alive = np.flatnonzero(~beaten)
+    # One request alone decodes at the batch-1 step; every TPOT under load is at least that (more
+    # requests, prefill interference, z ≥ 0), so rows already over the TPOT limit need no search.
+    tpot_floor = np.full(len(rows), np.nan)
+    tpot_floor[alive] = step_time(sub.take(alive), 1.0, sv.ctx[alive], 0.0, 0.0).total_s
+    hopeless = has_slo & (tpot_floor > np.where(np.isnan(slo_tpot), np.inf, slo_tpot))
+    x[hopeless] = 0.0
+    s = np.flatnonzero(has_slo & ~beaten & ~hopeless)
+    if len(s):
         sv_s = sv.take(s)
-        if group is None:
+        if best is None:
             x[s] = sv_s.capacity(slo_ttft[s], slo_tpot[s], slo_e2e[s])
         else:
-            # Rows without SLOs sit at saturation (capacity λ_sat): they count as reached capacities too.
-            best = np.asarray(beat_rps, float).copy()
-            free = np.flatnonzero(~has_slo)
-            if len(free):
-                reached = np.zeros(int(group.max()) + 1)
-                np.maximum.at(reached, group[free], sv.lam_sat[free])
-                best[s] = np.fmax(best[s], reached[group[s]])
             x[s], beaten[s] = sv_s.capacity(slo_ttft[s], slo_tpot[s], slo_e2e[s], group[s], best[s])
     keep = np.flatnonzero(~beaten)
     reasons = np.full(len(rows), BEATEN, dtype=object)
@@ -99,22 +108,22 @@ def _at_capacity(prep: Prepared, live: np.ndarray, b_max: np.ndarray, plan: mem.
     if not len(keep):
         return vals, reasons
     if len(keep) < len(rows):
-        sv, sub, x, pctl = sv.take(keep), sub.take(keep), x[keep], pctl[keep]
+        sv, sub, x, pctl, tpot_floor = sv.take(keep), sub.take(keep), x[keep], pctl[keep], tpot_floor[keep]
         slo_ttft, slo_tpot, slo_e2e = slo_ttft[keep], slo_tpot[keep], slo_e2e[keep]
     pt = sv.point(x)
     floor = sv.point(np.full_like(x, ALONE))
-    tpot_floor = step_time(sub, 1.0, sv.ctx, 0.0, 0.0).total_s
-    cap = np.where(x > 0, pt.lam, 0.0)
     mine = np.full(len(keep), "", dtype=object)
     for i in np.flatnonzero(x <= 0):
         mine[i] = _slo_reason(pctl[i], slo_ttft, slo_tpot, slo_e2e, floor, tpot_floor, i)
+    floor_ttft_s = floor.ttft_p
+    cap = np.where(x > 0, pt.lam, 0.0)
     ok = mine == ""
     reasons[keep] = mine
     plan_live = plan.take(live) if len(keep) == len(rows) else plan.take(live).take(keep)
     got = {
         "capacity_rps": np.where(ok, cap, 0.0), "ttft_ms": _ms(pt.ttft_p), "tpot_ms": _ms(pt.tpot_p),
         "e2e_ms": _ms(pt.e2e_p), "output_tokens_per_s": np.where(ok, cap * sv.O, 0.0),
-        "ttft_floor_ms": _ms(floor.ttft_p), "tpot_floor_ms": _ms(tpot_floor),
+        "ttft_floor_ms": _ms(floor_ttft_s), "tpot_floor_ms": _ms(tpot_floor),
         "utilisation": np.where(ok, pt.rho, 0.0), "batch": np.where(ok, pt.n_dec, 0.0),
         "memory_gb_per_gpu": plan_live.gb_per_gpu_at(pt.n_dec, sub.dp),
     }

@@ -235,18 +235,14 @@ class Serving:
         each step a row's capacity lies in [λ(lo), λ(hi)] (λ = x/τ(x) increases with x), so a row whose
         λ(hi) is below the largest λ(lo) of its group, or below its `beat_rps`, can never be its group's
         best. The other rows follow exactly the bisection without groups; beaten rows' x is meaningless."""
-        t_ttft = np.where(np.isnan(slo_ttft_s), np.inf, slo_ttft_s)
-        t_tpot = np.where(np.isnan(slo_tpot_s), np.inf, slo_tpot_s)
-        t_e2e = np.where(np.isnan(slo_e2e_s), np.inf, slo_e2e_s)
-        check_e2e = bool(np.isfinite(t_e2e).any())
-
-        def ok(pt: Point, sel=slice(None)):
-            met = (pt.ttft_p <= t_ttft[sel]) & (pt.tpot_p <= t_tpot[sel])
-            return met & (pt.e2e_p <= t_e2e[sel]) if check_e2e else met
-
+        ok = slo_check(slo_ttft_s, slo_tpot_s, slo_e2e_s)
         if group is None:
             return self.bisect(ok)
         return self._bisect_best_of(ok, np.asarray(group), np.asarray(beat_rps, float))
+
+    def meets(self, pt: Point, slo_ttft_s, slo_tpot_s, slo_e2e_s) -> np.ndarray:
+        """Whether each row's point meets every given SLO at the percentile (NaN: no limit)."""
+        return slo_check(slo_ttft_s, slo_tpot_s, slo_e2e_s)(pt)
 
     def _bisect_best_of(self, ok_fn, group, beat_rps, steps: int = BISECTION_STEPS):
         """`bisect` with rows dropped once beaten within their group (see `capacity`): (x, beaten).
@@ -332,6 +328,20 @@ class Serving:
         ttft = rows.runtime.ttft_overhead_s + prefill
         e2e = waves * (prefill + self.O1 * tau) + rows.runtime.ttft_overhead_s
         return ttft, tau, e2e
+
+
+def slo_check(slo_ttft_s, slo_tpot_s, slo_e2e_s):
+    """ok(point, rows=all) -> whether each row meets every given SLO at the percentile (NaN: no limit)."""
+    t_ttft = np.where(np.isnan(slo_ttft_s), np.inf, slo_ttft_s)
+    t_tpot = np.where(np.isnan(slo_tpot_s), np.inf, slo_tpot_s)
+    t_e2e = np.where(np.isnan(slo_e2e_s), np.inf, slo_e2e_s)
+    check_e2e = bool(np.isfinite(t_e2e).any())
+
+    def ok(pt: Point, sel=slice(None)):
+        met = (pt.ttft_p <= t_ttft[sel]) & (pt.tpot_p <= t_tpot[sel])
+        return met & (pt.e2e_p <= t_e2e[sel]) if check_e2e else met
+
+    return ok
 
 
 def closed_others(n):
