@@ -83,6 +83,13 @@ class MixArrays:
     @classmethod
     def build(cls, mixes, prefix_ok) -> MixArrays:
         """From one LengthMix per row; `prefix_ok[i]`: the row's engine serves cached prefixes."""
+        # Rows share few distinct mixes (one per workload): build each once, then index.
+        distinct: dict = {}
+        codes = np.array([distinct.setdefault((m, bool(ok)), len(distinct)) for m, ok in zip(mixes, prefix_ok,
+                                                                                            strict=True)])
+        if len(distinct) < len(mixes):
+            one = cls.build([m for m, _ in distinct], [ok for _, ok in distinct])
+            return cls(*(getattr(one, f)[codes] for f in ("S", "pi", "c", "O", "omega", "pinned")))
         n = len(mixes)
         K = max(len(m.inputs) for m in mixes)
         J = max(len(m.outputs) for m in mixes)
