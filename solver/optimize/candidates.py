@@ -270,13 +270,18 @@ class _Kept:
         ok = (evaluated["pruned_reason"] == "") & (evaluated["capacity_rps"] > 0)
         # Rows beaten during evaluation (`best_of`) are counted as dominated: some variant of their
         # layout serves more on the same GPUs. At a tighter SLO they may win, so a tightening sweep keeps them.
-        beaten = evaluated["pruned_reason"].str.startswith(BEATEN)
+        beaten = starts_with(evaluated["pruned_reason"], BEATEN)
         feasible = evaluated[ok].reset_index(drop=True)
-        fits = evaluated["pruned_reason"].eq("") | evaluated["pruned_reason"].str.startswith("slo")
+        fits = evaluated["pruned_reason"].eq("") | starts_with(evaluated["pruned_reason"], "slo")
         return cls(drop_beaten_within_layout(feasible), len(evaluated), None if len(feasible) else evaluated,
                    evaluated[fits].reset_index(drop=True) if keep_fitting else None, len(feasible) + int(beaten.sum()),
                    evaluated.loc[ok | beaten, list(CONFIG_COLUMNS)].reset_index(drop=True)
                    if keep_viable and ok.any() else None)
+
+
+def starts_with(reasons: pd.Series, prefix: str) -> np.ndarray:
+    """`reasons.str.startswith(prefix)` in one numpy cast (pandas calls Python per row)."""
+    return reasons.to_numpy().astype(f"U{len(prefix)}") == prefix
 
 
 LAYOUT_COLUMNS = ("accelerator", "tp", "dp", "pp", "ep")
@@ -303,7 +308,7 @@ def _with_dense_batch_caps(evaluated: pd.DataFrame, catalog: Catalog,
 
     bstar = evaluated["max_batch_effective"]
     reason = evaluated["pruned_reason"]
-    fits = reason.str.startswith("slo") | reason.str.startswith(BEATEN) | (reason == "")
+    fits = starts_with(reason, "slo") | starts_with(reason, BEATEN) | (reason == "")
     fits &= bstar.notna() & (bstar >= 1)
     base = evaluated.loc[fits, [c for c in evaluated.columns if c in _INPUT_COLUMNS]]
     caps = pd.DataFrame({"max_batch": list(DENSE_BATCH_GRID)})

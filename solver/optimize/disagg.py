@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 from solver.catalog.loader import Catalog
-from solver.optimize.candidates import CONFIG_COLUMNS
+from solver.optimize.candidates import CONFIG_COLUMNS, starts_with
 from solver.optimize.checker import check_plan
 from solver.optimize.cpsat import solve_model
 from solver.optimize.inputs import allowed_offers, model_input
@@ -70,7 +70,7 @@ def pool_candidates(evaluated: pd.DataFrame, catalog: Catalog, kernels: KernelLi
                     ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """(prefill pools, decode pools) of one workload's evaluated configurations, pruned by dominance."""
     engines = {e.engine for e in disagg_catalog().engines}
-    fits = evaluated["pruned_reason"].eq("") | evaluated["pruned_reason"].str.startswith("slo")
+    fits = evaluated["pruned_reason"].eq("") | starts_with(evaluated["pruned_reason"], "slo")
     pools = evaluated[fits & evaluated["engine"].isin(engines)]
     pools = pools.drop_duplicates(CONFIG_COLUMNS).reset_index(drop=True)
     if pools.empty:
