@@ -32,13 +32,21 @@ def interruptible_solve(solver: cp_model.CpSolver, model: cp_model.CpModel) -> i
         finally:
             done.set()
 
-    threading.Thread(target=work, name="cp-sat", daemon=True).start()
+    thread = threading.Thread(target=work, name="cp-sat", daemon=True)
     try:
+        thread.start()
         while not done.wait(WAIT_STEP_S):
             pass
     except KeyboardInterrupt:
-        solver.stop_search()
-        done.wait()
+        # The process must not exit while the search runs in C++ (std::terminate, exit -6): stop it and
+        # wait for it, also when Ctrl-C came during `start()` or before the search began (a stop that
+        # early is lost, so it is repeated), and through further Ctrl-Cs.
+        while thread.is_alive():
+            try:
+                solver.stop_search()
+                thread.join(WAIT_STEP_S)
+            except KeyboardInterrupt:
+                continue
         raise
     if "error" in box:
         raise box["error"]  # type: ignore[misc]
