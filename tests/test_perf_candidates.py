@@ -172,3 +172,22 @@ def test_best_of_keeps_every_group_best_exactly(catalog, model, isl, osl, slo):
     kept = ~beaten
     cols = ["pruned_reason", "capacity_rps", "ttft_ms", "tpot_ms", "e2e_ms", "batch", "memory_gb_per_gpu"]
     pd.testing.assert_frame_equal(pruned.loc[kept, cols], full.loc[kept, cols])
+
+
+@pytest.mark.parametrize("name", ["chat-70b", "deepseek-moe", "rag-long-context"])
+def test_pruned_candidates_equal_those_of_a_full_evaluation(catalog, name):
+    """The optimizer's candidates (rows beaten within their layout dropped during evaluation, grid caps
+    skipped by the λ bound) are exactly those a full evaluation keeps (`keep_fitting` evaluates every
+    row to the end)."""
+    from pathlib import Path
+
+    from solver.optimize.candidates import build_candidates
+    from solver.optimize.inputs import allowed_offers
+    from solver.problem import load_problem
+
+    problem = load_problem(Path(__file__).parents[1] / "problems" / f"{name}.yaml", catalog)
+    offers = sorted(allowed_offers(problem, catalog))
+    pruned = build_candidates(problem, catalog, offers)
+    full = build_candidates(problem, catalog, offers, keep_fitting=True)
+    pd.testing.assert_frame_equal(pruned.usable, full.usable)
+    assert pruned.considered == full.considered

@@ -312,21 +312,32 @@ def _with_dense_batch_caps(evaluated: pd.DataFrame, catalog: Catalog,
     fits &= bstar.notna() & (bstar >= 1)
     base = evaluated.loc[fits, [c for c in evaluated.columns if c in _INPUT_COLUMNS]]
     caps = pd.DataFrame({"max_batch": list(DENSE_BATCH_GRID)})
-    grid = base.drop(columns="max_batch").assign(_bstar=bstar[fits].to_numpy()).merge(caps, how="cross")
-    grid = grid[grid["max_batch"] < grid["_bstar"]].drop(columns="_bstar")
+    grid = base.drop(columns="max_batch").assign(_bstar=bstar[fits].to_numpy(),
+                                                 _tpot1_s=evaluated.loc[fits, "tpot_floor_ms"].to_numpy() * 1e-3)
+    grid = grid.merge(caps, how="cross")
+    grid = grid[grid["max_batch"] < grid["_bstar"]]
     top = evaluated.copy()
     top.loc[fits, "max_batch"] = bstar[fits].astype(int)
     if grid.empty:
         return top
+    tpot1_s = grid["_tpot1_s"].to_numpy()
     grid = grid[base.columns].reset_index(drop=True)
-    beat_rps = None
-    if best_of is not None:
-        # Lower caps only matter where they beat what the layout already reaches at its top cap.
-        usable = top[(reason == "") & (top["capacity_rps"] > 0)]
-        reached = usable.groupby(list(best_of), dropna=False)["capacity_rps"].max()
-        beat_rps = grid.join(reached.rename("_beat"), on=list(best_of))["_beat"].to_numpy()
-    below = evaluate_candidates(grid, catalog, best_of=best_of, beat_rps=beat_rps)
-    return pd.concat([top, below], ignore_index=True)
+    if best_of is None:
+        return pd.concat([top, evaluate_candidates(grid, catalog)], ignore_index=True)
+    # Lower caps only matter where they beat what the layout already reaches at its top cap. A cap of b
+    # sustains at most b/(O−1) arrivals per step, and a step takes at least the batch-1 step (the TPOT
+    # floor), so λ ≤ b / ((O−1)·TPOT floor): caps below the layout's reach by that bound are not evaluated.
+    usable = top[(reason == "") & (top["capacity_rps"] > 0)]
+    reached = usable.groupby(list(best_of), dropna=False)["capacity_rps"].max()
+    beat_rps = grid.join(reached.rename("_beat"), on=list(best_of))["_beat"].to_numpy()
+    bound = grid["max_batch"].to_numpy() / (np.maximum(grid["osl"].to_numpy() - 1.0, 1.0) * tpot1_s)
+    skip = bound * (1.0 + 1e-9) < np.nan_to_num(beat_rps, nan=0.0)  # (NaN floor: never skipped)
+    below = evaluate_candidates(grid[~skip].reset_index(drop=True), catalog, best_of=best_of,
+                                beat_rps=beat_rps[~skip])
+    skipped = grid[skip]
+    skipped = skipped.assign(gpus=(skipped["tp"] * skipped["dp"] * skipped["pp"]).astype(int), fits=True,
+                             pruned_reason=BEATEN, capacity_rps=0.0, output_tokens_per_s=0.0)
+    return pd.concat([top, below, skipped], ignore_index=True)
 
 
 _INPUT_COLUMNS = ("model", *CONFIG_COLUMNS, "isl", "osl", "lengths", "slo_ttft_ms", "slo_tpot_ms", "slo_e2e_ms",
