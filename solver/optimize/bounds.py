@@ -66,9 +66,9 @@ def _mixed_cover(offers, gpus_per_replica: int, most: int, spot_share: float):
     most = max(most, 0)
     never = np.full(most + 1, np.inf)
     never[0] = 0.0
-    cover_ns = cheapest_cover(regular, gpus_per_replica, most).upto(most) if regular else never
+    cover_ns = cheapest_cover(regular, gpus_per_replica, most) if regular else never
     use_spot = bool(spot) and spot_share > 0
-    cover_sp = cheapest_cover(spot, gpus_per_replica, most).upto(most) if use_spot else never
+    cover_sp = cheapest_cover(spot, gpus_per_replica, most) if use_spot else never
 
     def cover(replicas: int) -> float:
         if replicas <= 0:
@@ -80,9 +80,9 @@ def _mixed_cover(offers, gpus_per_replica: int, most: int, spot_share: float):
     return cover
 
 
-def cheapest_cover(instances: list[tuple[float, int]], gpus_per_replica: int, most: int) -> dict[int, float]:
-    """cover(r) = cheapest hourly price of whole instances hosting r replicas of n GPUs, as a mapping
-    r -> price usable for any r ≤ `most`, given (price, G) per offer: an instance hosts G/n replicas
+def cheapest_cover(instances: list[tuple[float, int]], gpus_per_replica: int, most: int) -> np.ndarray:
+    """cover(r) = cheapest hourly price of whole instances hosting r replicas of n GPUs, for r = 0 … `most`
+    (an array), given (price, G) per offer: an instance hosts G/n replicas
     (n ≤ G), or a replica takes n/G whole instances. Unbounded knapsack cover,
     cover(r) = min_g price_g + cover(r − q_g), solved by dynamic programming up to B = q*·q_max + q_max
     (q* the best price per replica); beyond B some optimal cover uses the best item, so
@@ -95,20 +95,9 @@ def cheapest_cover(instances: list[tuple[float, int]], gpus_per_replica: int, mo
     for r in range(1, limit + 1):
         table[r] = min(p + table[max(0, r - q)] for p, q in items)
 
-    class _Cover(dict):
-        def __missing__(self, r: int) -> float:
-            if r <= limit:
-                return table[r]
-            k = -(-(r - limit) // best_q)
-            return k * best_p + table[r - k * best_q]
-
-        def upto(self, r_max: int) -> np.ndarray:
-            """cover(r) for r = 0 … r_max as an array (the same values as item access)."""
-            r = np.arange(r_max + 1)
-            k = np.where(r > limit, -(-(r - limit) // best_q), 0)
-            return np.where(r > limit, k * best_p, 0.0) + np.asarray(table)[r - k * best_q]
-
-    return _Cover()
+    r = np.arange(most + 1)
+    k = np.where(r > limit, -(-(r - limit) // best_q), 0)
+    return np.where(r > limit, k * best_p, 0.0) + np.asarray(table)[r - k * best_q]
 
 
 def prunable_rows(data: ModelInput, upper_bound_usd: float, lb: np.ndarray | None = None) -> np.ndarray:

@@ -119,7 +119,7 @@ def _at_capacity(prep: Prepared, live: np.ndarray, b_max: np.ndarray, plan: mem.
     cap = np.where(x > 0, pt.lam, 0.0)
     ok = mine == ""
     reasons[keep] = mine
-    plan_live = plan.take(live) if len(keep) == len(rows) else plan.take(live).take(keep)
+    plan_live = plan.take(np.flatnonzero(live)[keep])
     got = {
         "capacity_rps": np.where(ok, cap, 0.0), "ttft_ms": _ms(pt.ttft_p), "tpot_ms": _ms(pt.tpot_p),
         "e2e_ms": _ms(pt.e2e_p), "output_tokens_per_s": np.where(ok, cap * sv.O, 0.0),

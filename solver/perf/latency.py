@@ -218,8 +218,8 @@ class _LoadFree:
         # The MoE block's token exchange (`moe_exchange`): with attention data parallelism the dp groups'
         # tokens reach the experts either by all-to-all (dispatch in the engine's wire dtype, combine in
         # BF16, per dp group) or by an all-gather of the stage's tokens and a reduce-scatter of the outputs.
-        self.wide_ep = (ep > 1) & (rows.dp > 1) & (n > EP_ALLTOALL_ABOVE_GPUS)
-        self.gathered = (rows.dp > 1) & ~self.wide_ep
+        self.exchanged = rows.dp > 1
+        self.wide_ep = self.exchanged & (ep > 1) & (n > EP_ALLTOALL_ABOVE_GPUS)
         self.a2a_s_per_token = (rho * (ep - 1) / ep * g.top_k * d * (rows.moe_dispatch_bytes + BF16_BYTES)
                                 / links.alltoall_bytes_per_s / tp)
         self.moe_ar_latency_s = np.where(n > 1, links.moe_allreduce_latency_s, 0.0)
@@ -343,7 +343,7 @@ def step_time(rows: Rows, n_dec, ctx_dec, n_pf, pf_ctx, prompt=None, fill=False)
     t_ar = c.ar_latency_s + c.ar_s_per_token * t_g
     exchange = moe_exchange(rows, c, t_g, load.tokens_mb)
     moe_ar = c.moe_ar_latency_s + c.moe_ar_s_per_token * load.tokens_mb
-    t_comm = t_ar + c.frac_moe * np.where(c.wide_ep | c.gathered, exchange, moe_ar) + (1 - c.frac_moe) * t_ar
+    t_comm = t_ar + c.frac_moe * np.where(c.exchanged, exchange, moe_ar) + (1 - c.frac_moe) * t_ar
     t_misc = c.misc_floor_s + c.misc_s_per_token * t_g
     t_layer = t_lin + prefill.time_s + decode.time_s + t_comm + t_misc
 
@@ -363,7 +363,7 @@ def step_time(rows: Rows, n_dec, ctx_dec, n_pf, pf_ctx, prompt=None, fill=False)
         wall = wall + fill_s
         pipeline = pipeline + fill_s
 
-    alltoall = np.where(c.wide_ep | c.gathered, c.frac_moe * exchange, 0.0)
+    alltoall = np.where(c.exchanged, c.frac_moe * exchange, 0.0)
     return StepTime(total_s=wall, layers=L, linear=((1.0, attn), (c.frac_dense, ffn), (c.frac_moe, shared)),
                     lm_head=lm, prefill_attention=prefill, decode_attention=decode,
                     moe_layer_s=c.frac_moe * moe.time_s, allreduce_layer_s=t_comm - alltoall,

@@ -240,30 +240,18 @@ class Serving:
             return self.bisect(ok)
         return self._bisect_best_of(ok, np.asarray(group), np.asarray(beat_rps, float))
 
-    def meets(self, pt: Point, slo_ttft_s, slo_tpot_s, slo_e2e_s) -> np.ndarray:
-        """Whether each row's point meets every given SLO at the percentile (NaN: no limit)."""
-        return slo_check(slo_ttft_s, slo_tpot_s, slo_e2e_s)(pt)
-
     def _bisect_best_of(self, ok_fn, group, beat_rps, steps: int = BISECTION_STEPS):
-        """`bisect` with rows dropped once beaten within their group (see `capacity`): (x, beaten).
-        λ_sat bounds every capacity, so rows with λ_sat below what their group already reaches are
-        dropped before the first evaluation."""
+        """`bisect` with rows dropped once beaten within their group (see `capacity`): (x, beaten)."""
         n = len(self.x_max)
         beat = np.zeros(int(group.max()) + 1 if n else 0)
         np.maximum.at(beat, group, np.nan_to_num(beat_rps, nan=0.0))
         lo, hi = np.zeros(n), self.x_max.copy()
-        lam_lo, lam_hi = np.zeros(n), np.asarray(self.lam_sat, float).copy()
-        beaten = lam_hi * (1.0 + 1e-9) < beat[group]  # λ(x_max) may differ from λ_sat in the last digit
-        at_top = np.zeros(n, bool)
-        live = np.flatnonzero(~beaten)
-        if len(live):
-            sv = self.take(live)
-            top = sv.point(hi[live])
-            good = ok_fn(top, live)
-            at_top[live] = good
-            lam_hi[live] = top.lam
-            lam_lo[live] = np.where(good, top.lam, 0.0)
-            live, sv = live[~good], sv.take(~good)
+        top = self.point(hi)
+        at_top = ok_fn(top)
+        lam_hi = np.asarray(top.lam, float).copy()
+        lam_lo = np.where(at_top, lam_hi, 0.0)
+        live = np.flatnonzero(~at_top)
+        sv = self.take(live)
         for step in range(steps + 1):
             best = beat.copy()
             np.maximum.at(best, group, lam_lo)
