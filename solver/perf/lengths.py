@@ -210,20 +210,45 @@ def wait_survival(w, queues) -> np.ndarray:
     return WaitTail(queues).survival(w if w.ndim == 2 else w[:, None])
 
 
+class MixtureQuantile:
+    """The smallest t with Σ_k π_k·P(W > t − d_k) ≤ 1 − p, per row (offsets d, weights π: (n, K)).
+
+    `value()` finds it by bisection between min d (where the sum is 1) and max d + the wait's own
+    p-quantile bound (where it is ≤ 1 − p), to (that span)·2^−30, on first use; `within(limit)` tells
+    whether it is at most `limit` from one evaluation of the sum at the limit (the sum falls as t grows),
+    which is all an SLO check needs."""
+
+    def __init__(self, offsets, weights, queues, p):
+        self.tail = 1.0 - np.minimum(np.asarray(p, float), 0.9999)
+        self.wt = WaitTail(queues)
+        self.d = np.asarray(offsets, float)
+        self.weights = weights
+        self._value = None
+
+    def _mass_above(self, t) -> np.ndarray:
+        return (self.weights * self.wt.survival(t[:, None] - self.d)).sum(1)
+
+    def within(self, limit) -> np.ndarray:
+        limit = np.broadcast_to(np.asarray(limit, float), self.d.shape[:1])
+        finite = np.isfinite(limit)
+        return ~finite | (self._mass_above(np.where(finite, limit, 0.0)) <= self.tail)
+
+    def value(self) -> np.ndarray:
+        if self._value is None:
+            lo = self.d.min(1)
+            hi = self.d.max(1) + 12.0 * np.maximum(self.wt.span, 1e-9) + 1e-9
+            for _ in range(MIX_BISECTION_STEPS):
+                mid = 0.5 * (lo + hi)
+                ok = self._mass_above(mid) <= self.tail
+                hi = np.where(ok, mid, hi)
+                lo = np.where(ok, lo, mid)
+            self._value = hi
+        return self._value
+
+
 def mixture_quantile(offsets, weights, queues, p) -> np.ndarray:
-    """Smallest t with Σ_k π_k·P(W > t − d_k) ≤ 1 − p, per row (offsets, weights: (n, K)), by bisection
-    between min d (where the sum is 1) and max d + the wait's own p-quantile bound (where it is ≤ 1 − p)."""
-    tail = 1.0 - np.minimum(np.asarray(p, float), 0.9999)
-    wt = WaitTail(queues)
-    d = np.asarray(offsets, float)
-    lo = d.min(1)
-    hi = d.max(1) + 12.0 * np.maximum(wt.span, 1e-9) + 1e-9
-    for _ in range(MIX_BISECTION_STEPS):
-        mid = 0.5 * (lo + hi)
-        ok = (weights * wt.survival(mid[:, None] - d)).sum(1) <= tail
-        hi = np.where(ok, mid, hi)
-        lo = np.where(ok, lo, mid)
-    return hi
+    """`MixtureQuantile(...).value()`."""
+    return MixtureQuantile(offsets, weights, queues, p).value()
 
 
 def pk_wait(lam, service, weights, others=1.0):
@@ -239,10 +264,9 @@ def pk_wait(lam, service, weights, others=1.0):
 @dataclass
 class MixPoint:
     ttft_mean: np.ndarray
-    ttft_p: np.ndarray
+    ttft_p: MixtureQuantile
     tpot_p: np.ndarray
-    e2e_p: object
-    """The E2E percentile, as a function computing it (it has K·J points)."""
+    e2e_p: MixtureQuantile
     queueing_s: np.ndarray
     service_mean: np.ndarray
 
@@ -266,17 +290,14 @@ def mix_point(sv, arrays: MixArrays, *, x, n_other, tau, tau_d, chunk, tau_c, bu
     over = rows.runtime.ttft_overhead_s
     fixed = over + busy * np.minimum(sv.p, 1.0) * tau
     d = fixed[:, None] + service
-    ttft_p = mixture_quantile(d, arrays.pi, queues, sv.p)
+    ttft_p = MixtureQuantile(d, arrays.pi, queues, sv.p)
     ed2 = (D * D * arrays.pi).sum(1)
     ttft_mean = over + 0.5 * busy * tau + (service * arrays.pi).sum(1) + w_pf + w_slot
     o1 = np.maximum(arrays.O - 1.0, 1.0)
     decode = o1 * tau[:, None] + sv.z[:, None] * np.sqrt(others * x[:, None] * o1 * ed2[:, None])
     e2e_off = (d[:, :, None] + decode[:, None, :]).reshape(len(x), -1)
     e2e_w = (arrays.pi[:, :, None] * arrays.omega[:, None, :]).reshape(len(x), -1)
-    p = sv.p
-
-    def e2e_p():  # K·J points: computed only when an E2E figure is read
-        return mixture_quantile(e2e_off, e2e_w, queues, p)
+    e2e_p = MixtureQuantile(e2e_off, e2e_w, queues, sv.p)  # K·J points: solved only when an E2E figure is read
     mean_o1 = np.maximum((arrays.O * arrays.omega).sum(1) - 1.0, 1.0)
     tpot_p = tau + sv.z * np.sqrt(others * x * mean_o1 * ed2) / mean_o1
     return MixPoint(ttft_mean, ttft_p, tpot_p, e2e_p, w_pf + w_slot, (service * arrays.pi).sum(1))

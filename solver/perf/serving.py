@@ -59,6 +59,21 @@ def z_score(percentile) -> np.ndarray:
     return out
 
 
+class DeferredPercentile:
+    """A length mixture's percentile per row (`lengths.MixtureQuantile`) plus `shift` seconds, the rows in
+    `mean` reporting `mean_value` instead. It is solved only when read; `within(limit)` checks a limit
+    directly, which is all a capacity search asks."""
+
+    def __init__(self, quantile, shift=0.0, mean=False, mean_value=0.0):
+        self.quantile, self.shift, self.mean, self.mean_value = quantile, shift, mean, mean_value
+
+    def value(self) -> np.ndarray:
+        return np.where(self.mean, self.mean_value, self.quantile.value() + self.shift)
+
+    def within(self, limit) -> np.ndarray:
+        return np.where(self.mean, self.mean_value <= limit, self.quantile.within(limit - self.shift))
+
+
 @dataclass
 class Point:
     x: np.ndarray
@@ -66,16 +81,22 @@ class Point:
     n_dec: np.ndarray
     tau: np.ndarray
     ttft_mean: np.ndarray
-    ttft_p: np.ndarray
+    ttft_quantile: np.ndarray | DeferredPercentile
+    """The TTFT percentile (`ttft_p`), or a length mixture's, solved when first read."""
     tpot_mean: np.ndarray
     tpot_p: np.ndarray
     rho: np.ndarray
     ttft_parts: dict | None = None
     """The mean TTFT's parts (seconds): engine overhead, the running iteration, the prompt's prefill and
     queueing (with a closed loop's wait for a slot); they sum to `ttft_mean`."""
-    mix_e2e_p: object = None
-    """E2E percentile of a length distribution (`lengths.mix_point`), or a function computing it on
-    first use; None: one length."""
+    mix_e2e_p: DeferredPercentile | None = None
+    """E2E percentile of a length distribution (`lengths.mix_point`); None: one length."""
+
+    @property
+    def ttft_p(self) -> np.ndarray:
+        if isinstance(self.ttft_quantile, DeferredPercentile):
+            self.ttft_quantile = self.ttft_quantile.value()
+        return self.ttft_quantile
 
     @property
     def e2e_mean(self):
@@ -83,11 +104,23 @@ class Point:
 
     @property
     def e2e_p(self):
-        if callable(self.mix_e2e_p):
-            self.mix_e2e_p = self.mix_e2e_p()
+        if isinstance(self.mix_e2e_p, DeferredPercentile):
+            self.mix_e2e_p = self.mix_e2e_p.value()
         if self.mix_e2e_p is not None:
             return self.mix_e2e_p
         return self.ttft_p + self._osl1 * self.tpot_p
+
+    def ttft_within(self, limit) -> np.ndarray:
+        """ttft_p ≤ limit, per row."""
+        if isinstance(self.ttft_quantile, DeferredPercentile):
+            return self.ttft_quantile.within(limit)
+        return self.ttft_quantile <= limit
+
+    def e2e_within(self, limit) -> np.ndarray:
+        """e2e_p ≤ limit, per row."""
+        if isinstance(self.mix_e2e_p, DeferredPercentile):
+            return self.mix_e2e_p.within(limit)
+        return self.e2e_p <= limit
 
 
 class Serving:
@@ -187,12 +220,13 @@ class Serving:
                           busy=busy, lam=lam, others=others, queue_slots=queue_slots)
             ttft_mean, ttft_p, tpot_p, e2e_p = m.ttft_mean, m.ttft_p, m.tpot_p, m.e2e_p
             wait, service = m.queueing_s, m.service_mean
-        if closed_extra_wait is not None:
-            ttft_mean = ttft_mean + closed_extra_wait
-            ttft_p = ttft_p + closed_extra_wait
-            wait = wait + closed_extra_wait
-            e2e_p = None if e2e_p is None else (lambda f=e2e_p, w=closed_extra_wait: f() + w)
-        ttft_p = np.where(self.mean, ttft_mean, ttft_p)
+        extra = 0.0 if closed_extra_wait is None else closed_extra_wait
+        ttft_mean, wait = ttft_mean + extra, wait + extra
+        if self.mix is None:
+            ttft_p = np.where(self.mean, ttft_mean, ttft_p + extra)
+        else:
+            ttft_p = DeferredPercentile(ttft_p, extra, self.mean, ttft_mean)
+            e2e_p = DeferredPercentile(e2e_p, extra)
         tpot_p = np.where(self.mean, tau, tpot_p)
         pt = Point(x, lam, n_dec, tau, ttft_mean, ttft_p, tau, tpot_p, lam / self.lam_sat,
                    {"engine_overhead_s": np.broadcast_to(over, np.shape(ttft_mean)), "running_iteration_s": running,
@@ -326,8 +360,8 @@ def slo_check(slo_ttft_s, slo_tpot_s, slo_e2e_s):
     check_e2e = bool(np.isfinite(t_e2e).any())
 
     def ok(pt: Point, sel=slice(None)):
-        met = (pt.ttft_p <= t_ttft[sel]) & (pt.tpot_p <= t_tpot[sel])
-        return met & (pt.e2e_p <= t_e2e[sel]) if check_e2e else met
+        met = pt.ttft_within(t_ttft[sel]) & (pt.tpot_p <= t_tpot[sel])
+        return met & pt.e2e_within(t_e2e[sel]) if check_e2e else met
 
     return ok
 
