@@ -191,3 +191,76 @@ def test_pruned_candidates_equal_those_of_a_full_evaluation(catalog, name):
     full = build_candidates(problem, catalog, offers, keep_fitting=True)
     pd.testing.assert_frame_equal(pruned.usable, full.usable)
     assert pruned.considered == full.considered
+
+
+CAPS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024, 4096)
+
+
+@pytest.mark.parametrize("kw", [
+    {"model": "mixtral-8x7b", "accelerator": "h200-sxm", "engine": "trtllm", "quant": "fp8", "tp": 2, "ep": 2,
+     "slo_ttft_ms": 500.0, "slo_tpot_ms": 20.0},
+    {"model": "llama-3.1-70b", "accelerator": "h100-pcie", "engine": "sglang", "quant": "fp8", "tp": 2,
+     "isl": 32000.0, "osl": 400.0, "slo_ttft_ms": 12000.0, "slo_tpot_ms": 60.0},
+    {"model": "llama-3.1-8b", "accelerator": "h100-sxm", "engine": "sglang", "kv_quant": "fp8", "tp": 2, "pp": 4,
+     "isl": 500.0, "osl": 64.0, "slo_ttft_ms": 150.0, "slo_tpot_ms": 8.0},
+])
+def test_a_lower_batch_cap_never_serves_more(catalog, kw):
+    """At equal load every step time is the same under any cap; a smaller cap only adds batch-slot waiting
+    while λ_sat does not rise. So capacity never falls as the cap grows (up to the search's 2^-17), and each
+    cap with λ_sat at most the largest's is dominated by it (the rule `saturation_of_larger_cap` applies)."""
+    df = pd.DataFrame([row(max_batch=b, **kw) for b in CAPS])
+    out = evaluate_candidates(df, catalog)
+    cap = out["capacity_rps"].to_numpy()
+    assert cap[-1] > 0, "the largest cap must be feasible for this test to say anything"
+    assert (np.diff(cap) >= -cap[1:] * 2.0**-16).all(), cap
+    sat = out["saturation_rps"].to_numpy()
+    assert (np.diff(sat) >= 0).all(), sat
+    assert (cap[:-1] <= cap[-1] * (1 + 2.0**-16)).all()
+    larger = np.append(np.full(len(df) - 1, sat[-1]), np.nan)
+    ruled = evaluate_candidates(df, catalog, saturation_of_larger_cap=larger)
+    dominated = ruled["pruned_reason"].str.startswith("beaten").to_numpy()
+    assert dominated[:-1].all() and not dominated[-1]
+    assert ruled["capacity_rps"].iloc[-1] == cap[-1]
+
+
+def test_capacity_far_below_saturation_is_found(catalog):
+    """Under a tight TPOT a replica serves about 1e-3 of its saturation rate. A linear bisection over
+    [0, x_max] in 16 steps resolves x_max·2^-16 and called it zero at a cap of 4,096 (it served 0.103 req/s
+    at caps of 2 and 64); the log search finds the same capacity under every cap."""
+    df = pd.DataFrame([row(model="llama-3.1-8b", accelerator="h100-sxm", engine="sglang", kv_quant="fp8", tp=2, pp=4,
+                           isl=500.0, osl=64.0, slo_ttft_ms=150.0, slo_tpot_ms=8.0, max_batch=b)
+                       for b in (2, 64, 4096)])
+    out = evaluate_candidates(df, catalog)
+    cap = out["capacity_rps"].to_numpy()
+    assert (out["pruned_reason"] == "").all(), out["pruned_reason"].tolist()
+    assert cap[-1] < 1e-3 * out["saturation_rps"].iloc[-1]
+    np.testing.assert_allclose(cap, cap[0], rtol=2.0**-15)
+
+
+@pytest.mark.parametrize("name", ["chat-70b", "qwen3-moe"])
+def test_candidates_launch_the_smallest_cap_that_serves_as_much(catalog, name):
+    """Each usable candidate's batch cap is the smallest of the grid (or B*, the most the KV cache admits)
+    whose capacity is within 2^-16 of B*'s: the next smaller grid cap serves less, B* no more."""
+    from pathlib import Path
+
+    from solver.optimize.candidates import DENSE_BATCH_GRID, UNBOUNDED_BATCH, build_candidates
+    from solver.optimize.inputs import allowed_offers
+    from solver.problem import load_problem
+
+    problem = load_problem(Path(__file__).parents[1] / "problems" / f"{name}.yaml", catalog)
+    usable = build_candidates(problem, catalog, sorted(allowed_offers(problem, catalog))).usable
+    cols = [c for c in ("model", "accelerator", "engine", "quant", "kv_quant", "tp", "dp", "pp", "ep", "isl", "osl",
+                        "slo_ttft_ms", "slo_tpot_ms", "slo_e2e_ms", "percentile") if c in usable.columns]
+    rows = usable.drop_duplicates(cols + ["max_batch"]).reset_index(drop=True)
+    assert len(rows) >= 3
+    grid = np.array(DENSE_BATCH_GRID)
+    below = [grid[grid < b].max() if (grid < b).any() else np.nan for b in rows["max_batch"]]
+    probe = pd.concat([rows[cols].assign(max_batch=below), rows[cols].assign(max_batch=UNBOUNDED_BATCH)], ignore_index=True)
+    out = evaluate_candidates(probe, catalog)
+    n = len(rows)
+    capacity = rows["capacity_rps"].to_numpy()
+    smaller = out["capacity_rps"].to_numpy()[:n]
+    bstar = out["capacity_rps"].to_numpy()[n:]
+    has_smaller = ~np.isnan(np.array(below, float))
+    assert (smaller[has_smaller] < capacity[has_smaller] * (1 - 2.0**-16)).all()
+    assert (bstar <= capacity * (1 + 2.0**-16)).all() and (bstar >= capacity * (1 - 2.0**-16)).all()

@@ -198,6 +198,7 @@ def build_candidates(
     with no capacity at a looser SLO is not evaluated again: capacity never grows as an SLO
     tightens, so only the rows usable at the previous point are candidates at the next."""
     from solver.perf import evaluate_candidates
+    from solver.perf.prepare import Prepared
 
     if evaluated_cache is None:
         evaluated_cache = {}  # identical workloads in one problem are evaluated once
@@ -232,9 +233,12 @@ def build_candidates(
                                           "restrict fleet.accelerators, quantizations, engines or "
                                           "solver.max_batch_options, or split the problem")])
             best_of = None if keep_fitting else LAYOUT_COLUMNS
-            evaluated = evaluate_candidates(configs, catalog, best_of=best_of) if len(configs) else configs
+            configs = configs.reset_index(drop=True)
+            prepared = Prepared(configs, catalog) if len(configs) else None
+            evaluated = evaluate_candidates(configs, catalog, best_of=best_of, prepared=prepared) \
+                if len(configs) else configs
             if problem.solver.max_batch_options is None and len(evaluated):
-                evaluated = _with_dense_batch_caps(evaluated, catalog, best_of)
+                evaluated = _with_dense_batch_caps(evaluated, catalog, best_of, prepared)
             kept = _Kept.of(evaluated, keep_fitting, keep_viable=bool(evaluated_cache.get("tightening")))
             # Only the feasible rows stay in memory (and every row of a workload with none, to explain it):
             # a problem of many distinct workloads keeps what the optimizer can use, not all it evaluated.
@@ -267,16 +271,20 @@ class _Kept:
     def of(cls, evaluated: pd.DataFrame, keep_fitting: bool = False, keep_viable: bool = False) -> _Kept:
         if evaluated.empty:
             return cls(evaluated, 0, evaluated, evaluated)
-        ok = (evaluated["pruned_reason"] == "") & (evaluated["capacity_rps"] > 0)
+        fine = ((evaluated["pruned_reason"] == "") & (evaluated["capacity_rps"] > 0)).to_numpy()
+        # Fully evaluated but dominated by a larger cap (`_with_dense_batch_caps`): it fits, but is no candidate.
+        dominated = evaluated[DOMINATED].to_numpy(bool) if DOMINATED in evaluated.columns else np.zeros_like(fine)
+        ok = fine & ~dominated
         # Rows beaten during evaluation (`best_of`) are counted as dominated: some variant of their
         # layout serves more on the same GPUs. At a tighter SLO they may win, so a tightening sweep keeps them.
         beaten = starts_with(evaluated["pruned_reason"], BEATEN)
-        feasible = evaluated[ok].reset_index(drop=True)
+        feasible = evaluated[ok].drop(columns=[DOMINATED], errors="ignore").reset_index(drop=True)
         fits = evaluated["pruned_reason"].eq("") | starts_with(evaluated["pruned_reason"], "slo")
         return cls(drop_beaten_within_layout(feasible), len(evaluated), None if len(feasible) else evaluated,
-                   evaluated[fits].reset_index(drop=True) if keep_fitting else None, len(feasible) + int(beaten.sum()),
-                   evaluated.loc[ok | beaten, list(CONFIG_COLUMNS)].reset_index(drop=True)
-                   if keep_viable and ok.any() else None)
+                   evaluated[fits].reset_index(drop=True) if keep_fitting else None,
+                   len(feasible) + int(beaten.sum()) + int((fine & dominated).sum()),
+                   evaluated.loc[fine | beaten, list(CONFIG_COLUMNS)].reset_index(drop=True)
+                   if keep_viable and fine.any() else None)
 
 
 def starts_with(reasons: pd.Series, prefix: str) -> np.ndarray:
@@ -300,11 +308,15 @@ def drop_beaten_within_layout(feasible: pd.DataFrame) -> pd.DataFrame:
 
 
 def _with_dense_batch_caps(evaluated: pd.DataFrame, catalog: Catalog,
-                           best_of: tuple[str, ...] | None = None) -> pd.DataFrame:
+                           best_of: tuple[str, ...] | None = None, prepared=None) -> pd.DataFrame:
     """The batch cap as a decision: rows evaluated with an unbounded cap learn B*, the most requests
     the KV cache and token budget admit (their cap becomes B*); every grid cap below B* is then
-    evaluated too. Caps above B* behave as B*, so nothing is lost; dominance keeps the best."""
+    considered too. Caps above B* behave as B*, so nothing is lost. A lower cap whose λ_sat is no
+    higher than B*'s is dominated by B* (`perf.evaluate_candidates`, `saturation_of_larger_cap`) and is
+    not searched; the others are evaluated, and dominance keeps the best.
+    `prepared`: the preparation of `evaluated`'s input rows (`perf.prepare.Prepared`), reused for the grid."""
     from solver.perf import evaluate_candidates
+    from solver.perf.candidates import slo_met_at
 
     bstar = evaluated["max_batch_effective"]
     reason = evaluated["pruned_reason"]
@@ -313,17 +325,37 @@ def _with_dense_batch_caps(evaluated: pd.DataFrame, catalog: Catalog,
     base = evaluated.loc[fits, [c for c in evaluated.columns if c in _INPUT_COLUMNS]]
     caps = pd.DataFrame({"max_batch": list(DENSE_BATCH_GRID)})
     grid = base.drop(columns="max_batch").assign(_bstar=bstar[fits].to_numpy(),
-                                                 _tpot1_s=evaluated.loc[fits, "tpot_floor_ms"].to_numpy() * 1e-3)
+                                                 _tpot1_s=evaluated.loc[fits, "tpot_floor_ms"].to_numpy() * 1e-3,
+                                                 _source=np.flatnonzero(fits.to_numpy()),
+                                                 _sat=evaluated.loc[fits, "saturation_rps"].to_numpy())
     grid = grid.merge(caps, how="cross")
     grid = grid[grid["max_batch"] < grid["_bstar"]]
     top = evaluated.copy()
     top.loc[fits, "max_batch"] = bstar[fits].astype(int)
     if grid.empty:
         return top
-    tpot1_s = grid["_tpot1_s"].to_numpy()
+    tpot1_s, source, top_sat = (grid[c].to_numpy() for c in ("_tpot1_s", "_source", "_sat"))
     grid = grid[base.columns].reset_index(drop=True)
+
+    def prepare(sel):
+        return prepared.with_batch_caps(source[sel], grid["max_batch"].to_numpy()[sel]) if prepared is not None \
+            else None
+
+    def evaluate(sel, dominance=True, **kw):
+        return evaluate_candidates(grid[sel].reset_index(drop=True), catalog, prepared=prepare(sel),
+                                   saturation_of_larger_cap=top_sat[sel] if dominance else None, **kw)
+
+    def met_at(sel, x):
+        return slo_met_at(grid[sel].reset_index(drop=True), catalog, x, prepared=prepare(sel))
+
+    top = _smallest_equivalent_cap(top, lambda sel: evaluate(sel, dominance=False), met_at, source,
+                                   grid["max_batch"].to_numpy())
     if best_of is None:
-        return pd.concat([top, evaluate_candidates(grid, catalog)], ignore_index=True)
+        # Every grid row in full: disaggregated pools choose among all caps by their own figures. The rows
+        # the saturation rule dominates stay out of the usable rows, exactly as when they are not evaluated.
+        full = evaluate(np.ones(len(grid), bool), dominance=False)
+        full[DOMINATED] = full["saturation_rps"].to_numpy() <= np.nan_to_num(top_sat, nan=-1.0)
+        return pd.concat([top.assign(**{DOMINATED: False}), full], ignore_index=True)
     # Lower caps only matter where they beat what the layout already reaches at its top cap. A cap of b
     # sustains at most b/(O−1) arrivals per step, and a step takes at least the batch-1 step (the TPOT
     # floor), so λ ≤ b / ((O−1)·TPOT floor): caps below the layout's reach by that bound are not evaluated.
@@ -332,12 +364,58 @@ def _with_dense_batch_caps(evaluated: pd.DataFrame, catalog: Catalog,
     beat_rps = grid.join(reached.rename("_beat"), on=list(best_of))["_beat"].to_numpy()
     bound = grid["max_batch"].to_numpy() / (np.maximum(grid["osl"].to_numpy() - 1.0, 1.0) * tpot1_s)
     skip = bound * (1.0 + 1e-9) < np.nan_to_num(beat_rps, nan=0.0)  # (NaN floor: never skipped)
-    below = evaluate_candidates(grid[~skip].reset_index(drop=True), catalog, best_of=best_of,
-                                beat_rps=beat_rps[~skip])
+    below = evaluate(~skip, best_of=best_of, beat_rps=beat_rps[~skip])
     skipped = grid[skip]
     skipped = skipped.assign(gpus=(skipped["tp"] * skipped["dp"] * skipped["pp"]).astype(int), fits=True,
                              pruned_reason=BEATEN, capacity_rps=0.0, output_tokens_per_s=0.0)
     return pd.concat([top, below, skipped], ignore_index=True)
+
+
+DOMINATED = "dominated_by_larger_cap"
+"""Column of a full evaluation (`keep_fitting`): the row's λ_sat is at most its configuration's at B*."""
+EQUIVALENT_CAPACITY = 2.0**-16
+"""Capacities this close (relative) are one capacity: twice a capacity search's resolution."""
+
+
+def _smallest_equivalent_cap(top: pd.DataFrame, evaluate, met_at, source: np.ndarray,
+                             grid_caps: np.ndarray) -> pd.DataFrame:
+    """Each layout's best row at its smallest grid cap serving as much (capacity within
+    `EQUIVALENT_CAPACITY` of B*'s): lower caps serve no more (`evaluate_candidates`,
+    `saturation_of_larger_cap`), and a launch should not ask for a larger batch than the plan needs.
+
+    A cap serves as much when the SLOs hold under it at B*'s operating point x (one point per cap, no
+    search); the smallest such cap is then evaluated in full. `evaluate(mask)` and `met_at(mask, x)`
+    run on the grid rows in the mask (rows `source` of `top` at caps `grid_caps`)."""
+    capacity = top["capacity_rps"]
+    usable = (top["pruned_reason"] == "") & (capacity > 0)
+    # Only each layout's best can be chosen (`drop_beaten_within_layout`), and a cap below the mean batch
+    # at capacity cannot reach it (it admits fewer than x arrivals per iteration).
+    best = capacity.where(usable).groupby([top[c] for c in LAYOUT_COLUMNS], dropna=False).transform("max")
+    wanted = (usable & (capacity >= best)).to_numpy()
+    batch = top["batch"].to_numpy()
+    sel = wanted[source] & (grid_caps >= batch[source])
+    if not sel.any():
+        return top
+    x_top = batch / np.maximum(top["osl"].to_numpy(float) - 1.0, 1.0)
+    met = np.zeros(len(sel), bool)
+    met[sel] = met_at(sel, x_top[source[sel]])
+    order = np.lexsort((grid_caps, source))
+    first = order[met[order]]
+    first = first[np.unique(source[first], return_index=True)[1]]  # the smallest met cap per source row
+    if not len(first):
+        return top
+    chosen = np.zeros(len(sel), bool)
+    chosen[first] = True
+    lower = evaluate(chosen).assign(_source=source[chosen])
+    reach = capacity.to_numpy()[lower["_source"].to_numpy()]
+    lower = lower[(lower["pruned_reason"] == "") & (lower["capacity_rps"] >= reach * (1.0 - EQUIVALENT_CAPACITY))]
+    if lower.empty:
+        return top
+    top = top.copy()
+    at = lower.pop("_source").to_numpy()
+    columns = [c for c in lower.columns if c in top.columns]
+    top.iloc[at, [top.columns.get_loc(c) for c in columns]] = lower[columns].to_numpy()
+    return top
 
 
 _INPUT_COLUMNS = ("model", *CONFIG_COLUMNS, "isl", "osl", "lengths", "slo_ttft_ms", "slo_tpot_ms", "slo_e2e_ms",

@@ -9,6 +9,7 @@ Output: the same rows, same order, plus
   ttft_ms, tpot_ms, e2e_ms (at that percentile at capacity), output_tokens_per_s (at capacity),
   ttft_floor_ms, tpot_floor_ms (one request alone), utilisation (busy fraction λ/λ_sat at capacity),
   batch (mean requests decoding at capacity), max_batch_effective (the batch bound actually used),
+  saturation_rps (λ_sat: the rate with the batch full and prompts always queued, no SLO),
   kv_quant_effective (the KV dtype used, after the profile default for an empty kv_quant).
 
 Conventions (the engines' vocabulary): a replica is pp pipeline stages of n = tp·dp GPUs, so GPUs per
@@ -36,10 +37,11 @@ from solver.perf.kernels import KernelLibrary
 from solver.perf.latency import step_time
 from solver.perf.lengths import LengthMix, MixArrays
 from solver.perf.prepare import Prepared
-from solver.perf.serving import Point, Serving
+from solver.perf.serving import Point, Serving, slo_check
 
 COLUMNS = ("memory_gb_per_gpu", "kv_cache_tokens", "capacity_rps", "ttft_ms", "tpot_ms", "e2e_ms",
-           "output_tokens_per_s", "ttft_floor_ms", "tpot_floor_ms", "utilisation", "batch", "max_batch_effective")
+           "output_tokens_per_s", "ttft_floor_ms", "tpot_floor_ms", "utilisation", "batch", "max_batch_effective",
+           "saturation_rps")
 ALONE = 1e-9
 """Arrivals per iteration of a request alone (the floors)."""
 
@@ -64,19 +66,22 @@ BEATEN = "beaten"
 
 def _at_capacity(prep: Prepared, live: np.ndarray, b_max: np.ndarray, plan: mem.MemoryPlan,
                  mix: MixArrays | None = None, group: np.ndarray | None = None,
-                 beat_rps: np.ndarray | None = None) -> tuple[dict, np.ndarray]:
+                 beat_rps: np.ndarray | None = None, saturation_of_larger_cap: np.ndarray | None = None,
+                 ) -> tuple[dict, np.ndarray]:
     """Output columns of the live usable rows at the highest rate meeting their SLOs, and their reasons.
-    With `group`/`beat_rps` (per live row) rows beaten within their group get reason `BEATEN` and no values."""
+    With `group`/`beat_rps` (per live row) rows beaten within their group get reason `BEATEN` and no values,
+    as do rows whose λ_sat is at most their `saturation_of_larger_cap` (see `evaluate_candidates`)."""
     df = prep.df
     rows = prep.idx[live]
-    sub = prep.rows.take(live)
+    sv = _serving(prep, live, b_max, mix)
+    sub = sv.rows
     pctl = df["percentile"].to_numpy()[rows]
-    mix = None if mix is None else mix.take(live)
-    sv = Serving(sub, df["isl"].to_numpy()[rows], df["osl"].to_numpy()[rows], b_max, pctl, mix)
-    slo_ttft, slo_tpot, slo_e2e = (df[c].to_numpy()[rows] * 1e-3 for c in ("slo_ttft_ms", "slo_tpot_ms", "slo_e2e_ms"))
+    slo_ttft, slo_tpot, slo_e2e = _slo_limits_s(df, rows)
     has_slo = ~(np.isnan(slo_ttft) & np.isnan(slo_tpot) & np.isnan(slo_e2e))
     x = sv.x_max.copy()
     beaten = np.zeros(len(rows), bool)
+    if saturation_of_larger_cap is not None:
+        beaten = sv.lam_sat <= np.nan_to_num(saturation_of_larger_cap, nan=-1.0)
     best = None
     if group is not None:
         # What each group already reaches: `beat_rps`, and rows without SLOs, which sit at saturation.
@@ -85,7 +90,7 @@ def _at_capacity(prep: Prepared, live: np.ndarray, b_max: np.ndarray, plan: mem.
         np.maximum.at(reached, group[~has_slo], sv.lam_sat[~has_slo])
         best = reached[group]
         # λ_sat bounds every capacity (λ(x_max) may differ from it in the last digit).
-        beaten = has_slo & (sv.lam_sat * (1.0 + 1e-9) < best)
+        beaten |= has_slo & (sv.lam_sat * (1.0 + 1e-9) < best)
     alive = np.flatnonzero(~beaten)
     # One request alone decodes at the batch-1 step; every TPOT under load is at least that (more
     # requests, prefill interference, z ≥ 0), so rows already over the TPOT limit need no search.
@@ -105,6 +110,7 @@ def _at_capacity(prep: Prepared, live: np.ndarray, b_max: np.ndarray, plan: mem.
     vals = {k: np.full(len(rows), np.nan) for k in ("ttft_ms", "tpot_ms", "e2e_ms", "ttft_floor_ms",
                                                    "tpot_floor_ms", "memory_gb_per_gpu")}
     vals.update({k: np.zeros(len(rows)) for k in ("capacity_rps", "output_tokens_per_s", "utilisation", "batch")})
+    vals["saturation_rps"] = sv.lam_sat.copy()
     if not len(keep):
         return vals, reasons
     if len(keep) < len(rows):
@@ -132,6 +138,50 @@ def _at_capacity(prep: Prepared, live: np.ndarray, b_max: np.ndarray, plan: mem.
     return vals, reasons
 
 
+def _serving(prep: Prepared, live: np.ndarray, b_max: np.ndarray, mix: MixArrays | None) -> Serving:
+    """The live usable rows (a mask over `prep.idx`) as a `Serving` at batch bound `b_max` (per live row)."""
+    rows = prep.idx[live]
+    df = prep.df
+    return Serving(prep.rows.take(live), df["isl"].to_numpy()[rows], df["osl"].to_numpy()[rows], b_max,
+                   df["percentile"].to_numpy()[rows], None if mix is None else mix.take(live))
+
+
+def _slo_limits_s(df: pd.DataFrame, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    return tuple(df[c].to_numpy()[rows] * 1e-3 for c in ("slo_ttft_ms", "slo_tpot_ms", "slo_e2e_ms"))
+
+
+def _memory(prep: Prepared, df_in: pd.DataFrame, catalog) -> tuple[mem.MemoryPlan, MixArrays | None, np.ndarray]:
+    """(memory plan, length mixes, reason) of the usable rows `prep.idx`; reason '' where they fit."""
+    max_batch = prep.df["max_batch"].to_numpy()[prep.idx]
+    plan = prep.memory(max_batch)
+    mix = length_mix(df_in, prep, catalog)
+    if mix is not None:
+        plan = lengths.memory_plan(prep.rows, plan, mix, max_batch)
+    rs = prep.reason[prep.idx].copy()
+    rs[rs == ""] = plan.verdict()[rs == ""]
+    return plan, mix, rs
+
+
+def slo_met_at(df_in: pd.DataFrame, catalog, x: np.ndarray, prepared: Prepared | None = None) -> np.ndarray:
+    """Whether each row meets all its SLOs at x arrivals per iteration (per row; False where the row
+    cannot run or its batch bound admits fewer than x): one operating point, no capacity search."""
+    prep = prepared if prepared is not None else Prepared(df_in, catalog)
+    met = np.zeros(len(prep.df), bool)
+    if not len(prep.idx):
+        return met
+    plan, mix, rs = _memory(prep, df_in, catalog)
+    live = rs == ""
+    if not live.any():
+        return met
+    rows = prep.idx[live]
+    sv = _serving(prep, live, np.maximum(plan.batch_max[live], 1.0), mix)
+    x = np.asarray(x, float)[rows]
+    within = x <= sv.x_max
+    ok = slo_check(*_slo_limits_s(prep.df, rows))(sv.point(np.minimum(x, sv.x_max)))
+    met[rows] = within & ok
+    return met
+
+
 def length_mix(df_in: pd.DataFrame, prep: Prepared, catalog) -> MixArrays | None:
     """The usable rows' length distributions (optional `lengths` column of `lengths.LengthMix`), or None
     when every row has one length and no prefix cache (then the model is exactly the single-point one)."""
@@ -155,27 +205,30 @@ def prefix_caching(catalog, engine: str) -> bool:
 
 
 def evaluate_candidates(df_in: pd.DataFrame, catalog, kernels: KernelLibrary | None = None,
-                        best_of: tuple[str, ...] | None = None, beat_rps=None) -> pd.DataFrame:
+                        best_of: tuple[str, ...] | None = None, beat_rps=None,
+                        prepared: Prepared | None = None, saturation_of_larger_cap=None) -> pd.DataFrame:
     """Vectorised performance model over replica configurations (see module docstring for columns).
 
     `best_of` (column names): only each group's highest capacity is wanted (rows alike in these columns
     are interchangeable but for capacity); rows certainly below their group's best, or below their
     `beat_rps` (per row, a capacity reached elsewhere), come back with reason `BEATEN` and capacity 0.
-    Every row that could be its group's best gets exactly the values it gets without `best_of`."""
-    prep = Prepared(df_in, catalog, kernels)
+    Every row that could be its group's best gets exactly the values it gets without `best_of`.
+
+    `saturation_of_larger_cap` (per row, req/s): λ_sat of the same configuration at a larger batch cap.
+    A row saturating no higher is dominated by it (reason `BEATEN`, no values): at any load x (arrivals
+    per iteration) every step time is the same under both caps, and only the batch-slot queue differs,
+    whose wait grows as the cap c and λ_sat fall (P(wait) = ρ^(√(2(c+1))−1), ρ = λ/λ_sat); so every SLO
+    met under the smaller cap is met under the larger at the same x, and its capacity is no lower.
+    `prepared`: `df_in` already prepared (`Prepared(df_in, catalog)` or `Prepared.with_batch_caps`)."""
+    prep = prepared if prepared is not None else Prepared(df_in, catalog, kernels)
     df = prep.df
     out = df_in.copy()
     cols = {c: np.full(len(df), np.nan) for c in COLUMNS}
     tp, dp, pp = (np.nan_to_num(df[c].to_numpy(), nan=1.0) for c in ("tp", "dp", "pp"))
     out["gpus"] = (tp * dp * pp).astype(int)
-    idx, reason = prep.idx, prep.reason
+    idx, reason = prep.idx, prep.reason.copy()
     if len(idx):
-        plan = prep.memory(df["max_batch"].to_numpy()[idx])
-        mix = length_mix(df_in, prep, catalog)
-        if mix is not None:
-            plan = lengths.memory_plan(prep.rows, plan, mix, df["max_batch"].to_numpy()[idx])
-        rs = reason[idx].copy()
-        rs[rs == ""] = plan.verdict()[rs == ""]
+        plan, mix, rs = _memory(prep, df_in, catalog)
         live = rs == ""
         b_max_all = np.maximum(plan.batch_max, 1.0)
         if live.any():
@@ -184,7 +237,9 @@ def evaluate_candidates(df_in: pd.DataFrame, catalog, kernels: KernelLibrary | N
                 group = df.groupby(list(best_of), sort=False, dropna=False).ngroup().to_numpy()[idx[live]]
                 beat = np.zeros(len(df_in)) if beat_rps is None else np.nan_to_num(np.asarray(beat_rps, float))
                 beat = beat[idx[live]]
-            vals, rs_live = _at_capacity(prep, live, b_max_all[live], plan, mix, group, beat)
+            larger = None if saturation_of_larger_cap is None \
+                else np.asarray(saturation_of_larger_cap, float)[idx[live]]
+            vals, rs_live = _at_capacity(prep, live, b_max_all[live], plan, mix, group, beat, larger)
             rs[live] = rs_live
             for k, v in vals.items():
                 cols[k][idx[live]] = v

@@ -84,13 +84,22 @@ class KernelTime:
 
 
 def roofline(flops, bytes_, peak, bw, eta_c, eta_m, p, t0) -> KernelTime:
-    """Vectorised kernel time in seconds with its split; arguments broadcast (FLOP, bytes, FLOP/s, bytes/s)."""
+    """Vectorised kernel time in seconds with its split; arguments broadcast (FLOP, bytes, FLOP/s, bytes/s).
+
+    t = t0 + (t_c^p + t_m^p)^(1/p) = t0 + hi·(1 + r^p)^(1/p), r = lo/hi ∈ [0, 1]; the powers are taken as
+    exp/log (r = 0 gives 0), and p = 1 everywhere needs none."""
     tc = flops / (eta_c * peak)
     tm = bytes_ / (eta_m * bw)
     hi = np.maximum(tc, tm)
     lo = np.minimum(tc, tm)
-    ratio_p = np.where(hi > 0, lo / np.where(hi > 0, hi, 1.0), 0.0) ** p
-    body = hi * (1.0 + ratio_p) ** (1.0 / p)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(hi > 0, lo / hi, 0.0)
+        if np.all(np.equal(p, 1.0)):
+            ratio_p = ratio
+            body = tc + tm
+        else:
+            ratio_p = np.exp(p * np.log(ratio))
+            body = hi * np.exp(np.log1p(ratio_p) / p)
 
     def split():
         compute = body * np.where(tc >= tm, 1.0, ratio_p) / (1.0 + ratio_p)
@@ -125,6 +134,7 @@ class KernelLibrary:
         self.fits = fits or load_kernel_fits()
         self.family_systems = family_systems or {}
         self._by_acc: dict[str, str] = {}
+        self._links: dict[tuple, Link] = {}
         for system, entry in self.fits["systems"].items():
             for acc_id in entry.get("accelerators", []):
                 self._by_acc[acc_id] = system
@@ -157,6 +167,12 @@ class KernelLibrary:
 
     def link(self, acc: Accelerator, kind: str, framework: str, n: int) -> Link:
         """All-reduce or all-to-all cost for n GPUs inside one scale-up domain."""
+        key = (acc.id, acc.intra_node_bandwidth_gb_s, acc.scale_up_link, kind, framework, n)
+        if key not in self._links:
+            self._links[key] = self._link(acc, kind, framework, n)
+        return self._links[key]
+
+    def _link(self, acc: Accelerator, kind: str, framework: str, n: int) -> Link:
         system, measured = self.system_for(acc)
         entry = self.fits["systems"][system]
         table = entry[kind]

@@ -341,6 +341,23 @@ class Prepared:
             decode_attention=DecodeCurve(kv("dca_eta_c"), kv("dca_eta_m"), kv("dca_p"), kv("dca_t0_s"),
                                          kv("dca_units")))
 
+    def with_batch_caps(self, source: np.ndarray, max_batch: np.ndarray) -> Prepared:
+        """The preparation of a table whose row i is this table's input row `source[i]` with max_batch
+        `max_batch[i]`. No check or catalog look-up reads max_batch (it enters through the memory plan
+        only), so the rows are taken rather than prepared again; every source row must be usable."""
+        source = np.asarray(source, int)
+        pos = np.searchsorted(self.idx, source)
+        if len(source) and (pos.max() >= len(self.idx) or not np.array_equal(self.idx[pos], source)):
+            raise ValueError("with_batch_caps: every source row must have passed the static checks")
+        out = object.__new__(Prepared)
+        out.df = self.df.iloc[source].reset_index(drop=True)
+        out.df["max_batch"] = np.asarray(max_batch, float)
+        out.catalog, out.kernels = self.catalog, self.kernels
+        out.idx = np.arange(len(source))
+        out.rows = self.rows.take(pos) if len(source) else None
+        out.reason = np.full(len(source), "", dtype=object)
+        return out
+
     def memory(self, max_batch) -> mem.MemoryPlan:
         """Memory plan of the usable rows at their max_batch."""
         df, idx = self.df, self.idx

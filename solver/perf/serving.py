@@ -46,6 +46,11 @@ MEAN_PERCENTILE = 0.0
 RHO_CAP = 0.99
 """Queues are evaluated at ρ ≤ 0.99 so that saturated operating points report finite latencies."""
 BISECTION_STEPS = 16
+CAPACITY_DOUBLINGS = 48
+CAPACITY_STEPS = 22
+"""Capacity searches bisect ln x over [x_max·2^−48, x_max]: after 22 steps the bracket is 48·ln 2/2^22 ≈
+8e-6 wide in ln x, a relative 2^−17 at any capacity down to 2^−48 of x_max (a linear bisection's
+x_max·2^−16 would miss capacities far below saturation, e.g. under a tight TTFT limit)."""
 MIN_PREFILL_CHUNK_TOKENS = 256.0
 """Smallest prefill chunk next to a full decode batch: the engine always makes some prefill progress."""
 
@@ -263,46 +268,57 @@ class Serving:
     def capacity(self, slo_ttft_s, slo_tpot_s, slo_e2e_s, group=None, beat_rps=None):
         """x at the highest rate meeting every given SLO at the percentile (0 when none).
 
+        The search bisects log x: x_max when the SLOs hold there, else the largest x found in
+        [x_max·2^−CAPACITY_DOUBLINGS, x_max), to a relative 2^−17 (`CAPACITY_STEPS`) however small the
+        capacity is next to saturation; 0 when they hold nowhere in that range.
+
         With `group` (an integer per row, 0 … G−1) and `beat_rps` (per row: a capacity some other
         configuration of its group already reaches), also returns which rows are *beaten*: their
-        capacity is certainly below their group's best. Then the bisection stops early for them: after
+        capacity is certainly below their group's best. Then the search stops early for them: after
         each step a row's capacity lies in [λ(lo), λ(hi)] (λ = x/τ(x) increases with x), so a row whose
         λ(hi) is below the largest λ(lo) of its group, or below its `beat_rps`, can never be its group's
-        best. The other rows follow exactly the bisection without groups; beaten rows' x is meaningless."""
+        best. The other rows follow exactly the search without groups; beaten rows' x is meaningless."""
         ok = slo_check(slo_ttft_s, slo_tpot_s, slo_e2e_s)
         if group is None:
-            return self.bisect(ok)
-        return self._bisect_best_of(ok, np.asarray(group), np.asarray(beat_rps, float))
+            return self._capacity_search(ok)
+        return self._capacity_search(ok, np.asarray(group), np.asarray(beat_rps, float))
 
-    def _bisect_best_of(self, ok_fn, group, beat_rps, steps: int = BISECTION_STEPS):
-        """`bisect` with rows dropped once beaten within their group (see `capacity`): (x, beaten)."""
+    def _capacity_search(self, ok_fn, group=None, beat_rps=None):
+        """See `capacity`: x, or (x, beaten) with `group`."""
         n = len(self.x_max)
-        beat = np.zeros(int(group.max()) + 1 if n else 0)
-        np.maximum.at(beat, group, np.nan_to_num(beat_rps, nan=0.0))
-        lo, hi = np.zeros(n), self.x_max.copy()
+        prune = group is not None
+        if prune:
+            beat = np.zeros(int(group.max()) + 1 if n else 0)
+            np.maximum.at(beat, group, np.nan_to_num(beat_rps, nan=0.0))
+        lo, hi = self.x_max * 2.0 ** -CAPACITY_DOUBLINGS, self.x_max.copy()
+        found = np.zeros(n, bool)
+        beaten = np.zeros(n, bool)
         top = self.point(hi)
         at_top = ok_fn(top)
         lam_hi = np.asarray(top.lam, float).copy()
         lam_lo = np.where(at_top, lam_hi, 0.0)
         live = np.flatnonzero(~at_top)
         sv = self.take(live)
-        for step in range(steps + 1):
-            best = beat.copy()
-            np.maximum.at(best, group, lam_lo)
-            beaten = lam_hi < best[group]
-            stay = ~beaten[live]
-            if stay.sum() < 0.8 * len(live):
-                live, sv = live[stay], sv.take(stay)
-            if step == steps or not len(live):
+        for step in range(CAPACITY_STEPS + 1):
+            if prune:
+                best = beat.copy()
+                np.maximum.at(best, group, lam_lo)
+                beaten = lam_hi < best[group]
+                stay = ~beaten[live]
+                if stay.sum() < 0.8 * len(live):
+                    live, sv = live[stay], sv.take(stay)
+            if step == CAPACITY_STEPS or not len(live):
                 break
-            mid = 0.5 * (lo[live] + hi[live])
+            mid = np.sqrt(lo[live] * hi[live])
             pt = sv.point(mid)
             good = ok_fn(pt, live)
             lo[live] = np.where(good, mid, lo[live])
             hi[live] = np.where(good, hi[live], mid)
+            found[live] |= good
             lam_lo[live] = np.where(good, pt.lam, lam_lo[live])
             lam_hi[live] = np.where(good, lam_hi[live], pt.lam)
-        return np.where(at_top, self.x_max, lo), beaten
+        x = np.where(at_top, self.x_max, np.where(found, lo, 0.0))
+        return (x, beaten) if prune else x
 
     def at_rate(self, lam):
         lam = np.asarray(lam, float)
