@@ -316,7 +316,6 @@ def _with_dense_batch_caps(evaluated: pd.DataFrame, catalog: Catalog,
     not searched; the others are evaluated, and dominance keeps the best.
     `prepared`: the preparation of `evaluated`'s input rows (`perf.prepare.Prepared`), reused for the grid."""
     from solver.perf import evaluate_candidates
-    from solver.perf.candidates import slo_met_at
 
     bstar = evaluated["max_batch_effective"]
     reason = evaluated["pruned_reason"]
@@ -345,10 +344,7 @@ def _with_dense_batch_caps(evaluated: pd.DataFrame, catalog: Catalog,
         return evaluate_candidates(grid[sel].reset_index(drop=True), catalog, prepared=prepare(sel),
                                    saturation_of_larger_cap=top_sat[sel] if dominance else None, **kw)
 
-    def met_at(sel, x):
-        return slo_met_at(grid[sel].reset_index(drop=True), catalog, x, prepared=prepare(sel))
-
-    top = _smallest_equivalent_cap(top, lambda sel: evaluate(sel, dominance=False), met_at, source,
+    top = _smallest_equivalent_cap(top, lambda sel, x: evaluate(sel, dominance=False, at_x=x), source,
                                    grid["max_batch"].to_numpy())
     if best_of is None:
         # Every grid row in full: disaggregated pools choose among all caps by their own figures. The rows
@@ -373,19 +369,15 @@ def _with_dense_batch_caps(evaluated: pd.DataFrame, catalog: Catalog,
 
 DOMINATED = "dominated_by_larger_cap"
 """Column of a full evaluation (`keep_fitting`): the row's λ_sat is at most its configuration's at B*."""
-EQUIVALENT_CAPACITY = 2.0**-16
-"""Capacities this close (relative) are one capacity: twice a capacity search's resolution."""
 
 
-def _smallest_equivalent_cap(top: pd.DataFrame, evaluate, met_at, source: np.ndarray,
-                             grid_caps: np.ndarray) -> pd.DataFrame:
-    """Each layout's best row at its smallest grid cap serving as much (capacity within
-    `EQUIVALENT_CAPACITY` of B*'s): lower caps serve no more (`evaluate_candidates`,
-    `saturation_of_larger_cap`), and a launch should not ask for a larger batch than the plan needs.
-
-    A cap serves as much when the SLOs hold under it at B*'s operating point x (one point per cap, no
-    search); the smallest such cap is then evaluated in full. `evaluate(mask)` and `met_at(mask, x)`
-    run on the grid rows in the mask (rows `source` of `top` at caps `grid_caps`)."""
+def _smallest_equivalent_cap(top: pd.DataFrame, evaluate_at, source: np.ndarray, grid_caps: np.ndarray
+                             ) -> pd.DataFrame:
+    """Each layout's best row at its smallest grid cap that meets the SLOs at B*'s operating point x: it
+    serves the same rate (λ = x/τ(x) does not depend on the cap) and no lower cap serves more
+    (`evaluate_candidates`, `saturation_of_larger_cap`), and a launch should not ask for a larger batch
+    than the plan needs. `evaluate_at(mask, x)` evaluates the grid rows in the mask (rows `source` of
+    `top` at caps `grid_caps`) at load x, without a search."""
     capacity = top["capacity_rps"]
     usable = (top["pruned_reason"] == "") & (capacity > 0)
     # Only each layout's best can be chosen (`drop_beaten_within_layout`), and a cap below the mean batch
@@ -397,24 +389,14 @@ def _smallest_equivalent_cap(top: pd.DataFrame, evaluate, met_at, source: np.nda
     if not sel.any():
         return top
     x_top = batch / np.maximum(top["osl"].to_numpy(float) - 1.0, 1.0)
-    met = np.zeros(len(sel), bool)
-    met[sel] = met_at(sel, x_top[source[sel]])
-    order = np.lexsort((grid_caps, source))
-    first = order[met[order]]
-    first = first[np.unique(source[first], return_index=True)[1]]  # the smallest met cap per source row
-    if not len(first):
-        return top
-    chosen = np.zeros(len(sel), bool)
-    chosen[first] = True
-    lower = evaluate(chosen).assign(_source=source[chosen])
-    reach = capacity.to_numpy()[lower["_source"].to_numpy()]
-    lower = lower[(lower["pruned_reason"] == "") & (lower["capacity_rps"] >= reach * (1.0 - EQUIVALENT_CAPACITY))]
-    if lower.empty:
+    at = evaluate_at(sel, x_top[source[sel]]).assign(_source=source[sel])
+    at = at[at["pruned_reason"] == ""].sort_values(["_source", "max_batch"]).drop_duplicates("_source")
+    if at.empty:
         return top
     top = top.copy()
-    at = lower.pop("_source").to_numpy()
-    columns = [c for c in lower.columns if c in top.columns]
-    top.iloc[at, [top.columns.get_loc(c) for c in columns]] = lower[columns].to_numpy()
+    rows = at.pop("_source").to_numpy()
+    columns = [c for c in at.columns if c in top.columns]
+    top.iloc[rows, [top.columns.get_loc(c) for c in columns]] = at[columns].to_numpy()
     return top
 
 

@@ -60,6 +60,7 @@ def _slo_reason(pct: float, slo_ttft, slo_tpot, slo_e2e, floor: Point, tpot_floo
     return f"slo: {p} E2E {floor.e2e_p[i] * 1e3:.0f} ms > {slo_e2e[i] * 1e3:g} ms at batch 1"
 
 
+AT_X_MISSED = "slo: not met at the load asked (at_x)"
 BEATEN = "beaten"
 """`pruned_reason` prefix of a row whose capacity is certainly below another of its group's (`best_of`)."""
 
@@ -67,10 +68,11 @@ BEATEN = "beaten"
 def _at_capacity(prep: Prepared, live: np.ndarray, b_max: np.ndarray, plan: mem.MemoryPlan,
                  mix: MixArrays | None = None, group: np.ndarray | None = None,
                  beat_rps: np.ndarray | None = None, saturation_of_larger_cap: np.ndarray | None = None,
-                 ) -> tuple[dict, np.ndarray]:
+                 at_x: np.ndarray | None = None) -> tuple[dict, np.ndarray]:
     """Output columns of the live usable rows at the highest rate meeting their SLOs, and their reasons.
     With `group`/`beat_rps` (per live row) rows beaten within their group get reason `BEATEN` and no values,
-    as do rows whose λ_sat is at most their `saturation_of_larger_cap` (see `evaluate_candidates`)."""
+    as do rows whose λ_sat is at most their `saturation_of_larger_cap` (see `evaluate_candidates`).
+    With `at_x` (per live row), the rows are evaluated at that load, with no search."""
     df = prep.df
     rows = prep.idx[live]
     sv = _serving(prep, live, b_max, mix)
@@ -99,6 +101,9 @@ def _at_capacity(prep: Prepared, live: np.ndarray, b_max: np.ndarray, plan: mem.
     hopeless = has_slo & (tpot_floor > np.where(np.isnan(slo_tpot), np.inf, slo_tpot))
     x[hopeless] = 0.0
     s = np.flatnonzero(has_slo & ~beaten & ~hopeless)
+    if at_x is not None:
+        s = s[:0]
+        x = np.where(hopeless, 0.0, np.asarray(at_x, float))
     if len(s):
         sv_s = sv.take(s)
         if best is None:
@@ -116,11 +121,14 @@ def _at_capacity(prep: Prepared, live: np.ndarray, b_max: np.ndarray, plan: mem.
     if len(keep) < len(rows):
         sv, sub, x, pctl, tpot_floor = sv.take(keep), sub.take(keep), x[keep], pctl[keep], tpot_floor[keep]
         slo_ttft, slo_tpot, slo_e2e = slo_ttft[keep], slo_tpot[keep], slo_e2e[keep]
-    pt = sv.point(x)
+    pt = sv.point(np.minimum(x, sv.x_max))
     floor = sv.point(np.full_like(x, ALONE))
     mine = np.full(len(keep), "", dtype=object)
     for i in np.flatnonzero(x <= 0):
         mine[i] = _slo_reason(pctl[i], slo_ttft, slo_tpot, slo_e2e, floor, tpot_floor, i)
+    if at_x is not None:
+        missed = (mine == "") & ~(slo_check(slo_ttft, slo_tpot, slo_e2e)(pt) & (x <= sv.x_max))
+        mine[missed] = AT_X_MISSED
     floor_ttft_s = floor.ttft_p
     cap = np.where(x > 0, pt.lam, 0.0)
     ok = mine == ""
@@ -162,26 +170,6 @@ def _memory(prep: Prepared, df_in: pd.DataFrame, catalog) -> tuple[mem.MemoryPla
     return plan, mix, rs
 
 
-def slo_met_at(df_in: pd.DataFrame, catalog, x: np.ndarray, prepared: Prepared | None = None) -> np.ndarray:
-    """Whether each row meets all its SLOs at x arrivals per iteration (per row; False where the row
-    cannot run or its batch bound admits fewer than x): one operating point, no capacity search."""
-    prep = prepared if prepared is not None else Prepared(df_in, catalog)
-    met = np.zeros(len(prep.df), bool)
-    if not len(prep.idx):
-        return met
-    plan, mix, rs = _memory(prep, df_in, catalog)
-    live = rs == ""
-    if not live.any():
-        return met
-    rows = prep.idx[live]
-    sv = _serving(prep, live, np.maximum(plan.batch_max[live], 1.0), mix)
-    x = np.asarray(x, float)[rows]
-    within = x <= sv.x_max
-    ok = slo_check(*_slo_limits_s(prep.df, rows))(sv.point(np.minimum(x, sv.x_max)))
-    met[rows] = within & ok
-    return met
-
-
 def length_mix(df_in: pd.DataFrame, prep: Prepared, catalog) -> MixArrays | None:
     """The usable rows' length distributions (optional `lengths` column of `lengths.LengthMix`), or None
     when every row has one length and no prefix cache (then the model is exactly the single-point one)."""
@@ -206,7 +194,7 @@ def prefix_caching(catalog, engine: str) -> bool:
 
 def evaluate_candidates(df_in: pd.DataFrame, catalog, kernels: KernelLibrary | None = None,
                         best_of: tuple[str, ...] | None = None, beat_rps=None,
-                        prepared: Prepared | None = None, saturation_of_larger_cap=None) -> pd.DataFrame:
+                        prepared: Prepared | None = None, saturation_of_larger_cap=None, at_x=None) -> pd.DataFrame:
     """Vectorised performance model over replica configurations (see module docstring for columns).
 
     `best_of` (column names): only each group's highest capacity is wanted (rows alike in these columns
@@ -219,7 +207,9 @@ def evaluate_candidates(df_in: pd.DataFrame, catalog, kernels: KernelLibrary | N
     per iteration) every step time is the same under both caps, and only the batch-slot queue differs,
     whose wait grows as the cap c and λ_sat fall (P(wait) = ρ^(√(2(c+1))−1), ρ = λ/λ_sat); so every SLO
     met under the smaller cap is met under the larger at the same x, and its capacity is no lower.
-    `prepared`: `df_in` already prepared (`Prepared(df_in, catalog)` or `Prepared.with_batch_caps`)."""
+    `prepared`: `df_in` already prepared (`Prepared(df_in, catalog)` or `Prepared.with_batch_caps`).
+    `at_x` (per row, arrivals per iteration): the values at that load instead of at capacity (no search;
+    capacity_rps is its rate); rows missing an SLO there, or admitting fewer, get reason `AT_X_MISSED`."""
     prep = prepared if prepared is not None else Prepared(df_in, catalog, kernels)
     df = prep.df
     out = df_in.copy()
@@ -239,7 +229,8 @@ def evaluate_candidates(df_in: pd.DataFrame, catalog, kernels: KernelLibrary | N
                 beat = beat[idx[live]]
             larger = None if saturation_of_larger_cap is None \
                 else np.asarray(saturation_of_larger_cap, float)[idx[live]]
-            vals, rs_live = _at_capacity(prep, live, b_max_all[live], plan, mix, group, beat, larger)
+            x_live = None if at_x is None else np.asarray(at_x, float)[idx[live]]
+            vals, rs_live = _at_capacity(prep, live, b_max_all[live], plan, mix, group, beat, larger, x_live)
             rs[live] = rs_live
             for k, v in vals.items():
                 cols[k][idx[live]] = v
