@@ -255,7 +255,8 @@ def test_candidates_launch_the_smallest_cap_that_serves_as_much(catalog, name):
     assert len(rows) >= 3
     grid = np.array(DENSE_BATCH_GRID)
     below = [grid[grid < b].max() if (grid < b).any() else np.nan for b in rows["max_batch"]]
-    probe = pd.concat([rows[cols].assign(max_batch=below), rows[cols].assign(max_batch=UNBOUNDED_BATCH)], ignore_index=True)
+    probe = pd.concat([rows[cols].assign(max_batch=below), rows[cols].assign(max_batch=UNBOUNDED_BATCH)],
+                      ignore_index=True)
     out = evaluate_candidates(probe, catalog)
     n = len(rows)
     capacity = rows["capacity_rps"].to_numpy()
