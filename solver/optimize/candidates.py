@@ -237,9 +237,11 @@ def build_candidates(
             prepared = Prepared(configs, catalog) if len(configs) else None
             evaluated = evaluate_candidates(configs, catalog, best_of=best_of, prepared=prepared) \
                 if len(configs) else configs
+            unlisted = 0
             if problem.solver.max_batch_options is None and len(evaluated):
-                evaluated = _with_dense_batch_caps(evaluated, catalog, best_of, prepared)
-            kept = _Kept.of(evaluated, keep_fitting, keep_viable=bool(evaluated_cache.get("tightening")))
+                evaluated, unlisted = _with_dense_batch_caps(evaluated, catalog, best_of, prepared)
+            kept = _Kept.of(evaluated, keep_fitting, keep_viable=bool(evaluated_cache.get("tightening")),
+                            unlisted_beaten=unlisted)
             # Only the feasible rows stay in memory (and every row of a workload with none, to explain it):
             # a problem of many distinct workloads keeps what the optimizer can use, not all it evaluated.
             evaluated_cache[key] = kept
@@ -268,9 +270,11 @@ class _Kept:
     """Every feasible row's configuration (a tightening sweep's candidates at its next point)."""
 
     @classmethod
-    def of(cls, evaluated: pd.DataFrame, keep_fitting: bool = False, keep_viable: bool = False) -> _Kept:
+    def of(cls, evaluated: pd.DataFrame, keep_fitting: bool = False, keep_viable: bool = False,
+           unlisted_beaten: int = 0) -> _Kept:
+        """`unlisted_beaten`: rows considered and beaten that `evaluated` does not list (grid caps)."""
         if evaluated.empty:
-            return cls(evaluated, 0, evaluated, evaluated)
+            return cls(evaluated, unlisted_beaten, evaluated, evaluated)
         fine = ((evaluated["pruned_reason"] == "") & (evaluated["capacity_rps"] > 0)).to_numpy()
         # Fully evaluated but dominated by a larger cap (`_with_dense_batch_caps`): it fits, but is no candidate.
         dominated = evaluated[DOMINATED].to_numpy(bool) if DOMINATED in evaluated.columns else np.zeros_like(fine)
@@ -280,9 +284,10 @@ class _Kept:
         beaten = starts_with(evaluated["pruned_reason"], BEATEN)
         feasible = evaluated[ok].drop(columns=[DOMINATED], errors="ignore").reset_index(drop=True)
         fits = evaluated["pruned_reason"].eq("") | starts_with(evaluated["pruned_reason"], "slo")
-        return cls(drop_beaten_within_layout(feasible), len(evaluated), None if len(feasible) else evaluated,
+        return cls(drop_beaten_within_layout(feasible), len(evaluated) + unlisted_beaten,
+                   None if len(feasible) else evaluated,
                    evaluated[fits].reset_index(drop=True) if keep_fitting else None,
-                   len(feasible) + int(beaten.sum()) + int((fine & dominated).sum()),
+                   len(feasible) + int(beaten.sum()) + int((fine & dominated).sum()) + unlisted_beaten,
                    evaluated.loc[fine | beaten, list(CONFIG_COLUMNS)].reset_index(drop=True)
                    if keep_viable and fine.any() else None)
 
@@ -307,64 +312,63 @@ def drop_beaten_within_layout(feasible: pd.DataFrame) -> pd.DataFrame:
     return feasible[~(feasible["capacity_rps"] < best)].reset_index(drop=True)
 
 
-def _with_dense_batch_caps(evaluated: pd.DataFrame, catalog: Catalog,
-                           best_of: tuple[str, ...] | None = None, prepared=None) -> pd.DataFrame:
+def _with_dense_batch_caps(evaluated: pd.DataFrame, catalog: Catalog, best_of: tuple[str, ...] | None,
+                           prepared) -> tuple[pd.DataFrame, int]:
     """The batch cap as a decision: rows evaluated with an unbounded cap learn B*, the most requests
     the KV cache and token budget admit (their cap becomes B*); every grid cap below B* is then
     considered too. Caps above B* behave as B*, so nothing is lost. A lower cap whose λ_sat is no
-    higher than B*'s is dominated by B* (`perf.evaluate_candidates`, `saturation_of_larger_cap`) and is
-    not searched; the others are evaluated, and dominance keeps the best.
-    `prepared`: the preparation of `evaluated`'s input rows (`perf.prepare.Prepared`), reused for the grid."""
+    higher than B*'s is dominated by B* (`perf.evaluate_candidates`, `saturation_of_larger_cap`): only
+    its λ_sat is computed, it is counted but not listed, and it is not searched. The others are
+    evaluated, and dominance keeps the best. `prepared`: the preparation of `evaluated`'s input rows
+    (`perf.prepare.Prepared`), reused for the grid. Returns (rows, grid rows counted as beaten, not listed)."""
     from solver.perf import evaluate_candidates
+    from solver.perf.candidates import saturation_rps
 
-    bstar = evaluated["max_batch_effective"]
+    bstar = evaluated["max_batch_effective"].to_numpy()
     reason = evaluated["pruned_reason"]
-    fits = starts_with(reason, "slo") | starts_with(reason, BEATEN) | (reason == "")
-    fits &= bstar.notna() & (bstar >= 1)
-    base = evaluated.loc[fits, [c for c in evaluated.columns if c in _INPUT_COLUMNS]]
-    caps = pd.DataFrame({"max_batch": list(DENSE_BATCH_GRID)})
-    grid = base.drop(columns="max_batch").assign(_bstar=bstar[fits].to_numpy(),
-                                                 _tpot1_s=evaluated.loc[fits, "tpot_floor_ms"].to_numpy() * 1e-3,
-                                                 _source=np.flatnonzero(fits.to_numpy()),
-                                                 _sat=evaluated.loc[fits, "saturation_rps"].to_numpy())
-    grid = grid.merge(caps, how="cross")
-    grid = grid[grid["max_batch"] < grid["_bstar"]]
+    fits = starts_with(reason, "slo") | starts_with(reason, BEATEN) | (reason == "").to_numpy()
+    fits &= ~np.isnan(bstar) & (bstar >= 1)
+    grid_caps = np.array(DENSE_BATCH_GRID, float)
+    below = grid_caps[None, :] < bstar[fits][:, None]
+    source = np.repeat(np.flatnonzero(fits), below.sum(1))
+    caps = np.broadcast_to(grid_caps, below.shape)[below]
     top = evaluated.copy()
     top.loc[fits, "max_batch"] = bstar[fits].astype(int)
-    if grid.empty:
-        return top
-    tpot1_s, source, top_sat = (grid[c].to_numpy() for c in ("_tpot1_s", "_source", "_sat"))
-    grid = grid[base.columns].reset_index(drop=True)
+    if not len(source):
+        return top, 0
+    inputs = [c for c in evaluated.columns if c in _INPUT_COLUMNS]
+    top_sat = evaluated["saturation_rps"].to_numpy()[source]
 
-    def prepare(sel):
-        return prepared.with_batch_caps(source[sel], grid["max_batch"].to_numpy()[sel]) if prepared is not None \
-            else None
+    def frame(sel):
+        return evaluated.iloc[source[sel]][inputs].assign(max_batch=caps[sel].astype(int)).reset_index(drop=True)
 
     def evaluate(sel, dominance=True, **kw):
-        return evaluate_candidates(grid[sel].reset_index(drop=True), catalog, prepared=prepare(sel),
+        return evaluate_candidates(frame(sel), catalog, prepared=prepared.with_batch_caps(source[sel], caps[sel]),
                                    saturation_of_larger_cap=top_sat[sel] if dominance else None, **kw)
 
-    top = _smallest_equivalent_cap(top, lambda sel, x: evaluate(sel, dominance=False, at_x=x), source,
-                                   grid["max_batch"].to_numpy())
+    top = _smallest_equivalent_cap(top, lambda sel, x: evaluate(sel, dominance=False, at_x=x), source, caps)
     if best_of is None:
         # Every grid row in full: disaggregated pools choose among all caps by their own figures. The rows
         # the saturation rule dominates stay out of the usable rows, exactly as when they are not evaluated.
-        full = evaluate(np.ones(len(grid), bool), dominance=False)
+        full = evaluate(np.ones(len(source), bool), dominance=False)
         full[DOMINATED] = full["saturation_rps"].to_numpy() <= np.nan_to_num(top_sat, nan=-1.0)
-        return pd.concat([top.assign(**{DOMINATED: False}), full], ignore_index=True)
+        return pd.concat([top.assign(**{DOMINATED: False}), full], ignore_index=True), 0
     # Lower caps only matter where they beat what the layout already reaches at its top cap. A cap of b
     # sustains at most b/(O−1) arrivals per step, and a step takes at least the batch-1 step (the TPOT
     # floor), so λ ≤ b / ((O−1)·TPOT floor): caps below the layout's reach by that bound are not evaluated.
     usable = top[(reason == "") & (top["capacity_rps"] > 0)]
     reached = usable.groupby(list(best_of), dropna=False)["capacity_rps"].max()
-    beat_rps = grid.join(reached.rename("_beat"), on=list(best_of))["_beat"].to_numpy()
-    bound = grid["max_batch"].to_numpy() / (np.maximum(grid["osl"].to_numpy() - 1.0, 1.0) * tpot1_s)
-    skip = bound * (1.0 + 1e-9) < np.nan_to_num(beat_rps, nan=0.0)  # (NaN floor: never skipped)
-    below = evaluate(~skip, best_of=best_of, beat_rps=beat_rps[~skip])
-    skipped = grid[skip]
-    skipped = skipped.assign(gpus=(skipped["tp"] * skipped["dp"] * skipped["pp"]).astype(int), fits=True,
-                             pruned_reason=BEATEN, capacity_rps=0.0, output_tokens_per_s=0.0)
-    return pd.concat([top, below, skipped], ignore_index=True)
+    beat_rps = evaluated[list(best_of)].join(reached.rename("_beat"), on=list(best_of))["_beat"].to_numpy()[source]
+    tpot1_s = evaluated["tpot_floor_ms"].to_numpy()[source] * 1e-3
+    bound = caps / (np.maximum(evaluated["osl"].to_numpy(float)[source] - 1.0, 1.0) * tpot1_s)
+    wanted = ~(bound * (1.0 + 1e-9) < np.nan_to_num(beat_rps, nan=0.0))  # (NaN floor: never skipped)
+    sat = np.full(len(source), np.nan)
+    sat[wanted] = saturation_rps(prepared, evaluated, source[wanted], caps[wanted])
+    wanted &= ~(sat <= np.nan_to_num(top_sat, nan=-1.0))
+    if not wanted.any():
+        return top, len(source)
+    rows = evaluate(wanted, best_of=best_of, beat_rps=beat_rps[wanted])
+    return pd.concat([top, rows], ignore_index=True), int((~wanted).sum())
 
 
 DOMINATED = "dominated_by_larger_cap"

@@ -147,7 +147,7 @@ def _at_capacity(prep: Prepared, live: np.ndarray, b_max: np.ndarray, plan: mem.
 
 
 def _serving(prep: Prepared, live: np.ndarray, b_max: np.ndarray, mix: MixArrays | None) -> Serving:
-    """The live usable rows (a mask over `prep.idx`) as a `Serving` at batch bound `b_max` (per live row)."""
+    """The live usable rows (a mask or positions over `prep.idx`) as a `Serving` at batch bound `b_max` (per row)."""
     rows = prep.idx[live]
     df = prep.df
     return Serving(prep.rows.take(live), df["isl"].to_numpy()[rows], df["osl"].to_numpy()[rows], b_max,
@@ -168,6 +168,15 @@ def _memory(prep: Prepared, df_in: pd.DataFrame, catalog) -> tuple[mem.MemoryPla
     rs = prep.reason[prep.idx].copy()
     rs[rs == ""] = plan.verdict()[rs == ""]
     return plan, mix, rs
+
+
+def saturation_rps(prep: Prepared, df_in: pd.DataFrame, source: np.ndarray, b_max: np.ndarray) -> np.ndarray:
+    """λ_sat (req/s) of the input rows `source` of `prep` (each usable) at batch bound `b_max` each: the
+    `saturation_rps` that `evaluate_candidates` reports for them at a cap of b_max, when b_max is below
+    what their KV cache and token budget admit (then it is the effective bound)."""
+    pos = np.searchsorted(prep.idx, source)
+    mix = length_mix(df_in, prep, prep.catalog)
+    return _serving(prep, pos, np.asarray(b_max, float), mix).lam_sat
 
 
 def length_mix(df_in: pd.DataFrame, prep: Prepared, catalog) -> MixArrays | None:
