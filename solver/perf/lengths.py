@@ -276,13 +276,14 @@ def mix_point(sv, arrays: MixArrays, *, x, n_other, tau, tau_d, chunk, tau_c, bu
     """TTFT (mean, p), TPOT p and E2E p of the mix at the load state of `Serving.point` (module docstring)."""
     rows = sv.rows
     new = arrays.S - arrays.c
-    K = new.shape[1]
-    service = np.empty_like(new)
-    for k in range(K):
-        sk = new[:, k]
-        ctx_k = (sk + 2 * arrays.c[:, k] + 1.0) / 2.0
-        tau_s = step_time(rows, n_other, sv.ctx, sk, ctx_k, sk).total_s
-        service[:, k] = (np.ceil(sk / chunk) - 1.0) * tau_d + tau_s
+    n, K = new.shape
+    # One step per (row, bucket): the K buckets as one call on the rows repeated K times (bucket-major).
+    if ("tiled", K) not in rows.cache:
+        rows.cache[("tiled", K)] = rows.take(np.tile(np.arange(n), K))
+    ctx_k = (new + 2 * arrays.c + 1.0) / 2.0
+    tau_s = step_time(rows.cache[("tiled", K)], np.tile(n_other, K), np.tile(sv.ctx, K), new.T.ravel(),
+                      ctx_k.T.ravel(), new.T.ravel()).total_s.reshape(K, n).T
+    service = (np.ceil(new / chunk[:, None]) - 1.0) * tau_d[:, None] + tau_s
     D = new / chunk[:, None] * tau_c[:, None]
     w_pf, p_pf = pk_wait(lam, D, arrays.pi, others)
     w_slot, p_slot = sv._slot_queue(lam, queue_slots)
