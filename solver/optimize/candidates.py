@@ -322,7 +322,7 @@ def _with_dense_batch_caps(evaluated: pd.DataFrame, catalog: Catalog, best_of: t
     evaluated, and dominance keeps the best. `prepared`: the preparation of `evaluated`'s input rows
     (`perf.prepare.Prepared`), reused for the grid. Returns (rows, grid rows counted as beaten, not listed)."""
     from solver.perf import evaluate_candidates
-    from solver.perf.candidates import saturation_rps
+    from solver.perf.candidates import saturation_rps, slo_met_at
 
     bstar = evaluated["max_batch_effective"].to_numpy()
     reason = evaluated["pruned_reason"]
@@ -346,7 +346,10 @@ def _with_dense_batch_caps(evaluated: pd.DataFrame, catalog: Catalog, best_of: t
         return evaluate_candidates(frame(sel), catalog, prepared=prepared.with_batch_caps(source[sel], caps[sel]),
                                    saturation_of_larger_cap=top_sat[sel] if dominance else None, **kw)
 
-    top = _smallest_equivalent_cap(top, lambda sel, x: evaluate(sel, dominance=False, at_x=x), source, caps)
+    def met_at(sel, x):
+        return slo_met_at(prepared.with_batch_caps(source[sel], caps[sel]), frame(sel), x)
+
+    top = _smallest_equivalent_cap(top, met_at, lambda sel, x: evaluate(sel, dominance=False, at_x=x), source, caps)
     if best_of is None:
         # Every grid row in full: disaggregated pools choose among all caps by their own figures. The rows
         # the saturation rule dominates stay out of the usable rows, exactly as when they are not evaluated.
@@ -375,13 +378,13 @@ DOMINATED = "dominated_by_larger_cap"
 """Column of a full evaluation (`keep_fitting`): the row's λ_sat is at most its configuration's at B*."""
 
 
-def _smallest_equivalent_cap(top: pd.DataFrame, evaluate_at, source: np.ndarray, grid_caps: np.ndarray
+def _smallest_equivalent_cap(top: pd.DataFrame, met_at, evaluate_at, source: np.ndarray, grid_caps: np.ndarray
                              ) -> pd.DataFrame:
     """Each layout's best row at its smallest grid cap that meets the SLOs at B*'s operating point x: it
     serves the same rate (λ = x/τ(x) does not depend on the cap) and no lower cap serves more
     (`evaluate_candidates`, `saturation_of_larger_cap`), and a launch should not ask for a larger batch
-    than the plan needs. `evaluate_at(mask, x)` evaluates the grid rows in the mask (rows `source` of
-    `top` at caps `grid_caps`) at load x, without a search."""
+    than the plan needs. `met_at(mask, x)` checks, and `evaluate_at(mask, x)` evaluates, the grid rows
+    in the mask (rows `source` of `top` at caps `grid_caps`) at load x, without a search."""
     capacity = top["capacity_rps"]
     usable = (top["pruned_reason"] == "") & (capacity > 0)
     # Only each layout's best can be chosen (`drop_beaten_within_layout`), and a cap below the mean batch
@@ -393,8 +396,17 @@ def _smallest_equivalent_cap(top: pd.DataFrame, evaluate_at, source: np.ndarray,
     if not sel.any():
         return top
     x_top = batch / np.maximum(top["osl"].to_numpy(float) - 1.0, 1.0)
-    at = evaluate_at(sel, x_top[source[sel]]).assign(_source=source[sel])
-    at = at[at["pruned_reason"] == ""].sort_values(["_source", "max_batch"]).drop_duplicates("_source")
+    met = np.zeros(len(sel), bool)
+    met[sel] = met_at(sel, x_top[source[sel]])
+    order = np.lexsort((grid_caps, source))
+    first = order[met[order]]
+    first = first[np.unique(source[first], return_index=True)[1]]  # the smallest cap met, per source row
+    if not len(first):
+        return top
+    chosen = np.zeros(len(sel), bool)
+    chosen[first] = True
+    at = evaluate_at(chosen, x_top[source[chosen]]).assign(_source=source[chosen])
+    at = at[at["pruned_reason"] == ""]
     if at.empty:
         return top
     top = top.copy()

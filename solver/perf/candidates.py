@@ -170,6 +170,20 @@ def _memory(prep: Prepared, df_in: pd.DataFrame, catalog) -> tuple[mem.MemoryPla
     return plan, mix, rs
 
 
+def slo_met_at(prep: Prepared, df_in: pd.DataFrame, x: np.ndarray) -> np.ndarray:
+    """Per input row of `prep` (each usable and fitting in memory at its max_batch): whether it meets all
+    its SLOs at x arrivals per iteration (per row), with its batch bound admitting that many (one
+    operating point, no search, no reported values)."""
+    plan, mix, _ = _memory(prep, df_in, prep.catalog)
+    live = np.ones(len(prep.idx), bool)
+    sv = _serving(prep, live, np.maximum(plan.batch_max, 1.0), mix)
+    x = np.asarray(x, float)[prep.idx]
+    slack_ok = slo_check(*_slo_limits_s(prep.df, prep.idx))(sv.point(np.minimum(x, sv.x_max)))
+    met = np.zeros(len(prep.df), bool)
+    met[prep.idx] = slack_ok & (x <= sv.x_max)
+    return met
+
+
 def saturation_rps(prep: Prepared, df_in: pd.DataFrame, source: np.ndarray, b_max: np.ndarray) -> np.ndarray:
     """λ_sat (req/s) of the input rows `source` of `prep` (each usable) at batch bound `b_max` each: the
     `saturation_rps` that `evaluate_candidates` reports for them at a cap of b_max, when b_max is below
