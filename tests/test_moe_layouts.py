@@ -119,3 +119,28 @@ def test_mxfp4_experts_run_w4a8_in_tensorrt_llm_on_blackwell_and_w4a16_elsewhere
     b200, h100 = CATALOG.accelerators["b200"].peak_tflops, CATALOG.accelerators["h100-sxm"].peak_tflops
     assert list(device.moe_peak_flop_per_s) == pytest.approx([b200.fp8 * 1e12, b200.bf16 * 1e12, h100.bf16 * 1e12])
     assert list(device.peak_flop_per_s) == pytest.approx([b200.bf16 * 1e12, b200.bf16 * 1e12, h100.bf16 * 1e12])
+
+
+def test_at_saturation_every_dp_rank_prefills_its_own_share():
+    """Qwen3-235B, attention DP 4 × EP 4, 32,768-token prompts. Below saturation a dp rank takes a prompt's
+    pieces of S/dp = 8,192 tokens whole, so 5,000 prefill tokens in one iteration land on one rank. At
+    saturation (max throughput) every rank has prompts queued and prefills its own 5,000/4 = 1,250: its
+    prefill attention is a quarter, the layer's FLOPs 2·(heads·(d_qk + d_v))·1,250·ctx, not 2·…·5,000·ctx."""
+    from solver.perf.latency import _LoadFree, _load, step_time
+
+    df = pd.DataFrame([{"model": "qwen3-235b-a22b", "accelerator": "b200", "engine": "trtllm", "quant": "fp8",
+                        "kv_quant": "fp8", "tp": 1, "dp": 4, "pp": 1, "ep": 4, "max_batch": 256.0,
+                        "isl": 32768.0, "osl": 1024.0}])
+    rows = Prepared(df, CATALOG).rows
+    assert float(_load(rows, 100.0, 5000.0, 8192.0).pf_g[0]) == 5000.0
+    assert float(_load(rows, 100.0, 5000.0, 8192.0, ranks_queued=True).pf_g[0]) == 1250.0
+    c = _LoadFree.of(rows)
+    ctx = 16384.5
+    spread = step_time(rows, 100.0, 20000.0, 5000.0, ctx, 8192.0, ranks_queued=True).prefill_attention
+    alone = step_time(rows, 100.0, 20000.0, 5000.0, ctx, 8192.0).prefill_attention
+    flops = 2 * 64 * (128 + 128) * 1250.0 * ctx
+    assert float(c.heads_dd[0]) == 64 * (128 + 128)
+    # Compute-bound at this size: the spread rank's kernel is about a quarter of the lone rank's.
+    assert float(spread.time_s[0]) < 0.3 * float(alone.time_s[0])
+    assert float(spread.compute_s[0]) == pytest.approx(flops / (rows.prefill_attention.eta_c[0]
+                                                                * rows.device.peak_bf16_flop_per_s[0]), rel=0.05)

@@ -264,7 +264,7 @@ class _Load:
     prompt_unit: np.ndarray
 
 
-def _load(rows: Rows, n_dec, n_pf, prompt) -> _Load:
+def _load(rows: Rows, n_dec, n_pf, prompt, ranks_queued=False) -> _Load:
     n_dec = np.asarray(n_dec, float)
     n_pf = np.asarray(n_pf, float)
     unit = np.maximum(n_pf if prompt is None else np.asarray(prompt, float), 1.0)
@@ -272,7 +272,8 @@ def _load(rows: Rows, n_dec, n_pf, prompt) -> _Load:
     dec_mb = _heaviest(n_dec, 1.0, m)
     pf_mb = _heaviest(n_pf, unit, m)
     dec_g = _heaviest(dec_mb, 1.0, rows.dp)
-    pf_g = _heaviest(pf_mb, unit, rows.dp)
+    # With prompts queued on every dp rank, each rank prefills its own chunk in every iteration.
+    pf_g = pf_mb / rows.dp if ranks_queued else _heaviest(pf_mb, unit, rows.dp)
     return _Load(m, dec_mb, pf_mb, dec_mb + pf_mb, dec_g, pf_g, dec_g + pf_g, unit)
 
 
@@ -324,16 +325,18 @@ def moe_exchange(rows: Rows, c: _LoadFree, tokens_group, tokens_stage):
     return np.where(c.wide_ep, a2a, ag_rs)
 
 
-def step_time(rows: Rows, n_dec, ctx_dec, n_pf, pf_ctx, prompt=None, fill=False) -> StepTime:
+def step_time(rows: Rows, n_dec, ctx_dec, n_pf, pf_ctx, prompt=None, fill=False, ranks_queued=False) -> StepTime:
     """One iteration of the whole replica.
 
     n_dec: decoding requests (one token each) with mean context ctx_dec; n_pf: prompt tokens prefilled
     in this iteration, attending over pf_ctx tokens of their own prompt (mean, i.e. ≈ (S+1)/2), in
     prompts of `prompt` tokens (None: n_pf is one prompt). fill: one-shot batch, add the pipeline fill.
+    ranks_queued: every attention dp rank has prompts waiting (saturation), so the prefill tokens split
+    evenly over the ranks; otherwise a rank takes indivisible pieces of `prompt` tokens.
     """
     c = _LoadFree.of(rows)
     L = c.layers
-    load = _load(rows, n_dec, n_pf, prompt)
+    load = _load(rows, n_dec, n_pf, prompt, ranks_queued)
     t_g = load.tokens_g
     attn, ffn, shared, moe = _linear_layers(rows, c, t_g, load.tokens_mb)
     t_lin = attn.time_s + c.frac_dense * ffn.time_s

@@ -150,7 +150,7 @@ class Serving:
         self.x_max = self.b_max / self.O1
         # Saturated: every dp rank has prompts queued and fills its own budget (see decode_step).
         self.tau_max = step_time(rows, self.b_max, self.ctx, self.x_max * self.S, self.pf_ctx,
-                                 self.S / rows.dp).total_s
+                                 self.S / rows.dp, ranks_queued=True).total_s
         self.lam_sat = self.x_max / self.tau_max
 
     def decode_step(self, x, others=1.0) -> StepTime:
