@@ -126,7 +126,7 @@ def test_at_saturation_every_dp_rank_prefills_its_own_share():
     pieces of S/dp = 8,192 tokens whole, so 5,000 prefill tokens in one iteration land on one rank. At
     saturation (max throughput) every rank has prompts queued and prefills its own 5,000/4 = 1,250: its
     prefill attention is a quarter, the layer's FLOPs 2·(heads·(d_qk + d_v))·1,250·ctx, not 2·…·5,000·ctx."""
-    from solver.perf.latency import _LoadFree, _load, step_time
+    from solver.perf.latency import _load, _LoadFree, step_time
 
     df = pd.DataFrame([{"model": "qwen3-235b-a22b", "accelerator": "b200", "engine": "trtllm", "quant": "fp8",
                         "kv_quant": "fp8", "tp": 1, "dp": 4, "pp": 1, "ep": 4, "max_batch": 256.0,

@@ -89,6 +89,24 @@ def test_sliding_window_layers_cap_their_context(catalog):
     assert long == (10 * 100_000 + 52 * 1024) * per_token_layer
 
 
+def test_tensorrt_llm_sizes_sliding_window_layers_as_full_attention(catalog):
+    """gpt-oss-120b: 36 layers, 18 of them windowed at 128 tokens, 8 KV heads of 64 (1,024 KV elements per
+    token and layer), fp8 KV. A request of 1,024 + 8,192 tokens holds 36 · 9,216 · 1,024 B = 339.7 MB on
+    TensorRT-LLM, which sizes its cache as if every layer were full attention, and (18 · 9,216 + 18 · 128)
+    · 1,024 B = 172.2 MB on vLLM, whose hybrid allocator keeps only the window; so vLLM admits about twice
+    the batch from the same free memory."""
+    rows = [{"model": "gpt-oss-120b", "accelerator": "b200", "engine": e, "quant": "mxfp4", "kv_quant": "fp8",
+             "tp": 1, "pp": 1, "ep": 1, "max_batch": 65536, "isl": 1024.0, "osl": 8192.0} for e in ("trtllm", "vllm")]
+    from solver.perf.prepare import Prepared
+
+    prep = Prepared(pd.DataFrame(rows), catalog)
+    plan = prep.memory(np.array([65536.0, 65536.0]))
+    assert list(prep.rows.runtime.kv_window_capped) == [0.0, 1.0]
+    np.testing.assert_allclose(plan.kv_bytes_per_request_full, [36 * 9216 * 1024, (18 * 9216 + 18 * 128) * 1024])
+    per_request = plan.kv_bytes_per_request_full
+    assert per_request[0] / per_request[1] == pytest.approx(36 * 9216 / (18 * 9216 + 18 * 128))
+
+
 def test_fp8_kv_never_needs_more_memory_than_bf16(catalog):
     _, _, bf = fits(catalog, "llama-3.1-70b", "h100-sxm", "fp8", 2, kv="bf16")
     _, _, f8 = fits(catalog, "llama-3.1-70b", "h100-sxm", "fp8", 2, kv="fp8")

@@ -357,6 +357,18 @@ class PrefixCaching(Strict):
     notes: str | None = None
 
 
+class SlidingWindowKv(Strict):
+    """How many tokens of KV the engine keeps per request in a sliding-window layer, for capacity."""
+
+    holds: Literal["window", "full_context"]
+    """`window`: only the last window of tokens (the layer's pages are freed as the window moves on);
+    `full_context`: as many as a full-attention layer (the KV capacity is sized as if every layer were
+    full attention), so windows save attention time but admit no larger batch."""
+    source: str = Field(min_length=3)
+    as_of: dt.date
+    notes: str | None = None
+
+
 class Engine(Sourced):
     name: str
     support: list[EngineSupport] = Field(min_length=1)
@@ -386,6 +398,8 @@ class Engine(Sourced):
     prefix_caching: PrefixCaching | None = None
     """Prefix caching (automatic prefix caching, RadixAttention, KV cache reuse); unset: not modelled,
     a workload's shared prefix is prefilled in full on this engine."""
+    sliding_window_kv: SlidingWindowKv | None = None
+    """KV kept per request in sliding-window layers; unset: not recorded, taken as the window only."""
 
     @field_validator("aliases")
     @classmethod

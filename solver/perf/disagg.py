@@ -150,7 +150,8 @@ def _prefill_side(df: pd.DataFrame, catalog, kernels) -> tuple[_Prefill | None, 
     alone = (np.ceil(S / chunk) - 1.0) * empty + prompt_step.total_s
     tau_c = step_time(rows, 0.0, 0.0, chunk, pf_ctx, S).total_s
     plan = prep.memory(prep.df["max_batch"].to_numpy(float)[prep.idx])
-    kv = mem.kv_bytes_per_request(rows.geometry, rows.kv_bytes_per_element, rows.tp, rows.pp, S)
+    kv = mem.kv_bytes_per_request(rows.geometry, rows.kv_bytes_per_element, rows.tp, rows.pp, S,
+                                  rows.runtime.kv_window_capped)
     side = _Prefill(prep, S, chunk, rows.runtime.ttft_overhead_s, alone, prompt_step, S / chunk * tau_c, tau_c,
                     kv, plan)
     return side, _usable(prep, plan)
@@ -166,7 +167,8 @@ def _decode_side(df: pd.DataFrame, catalog, kernels) -> tuple[_Decode | None, np
     plan = prep.memory(prep.df["max_batch"].to_numpy(float)[prep.idx])
     b_max = np.maximum(plan.batch_max, 1.0)
     O1 = np.maximum(osl - 1.0, 1.0)
-    kv = mem.kv_bytes_per_request(rows.geometry, rows.kv_bytes_per_element, rows.tp, rows.pp, S)
+    kv = mem.kv_bytes_per_request(rows.geometry, rows.kv_bytes_per_element, rows.tp, rows.pp, S,
+                                  rows.runtime.kv_window_capped)
     return _Decode(prep, b_max, b_max / O1, S + osl / 2.0, O1, kv, plan), _usable(prep, plan)
 
 

@@ -153,7 +153,7 @@ def memory_plan(rows, plan: mem.MemoryPlan, arrays: MixArrays, max_batch) -> mem
     tp, pp, ep, beta_kv = rows.tp, rows.pp, rows.ep, rows.kv_bytes_per_element
 
     def kv(tokens):
-        return mem.kv_bytes_per_request(g, beta_kv, tp, pp, tokens)
+        return mem.kv_bytes_per_request(g, beta_kv, tp, pp, tokens, rt.kv_window_capped)
 
     ratio = arrays.output_ratio()
     mb = np.where(np.isnan(max_batch), rt.max_batch_default, max_batch)

@@ -63,10 +63,12 @@ def kv_elems_local(g: Geometry, tp):
     return np.where(g.is_mla > 0, g.kv_elems_per_layer, gqa)
 
 
-def kv_bytes_per_request(g: Geometry, beta_kv, tp, pp, context):
-    """KV bytes on one GPU for one request holding `context` tokens (sliding-window layers capped)."""
+def kv_bytes_per_request(g: Geometry, beta_kv, tp, pp, context, window_capped=1.0):
+    """KV bytes on one GPU for one request holding `context` tokens; sliding-window layers hold at most
+    their window where `window_capped` (the engine frees out-of-window pages: `Runtime.kv_window_capped`),
+    else the full context."""
     full_layers = g.layers - g.sw_layers
-    windowed = np.where(g.window > 0, np.minimum(context, g.window), context)
+    windowed = np.where((g.window > 0) & (np.asarray(window_capped) > 0), np.minimum(context, g.window), context)
     tokens_layers = full_layers * context + g.sw_layers * windowed
     return tokens_layers / pp * kv_elems_local(g, tp) * beta_kv
 
@@ -142,14 +144,15 @@ def memory_plan(rows, isl, osl, max_batch) -> MemoryPlan:
     usable = usable_bytes(dev.memory_bytes, rt.memory_utilisation, rt.runtime_reserve_bytes)
     after = dev.memory_bytes - rt.runtime_reserve_bytes - w - act
     free = np.where(rt.kv_memory_fraction_of_free > 0, after * rt.memory_utilisation, usable - w - act)
-    per_req_admit = kv_bytes_per_request(g, beta_kv, tp, pp, isl + rt.kv_admission_output_fraction * osl)
-    per_token = kv_bytes_per_request(g, beta_kv, tp, pp, 1.0)
+    cap = rt.kv_window_capped
+    per_req_admit = kv_bytes_per_request(g, beta_kv, tp, pp, isl + rt.kv_admission_output_fraction * osl, cap)
+    per_token = kv_bytes_per_request(g, beta_kv, tp, pp, 1.0, cap)
     b_kv = dp * np.floor(np.maximum(free, 0) / per_req_admit)
     mb = np.where(np.isnan(max_batch), rt.max_batch_default, max_batch)
     return MemoryPlan(
         weights_bytes=w, activation_bytes=act, reserve_bytes=rt.runtime_reserve_bytes, kv_free_bytes=free,
         device_bytes=dev.memory_bytes * np.where(rt.kv_memory_fraction_of_free > 0, 1.0, rt.memory_utilisation),
-        kv_bytes_per_request_full=kv_bytes_per_request(g, beta_kv, tp, pp, isl + osl),
-        kv_bytes_per_request_mean=kv_bytes_per_request(g, beta_kv, tp, pp, isl + osl / 2),
+        kv_bytes_per_request_full=kv_bytes_per_request(g, beta_kv, tp, pp, isl + osl, cap),
+        kv_bytes_per_request_mean=kv_bytes_per_request(g, beta_kv, tp, pp, isl + osl / 2, cap),
         kv_cache_tokens=dp * np.maximum(free, 0) / per_token,
         batch_max=np.minimum(np.minimum(mb, b_kv), rows.iteration_token_budget))

@@ -134,6 +134,7 @@ def device_engine(catalog, kernels: KernelLibrary, a: str, e: str) -> DeviceEngi
         "max_batch_default": float(prof.max_batch_default),
         "kv_memory_fraction_of_free": float(prof.kv_memory_fraction_of_free),
         "kernel_floor_s": kernels.curve(acc, "gemm", fw, "bf16").t0_s,
+        "kv_window_capped": 0.0 if getattr(eng.sliding_window_kv, "holds", "window") == "full_context" else 1.0,
         "inter_node_bytes_per_s": inter_node_bytes_per_s(acc, catalog),
     }
     return DeviceEngine("", acc, eng, prof, fw, values)

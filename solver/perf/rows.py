@@ -65,6 +65,9 @@ class Runtime:
     """1.0 when the KV cache takes a fraction of the memory left after weights (TensorRT-LLM), else 0.0."""
     kernel_floor_s: np.ndarray
     """Time of the framework's smallest bf16 kernel; element-wise kernels cost it."""
+    kv_window_capped: np.ndarray
+    """1.0 when the engine keeps only the window of a sliding-window layer's KV per request, 0.0 when it
+    keeps the full context (catalog `sliding_window_kv`)."""
 
 
 @dataclass(frozen=True)
