@@ -99,9 +99,12 @@ def without_dominated_offers(offers: dict[str, OfferData]) -> dict[str, OfferDat
                 and p.max_instances is None and p.kind == o.kind == "cloud"
                 and all(t in p.usd_per_hour and p.usd_per_hour[t] <= price for t, price in o.usd_per_hour.items()))
 
+    same_shape: dict[tuple, list[OfferData]] = {}
+    for o in offers.values():
+        same_shape.setdefault((o.accelerator, o.gpus_per_instance), []).append(o)
     return {oid: o for oid, o in offers.items()
             if not any(dominates(p, o) and (not dominates(o, p) or p.id < o.id)
-                       for p in offers.values() if p.id != oid)}
+                       for p in same_shape[(o.accelerator, o.gpus_per_instance)] if p.id != oid)}
 
 
 def join_offers(usable: pd.DataFrame, offers: dict[str, OfferData], catalog: Catalog) -> pd.DataFrame:
