@@ -411,8 +411,17 @@ def _smallest_equivalent_cap(top: pd.DataFrame, met_at, evaluate_at, source: np.
         return top
     top = top.copy()
     rows = at.pop("_source").to_numpy()
-    columns = [c for c in at.columns if c in top.columns]
-    top.iloc[rows, [top.columns.get_loc(c) for c in columns]] = at[columns].to_numpy()
+    for c in at.columns:  # column by column: a 2-D .iloc assignment over mixed dtypes costs far more
+        if c not in top.columns:
+            continue
+        if isinstance(top[c].dtype, np.dtype) and isinstance(at[c].dtype, np.dtype):
+            values = top[c].to_numpy().astype(np.result_type(top[c].dtype, at[c].dtype), copy=True)
+            values[rows] = at[c].to_numpy()
+            top[c] = values
+        else:  # pandas extension dtypes (strings) keep their type
+            column = top[c].copy()
+            column.iloc[rows] = at[c].to_numpy()
+            top[c] = column
     return top
 
 
