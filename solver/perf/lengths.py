@@ -37,7 +37,6 @@ from dataclasses import dataclass, replace
 import numpy as np
 
 from solver.perf import memory as mem
-from solver.perf.latency import step_time
 
 MIX_BISECTION_STEPS = 30
 """Bisection steps of a mixture quantile: 2^-30 of the bracket (a wait's p99.99 bound), sub-µs."""
@@ -271,18 +270,20 @@ class MixPoint:
     service_mean: np.ndarray
 
 
-def mix_point(sv, arrays: MixArrays, *, x, n_other, tau, tau_d, chunk, tau_c, busy, lam, others,
+def bucket_prefill_steps(sv, arrays: MixArrays, n_other) -> list[tuple]:
+    """`step_time` arguments (n_dec, ctx_dec, n_pf, pf_ctx, prompt) of one prompt of each bucket k,
+    prefilled next to the n_other requests decoding (for `Serving._step_times`)."""
+    new = arrays.S - arrays.c
+    ctx_k = (new + 2 * arrays.c + 1.0) / 2.0
+    return [(n_other, sv.ctx, new[:, k], ctx_k[:, k], new[:, k]) for k in range(new.shape[1])]
+
+
+def mix_point(sv, arrays: MixArrays, *, x, tau, tau_d, tau_s, chunk, tau_c, busy, lam, others,
               queue_slots) -> MixPoint:
-    """TTFT (mean, p), TPOT p and E2E p of the mix at the load state of `Serving.point` (module docstring)."""
+    """TTFT (mean, p), TPOT p and E2E p of the mix at the load state of `Serving.point` (module docstring);
+    tau_s: (n, K), the step prefilling one prompt of each bucket (`bucket_prefill_steps`)."""
     rows = sv.rows
     new = arrays.S - arrays.c
-    n, K = new.shape
-    # One step per (row, bucket): the K buckets as one call on the rows repeated K times (bucket-major).
-    if ("tiled", K) not in rows.cache:
-        rows.cache[("tiled", K)] = rows.take(np.tile(np.arange(n), K))
-    ctx_k = (new + 2 * arrays.c + 1.0) / 2.0
-    tau_s = step_time(rows.cache[("tiled", K)], np.tile(n_other, K), np.tile(sv.ctx, K), new.T.ravel(),
-                      ctx_k.T.ravel(), new.T.ravel()).total_s.reshape(K, n).T
     service = (np.ceil(new / chunk[:, None]) - 1.0) * tau_d[:, None] + tau_s
     D = new / chunk[:, None] * tau_c[:, None]
     w_pf, p_pf = pk_wait(lam, D, arrays.pi, others)

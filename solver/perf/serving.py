@@ -38,7 +38,7 @@ from statistics import NormalDist
 import numpy as np
 
 from solver.perf.latency import StepTime, step_time
-from solver.perf.lengths import MixArrays, mix_point
+from solver.perf.lengths import MixArrays, bucket_prefill_steps, mix_point
 from solver.perf.rows import Rows
 
 MEAN_PERCENTILE = 0.0
@@ -198,16 +198,19 @@ class Serving:
         rows, S = self.rows, self.S
         x = np.maximum(np.asarray(x, float), 1e-12)
         n_dec = x * self.O1
-        tau = self.decode_step(x, others).total_s
         # A new prompt is prefilled next to the requests already decoding (others · n_dec of them).
         n_other = others * n_dec
-        tau_d = step_time(rows, n_other, self.ctx, 0.0, 0.0).total_s
-        tau_s = self.prefill_step(x, others).total_s
         chunk = np.maximum(rows.iteration_token_budget - n_other, MIN_PREFILL_CHUNK_TOKENS)
-        service = (np.ceil(S / chunk) - 1.0) * tau_d + tau_s
         # Prefill service D: the prompt's share S/chunk of a full-budget iteration next to the decoding
         # batch (module docstring); non-decreasing in the load, unlike one prompt's marginal cost for MoE.
-        tau_c = step_time(rows, n_other, self.ctx, chunk, self.pf_ctx, S).total_s
+        buckets = [] if self.mix is None else bucket_prefill_steps(self, self.mix, n_other)
+        tau, tau_d, tau_s, tau_c, *tau_buckets = self._step_times(
+            (np.maximum(n_dec, 1.0), self.ctx, others * x * S, self.pf_ctx, S / rows.dp),  # decode_step
+            (n_other, self.ctx, 0.0, 0.0, 1.0),  # the decoding batch alone
+            (n_other, self.ctx, S, self.pf_ctx, S),  # prefill_step: one whole prompt next to it
+            (n_other, self.ctx, chunk, self.pf_ctx, S),  # a full-budget chunk next to it
+            *buckets)  # a prompt of each length bucket next to it
+        service = (np.ceil(S / chunk) - 1.0) * tau_d + tau_s
         delta_s = S / chunk * tau_c
         # It waits for the running iteration only if the engine is busy (P = 1 − e^(−others·n_dec)).
         busy = 1.0 - np.exp(-n_other)
@@ -221,8 +224,8 @@ class Serving:
         tpot_p = tau + self.z * delta_s * np.sqrt(others * n_dec) / self.O1
         e2e_p = None
         if self.mix is not None:
-            m = mix_point(self, self.mix, x=x, n_other=n_other, tau=tau, tau_d=tau_d, chunk=chunk, tau_c=tau_c,
-                          busy=busy, lam=lam, others=others, queue_slots=queue_slots)
+            m = mix_point(self, self.mix, x=x, tau=tau, tau_d=tau_d, tau_s=np.stack(tau_buckets, axis=1), chunk=chunk,
+                          tau_c=tau_c, busy=busy, lam=lam, others=others, queue_slots=queue_slots)
             ttft_mean, ttft_p, tpot_p, e2e_p = m.ttft_mean, m.ttft_p, m.tpot_p, m.e2e_p
             wait, service = m.queueing_s, m.service_mean
         extra = 0.0 if closed_extra_wait is None else closed_extra_wait
@@ -238,6 +241,16 @@ class Serving:
                     "prefill_s": service, "queueing_s": wait}, e2e_p)
         pt._osl1 = self.O1
         return pt
+
+    def _step_times(self, *calls) -> tuple[np.ndarray, ...]:
+        """`step_time(...).total_s` of each call (n_dec, ctx_dec, n_pf, pf_ctx, prompt), every row of
+        each, as one call on the rows repeated per call (the same per-row arithmetic, fewer passes)."""
+        n, k = len(self.x_max), len(calls)
+        if ("tiled", k) not in self.rows.cache:
+            self.rows.cache[("tiled", k)] = self.rows.take(np.tile(np.arange(n), k))
+        args = [np.concatenate([np.broadcast_to(np.asarray(call[i], float), (n,)) for call in calls])
+                for i in range(5)]
+        return tuple(step_time(self.rows.cache[("tiled", k)], *args).total_s.reshape(k, n))
 
     def take(self, sel) -> Serving:
         """The rows `sel` of every per-row array (a view on fewer replicas, for pruned searches)."""
