@@ -148,9 +148,15 @@ class Rows:
 
 def take_rows(value, sel):
     """`value` with every 1-D array (also inside nested dataclasses) restricted to `sel`."""
-    if is_dataclass(value):
-        return type(value)(**{f.name: take_rows(getattr(value, f.name), sel)
-                              for f in fields(value) if f.name != "cache"})
-    if isinstance(value, np.ndarray) and value.ndim == 1:
-        return value[sel]
-    return value
+    if isinstance(value, np.ndarray):
+        return value[sel] if value.ndim == 1 else value
+    names = _FIELD_NAMES.get(type(value))
+    if names is None:
+        if not is_dataclass(value):
+            return value
+        names = _FIELD_NAMES[type(value)] = tuple(f.name for f in fields(value) if f.name != "cache")
+    return type(value)(**{name: take_rows(getattr(value, name), sel) for name in names})
+
+
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+"""Field names of each dataclass `take_rows` has met (`fields()` is slow to call per row subset)."""
