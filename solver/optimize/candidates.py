@@ -409,20 +409,20 @@ def _smallest_equivalent_cap(top: pd.DataFrame, met_at, evaluate_at, source: np.
     at = at[at["pruned_reason"] == ""]
     if at.empty:
         return top
-    top = top.copy()
     rows = at.pop("_source").to_numpy()
-    for c in at.columns:  # column by column: a 2-D .iloc assignment over mixed dtypes costs far more
-        if c not in top.columns:
-            continue
-        if isinstance(top[c].dtype, np.dtype) and isinstance(at[c].dtype, np.dtype):
-            values = top[c].to_numpy().astype(np.result_type(top[c].dtype, at[c].dtype), copy=True)
+    columns = {}
+    for c, column in top.items():  # one frame built from columns: a 2-D .iloc assignment costs far more
+        if c not in at.columns:
+            columns[c] = column.array
+        elif isinstance(column.dtype, np.dtype) and isinstance(at[c].dtype, np.dtype):
+            values = column.to_numpy().astype(np.result_type(column.dtype, at[c].dtype), copy=True)
             values[rows] = at[c].to_numpy()
-            top[c] = values
+            columns[c] = values
         else:  # pandas extension dtypes (strings) keep their type
-            column = top[c].copy()
+            column = column.copy()
             column.iloc[rows] = at[c].to_numpy()
-            top[c] = column
-    return top
+            columns[c] = column.array
+    return pd.DataFrame(columns, index=top.index)
 
 
 _INPUT_COLUMNS = ("model", *CONFIG_COLUMNS, "isl", "osl", "lengths", "slo_ttft_ms", "slo_tpot_ms", "slo_e2e_ms",
