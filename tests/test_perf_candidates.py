@@ -265,3 +265,23 @@ def test_candidates_launch_the_smallest_cap_that_serves_as_much(catalog, name):
     has_smaller = ~np.isnan(np.array(below, float))
     assert (smaller[has_smaller] < capacity[has_smaller] * (1 - 2.0**-16)).all()
     assert (bstar <= capacity * (1 + 2.0**-16)).all() and (bstar >= capacity * (1 - 2.0**-16)).all()
+
+
+def test_rows_prepared_once_and_recapped_evaluate_as_freshly_prepared_rows(catalog):
+    """`Prepared.with_batch_caps` (the grid pass reuses the first pass's preparation) gives exactly what
+    preparing the re-capped rows from scratch gives, length mixes included."""
+    from solver.perf.lengths import LengthMix
+    from solver.perf.prepare import Prepared
+
+    mix = LengthMix(((2000.0, 0.5), (8000.0, 0.5)), ((300.0, 1.0),))
+    base = pd.DataFrame([row(model=m, accelerator=a, engine=e, tp=tp, max_batch=65536, isl=5000.0, osl=300.0)
+                         for m, tp in (("llama-3.1-8b", 1), ("llama-3.1-70b", 4))
+                         for a in ("h100-sxm", "l40s") for e in ("vllm", "trtllm")]).assign(lengths=[mix] * 8)
+    prepared = Prepared(base, catalog)
+    source = np.array([0, 0, 3, 5, 7, 7])
+    caps = np.array([8.0, 64.0, 16.0, 32.0, 1.0, 256.0])
+    grid = base.iloc[source].assign(max_batch=caps).reset_index(drop=True)
+    fresh = evaluate_candidates(grid, catalog)
+    reused = evaluate_candidates(grid, catalog, prepared=prepared.with_batch_caps(source, caps))
+    pd.testing.assert_frame_equal(reused, fresh)
+    assert (fresh["pruned_reason"] == "").sum() >= 3
