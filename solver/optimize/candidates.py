@@ -316,9 +316,9 @@ def _with_dense_batch_caps(evaluated: pd.DataFrame, catalog: Catalog, best_of: t
                            prepared) -> tuple[pd.DataFrame, int]:
     """The batch cap as a decision: rows evaluated with an unbounded cap learn B*, the most requests
     the KV cache and token budget admit (their cap becomes B*); every grid cap below B* is then
-    considered too. Caps above B* behave as B*, so nothing is lost. A lower cap whose λ_sat is no
-    higher than B*'s is dominated by B* (`perf.evaluate_candidates`, `saturation_of_larger_cap`): only
-    its λ_sat is computed, it is counted but not listed, and it is not searched. The others are
+    considered too. Caps above B* behave as B*, so nothing is lost. A lower cap that B* dominates
+    (`dominated_by_larger_cap`) has only its λ_sat computed: it is counted but not listed, and it is not
+    searched. The others are
     evaluated, and dominance keeps the best. `prepared`: the preparation of `evaluated`'s input rows
     (`perf.prepare.Prepared`), reused for the grid. Returns (rows, grid rows counted as beaten, not listed)."""
     from solver.perf import evaluate_candidates
@@ -342,19 +342,19 @@ def _with_dense_batch_caps(evaluated: pd.DataFrame, catalog: Catalog, best_of: t
     def frame(sel):
         return evaluated.iloc[source[sel]][inputs].assign(max_batch=caps[sel].astype(int)).reset_index(drop=True)
 
-    def evaluate(sel, dominance=True, **kw):
+    def evaluate(sel, **kw):
         return evaluate_candidates(frame(sel), catalog, prepared=prepared.with_batch_caps(source[sel], caps[sel]),
-                                   saturation_of_larger_cap=top_sat[sel] if dominance else None, **kw)
+                                   **kw)
 
     def met_at(sel, x):
         return slo_met_at(prepared.with_batch_caps(source[sel], caps[sel]), frame(sel), x)
 
-    top = _smallest_equivalent_cap(top, met_at, lambda sel, x: evaluate(sel, dominance=False, at_x=x), source, caps)
+    top = _smallest_equivalent_cap(top, met_at, lambda sel, x: evaluate(sel, at_x=x), source, caps)
     if best_of is None:
         # Every grid row in full: disaggregated pools choose among all caps by their own figures. The rows
         # the saturation rule dominates stay out of the usable rows, exactly as when they are not evaluated.
-        full = evaluate(np.ones(len(source), bool), dominance=False)
-        full[DOMINATED] = full["saturation_rps"].to_numpy() <= np.nan_to_num(top_sat, nan=-1.0)
+        full = evaluate(np.ones(len(source), bool))
+        full[DOMINATED] = dominated_by_larger_cap(full["saturation_rps"].to_numpy(), top_sat)
         return pd.concat([top.assign(**{DOMINATED: False}), full], ignore_index=True), 0
     # Lower caps only matter where they beat what the layout already reaches at its top cap. A cap of b
     # sustains at most b/(O−1) arrivals per step, and a step takes at least the batch-1 step (the TPOT
@@ -367,11 +367,20 @@ def _with_dense_batch_caps(evaluated: pd.DataFrame, catalog: Catalog, best_of: t
     wanted = ~(bound * (1.0 + 1e-9) < np.nan_to_num(beat_rps, nan=0.0))  # (NaN floor: never skipped)
     sat = np.full(len(source), np.nan)
     sat[wanted] = saturation_rps(prepared, evaluated, source[wanted], caps[wanted])
-    wanted &= ~(sat <= np.nan_to_num(top_sat, nan=-1.0))
+    wanted &= ~dominated_by_larger_cap(sat, top_sat)
     if not wanted.any():
         return top, len(source)
     rows = evaluate(wanted, best_of=best_of, beat_rps=beat_rps[wanted])
     return pd.concat([top, rows], ignore_index=True), int((~wanted).sum())
+
+
+def dominated_by_larger_cap(saturation_rps, saturation_rps_at_larger_cap) -> np.ndarray:
+    """Per row: a configuration at a batch cap whose λ_sat is no higher than its own λ_sat at a larger
+    cap is dominated by that larger cap (NaN: no larger cap known, not dominated). At any load x
+    (arrivals per iteration) every step time is the same under both caps; only the batch-slot queue
+    differs, whose wait grows as the cap c and λ_sat fall (P(wait) = ρ^(√(2(c+1))−1), ρ = λ/λ_sat). So
+    every SLO met under the smaller cap is met under the larger at the same x, and its capacity is no lower."""
+    return np.asarray(saturation_rps) <= np.nan_to_num(saturation_rps_at_larger_cap, nan=-np.inf)
 
 
 DOMINATED = "dominated_by_larger_cap"
@@ -382,7 +391,7 @@ def _smallest_equivalent_cap(top: pd.DataFrame, met_at, evaluate_at, source: np.
                              ) -> pd.DataFrame:
     """Each layout's best row at its smallest grid cap that meets the SLOs at B*'s operating point x: it
     serves the same rate (λ = x/τ(x) does not depend on the cap) and no lower cap serves more
-    (`evaluate_candidates`, `saturation_of_larger_cap`), and a launch should not ask for a larger batch
+    (`dominated_by_larger_cap`), and a launch should not ask for a larger batch
     than the plan needs. `met_at(mask, x)` checks, and `evaluate_at(mask, x)` evaluates, the grid rows
     in the mask (rows `source` of `top` at caps `grid_caps`) at load x, without a search."""
     capacity = top["capacity_rps"]

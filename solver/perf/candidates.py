@@ -67,11 +67,9 @@ BEATEN = "beaten"
 
 def _at_capacity(prep: Prepared, live: np.ndarray, b_max: np.ndarray, plan: mem.MemoryPlan,
                  mix: MixArrays | None = None, group: np.ndarray | None = None,
-                 beat_rps: np.ndarray | None = None, saturation_of_larger_cap: np.ndarray | None = None,
-                 at_x: np.ndarray | None = None) -> tuple[dict, np.ndarray]:
+                 beat_rps: np.ndarray | None = None, at_x: np.ndarray | None = None) -> tuple[dict, np.ndarray]:
     """Output columns of the live usable rows at the highest rate meeting their SLOs, and their reasons.
-    With `group`/`beat_rps` (per live row) rows beaten within their group get reason `BEATEN` and no values,
-    as do rows whose λ_sat is at most their `saturation_of_larger_cap` (see `evaluate_candidates`).
+    With `group`/`beat_rps` (per live row) rows beaten within their group get reason `BEATEN` and no values.
     With `at_x` (per live row), the rows are evaluated at that load, with no search."""
     df = prep.df
     rows = prep.idx[live]
@@ -82,8 +80,6 @@ def _at_capacity(prep: Prepared, live: np.ndarray, b_max: np.ndarray, plan: mem.
     has_slo = ~(np.isnan(slo_ttft) & np.isnan(slo_tpot) & np.isnan(slo_e2e))
     x = sv.x_max.copy()
     beaten = np.zeros(len(rows), bool)
-    if saturation_of_larger_cap is not None:
-        beaten = sv.lam_sat <= np.nan_to_num(saturation_of_larger_cap, nan=-1.0)
     best = None
     if group is not None:
         # What each group already reaches: `beat_rps`, and rows without SLOs, which sit at saturation.
@@ -92,7 +88,7 @@ def _at_capacity(prep: Prepared, live: np.ndarray, b_max: np.ndarray, plan: mem.
         np.maximum.at(reached, group[~has_slo], sv.lam_sat[~has_slo])
         best = reached[group]
         # λ_sat bounds every capacity (λ(x_max) may differ from it in the last digit).
-        beaten |= has_slo & (sv.lam_sat * (1.0 + 1e-9) < best)
+        beaten = has_slo & (sv.lam_sat * (1.0 + 1e-9) < best)
     alive = np.flatnonzero(~beaten)
     # One request alone decodes at the batch-1 step; every TPOT under load is at least that (more
     # requests, prefill interference, z ≥ 0), so rows already over the TPOT limit need no search.
@@ -217,7 +213,7 @@ def prefix_caching(catalog, engine: str) -> bool:
 
 def evaluate_candidates(df_in: pd.DataFrame, catalog, kernels: KernelLibrary | None = None,
                         best_of: tuple[str, ...] | None = None, beat_rps=None,
-                        prepared: Prepared | None = None, saturation_of_larger_cap=None, at_x=None) -> pd.DataFrame:
+                        prepared: Prepared | None = None, at_x=None) -> pd.DataFrame:
     """Vectorised performance model over replica configurations (see module docstring for columns).
 
     `best_of` (column names): only each group's highest capacity is wanted (rows alike in these columns
@@ -225,11 +221,6 @@ def evaluate_candidates(df_in: pd.DataFrame, catalog, kernels: KernelLibrary | N
     `beat_rps` (per row, a capacity reached elsewhere), come back with reason `BEATEN` and capacity 0.
     Every row that could be its group's best gets exactly the values it gets without `best_of`.
 
-    `saturation_of_larger_cap` (per row, req/s): λ_sat of the same configuration at a larger batch cap.
-    A row saturating no higher is dominated by it (reason `BEATEN`, no values): at any load x (arrivals
-    per iteration) every step time is the same under both caps, and only the batch-slot queue differs,
-    whose wait grows as the cap c and λ_sat fall (P(wait) = ρ^(√(2(c+1))−1), ρ = λ/λ_sat); so every SLO
-    met under the smaller cap is met under the larger at the same x, and its capacity is no lower.
     `prepared`: `df_in` already prepared (`Prepared(df_in, catalog)` or `Prepared.with_batch_caps`).
     `at_x` (per row, arrivals per iteration): the values at that load instead of at capacity (no search;
     capacity_rps is its rate); rows missing an SLO there, or admitting fewer, get reason `AT_X_MISSED`."""
@@ -250,10 +241,8 @@ def evaluate_candidates(df_in: pd.DataFrame, catalog, kernels: KernelLibrary | N
                 group = df.groupby(list(best_of), sort=False, dropna=False).ngroup().to_numpy()[idx[live]]
                 beat = np.zeros(len(df_in)) if beat_rps is None else np.nan_to_num(np.asarray(beat_rps, float))
                 beat = beat[idx[live]]
-            larger = None if saturation_of_larger_cap is None \
-                else np.asarray(saturation_of_larger_cap, float)[idx[live]]
             x_live = None if at_x is None else np.asarray(at_x, float)[idx[live]]
-            vals, rs_live = _at_capacity(prep, live, b_max_all[live], plan, mix, group, beat, larger, x_live)
+            vals, rs_live = _at_capacity(prep, live, b_max_all[live], plan, mix, group, beat, x_live)
             rs[live] = rs_live
             for k, v in vals.items():
                 cols[k][idx[live]] = v

@@ -155,7 +155,14 @@ class Serving:
 
     def decode_step(self, x, others=1.0) -> StepTime:
         """The mean iteration a decoding request sees at x arrivals per iteration (its TPOT's mean)."""
-        x = np.maximum(np.asarray(x, float), 1e-12)
+        return step_time(self.rows, *self._decode_step_args(np.maximum(np.asarray(x, float), 1e-12), others))
+
+    def prefill_step(self, x, others=1.0) -> StepTime:
+        """The iteration that prefills one prompt next to the requests already decoding (others · n_dec)."""
+        return step_time(self.rows, *self._prefill_step_args(np.maximum(np.asarray(x, float), 1e-12), others))
+
+    def _decode_step_args(self, x, others) -> tuple:
+        """`step_time` arguments (n_dec, ctx_dec, n_pf, pf_ctx, prompt) of `decode_step` (x ≥ 1e-12)."""
         # A decoding request always shares its iterations with itself: below one request on average
         # the iterations it sees still carry one decode (the TPOT floor is the batch-1 step).
         n_seen = np.maximum(x * self.O1, 1.0)
@@ -163,12 +170,11 @@ class Serving:
         # queue and chunks its prompts, so over iterations the prefill work spreads over the ranks
         # (indivisible in pieces of S/dp: one group takes all of it only below one prompt per dp
         # iterations). dp = 1: whole prompts, as before.
-        return step_time(self.rows, n_seen, self.ctx, others * x * self.S, self.pf_ctx, self.S / self.rows.dp)
+        return n_seen, self.ctx, others * x * self.S, self.pf_ctx, self.S / self.rows.dp
 
-    def prefill_step(self, x, others=1.0) -> StepTime:
-        """The iteration that prefills one prompt next to the requests already decoding (others · n_dec)."""
-        n_other = others * (np.maximum(np.asarray(x, float), 1e-12) * self.O1)
-        return step_time(self.rows, n_other, self.ctx, self.S, self.pf_ctx)
+    def _prefill_step_args(self, x, others) -> tuple:
+        """`step_time` arguments of `prefill_step` (x ≥ 1e-12): one whole prompt next to the batch."""
+        return others * (x * self.O1), self.ctx, self.S, self.pf_ctx, self.S
 
     def _slot_queue(self, lam, queue_slots):
         """(mean wait, probability of waiting) for a batch slot: M/D/c, c = B_max (module docstring)."""
@@ -205,9 +211,9 @@ class Serving:
         # batch (module docstring); non-decreasing in the load, unlike one prompt's marginal cost for MoE.
         buckets = [] if self.mix is None else bucket_prefill_steps(self, self.mix, n_other)
         tau, tau_d, tau_s, tau_c, *tau_buckets = self._step_times(
-            (np.maximum(n_dec, 1.0), self.ctx, others * x * S, self.pf_ctx, S / rows.dp),  # decode_step
+            self._decode_step_args(x, others),
             (n_other, self.ctx, 0.0, 0.0, 1.0),  # the decoding batch alone
-            (n_other, self.ctx, S, self.pf_ctx, S),  # prefill_step: one whole prompt next to it
+            self._prefill_step_args(x, others),
             (n_other, self.ctx, chunk, self.pf_ctx, S),  # a full-budget chunk next to it
             *buckets)  # a prompt of each length bucket next to it
         service = (np.ceil(S / chunk) - 1.0) * tau_d + tau_s
