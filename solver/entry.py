@@ -1,14 +1,25 @@
 """The `trilemma` console entry point. It imports nothing heavy itself, so that Ctrl-C while the
-libraries load (the first second) prints `aborted` and exits 1 like any other interruption."""
+libraries load (the first second) prints `aborted` and exits 1 like any other interruption.
+
+The process's garbage collector is tuned for a short command that allocates ~1 million objects while
+its libraries load (pandas, numpy, OR-Tools, pydantic schemas) and frees few of them:
+- collections of the youngest generation every 20,000 allocations instead of 700: imports otherwise
+  trigger hundreds of collections that each walk every surviving object (~0.06 s of `solve`);
+- `gc.freeze()` before exit: the interpreter's final collection would walk every object once more
+  (~0.06 s) only to find what process exit frees anyway. Exit handlers still run.
+"""
 
 from __future__ import annotations
 
+import gc
 import sys
 
 ABORTED_EXIT_CODE = 1
+GC_YOUNGEST_THRESHOLD = 20_000
 
 
 def main() -> None:
+    gc.set_threshold(GC_YOUNGEST_THRESHOLD, 10, 10)
     try:
         from solver.cli import run
 
@@ -16,4 +27,5 @@ def main() -> None:
     except KeyboardInterrupt:
         print("aborted", file=sys.stderr)
         code = ABORTED_EXIT_CODE
+    gc.freeze()
     sys.exit(code)

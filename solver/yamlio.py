@@ -13,6 +13,7 @@ import yaml
 from pydantic import BaseModel, ValidationError
 
 from solver.errors import Issue
+from solver.field_docs import field_docs
 
 
 def format_location(loc: tuple[Any, ...]) -> str:
@@ -242,7 +243,8 @@ def validation_issues(file: str, exc: ValidationError, model: type[BaseModel] | 
         msg = err["msg"]
         if err["type"] == "extra_forbidden":
             msg = "unknown key"
-            fields = _fields_at(model, raw_loc[:-1]) if model else None
+            owner = _model_at(model, raw_loc[:-1])
+            fields = list(owner.model_fields) if owner else None
             if fields:
                 key = str(raw_loc[-1])
                 close = difflib.get_close_matches(key, list(fields), n=3, cutoff=0.6)
@@ -255,10 +257,10 @@ def validation_issues(file: str, exc: ValidationError, model: type[BaseModel] | 
             msg = f"got {err.get('input')!r}; allowed: {expected}"
         elif err["type"] == "missing":
             msg = "required field is missing"
-            fields = _fields_at(model, raw_loc[:-1]) if model else None
-            info = fields.get(str(raw_loc[-1])) if fields else None
-            if info is not None and info.description:
-                msg += f" ({info.description.splitlines()[0].rstrip('.')})"
+            owner = _model_at(model, raw_loc[:-1])
+            doc = field_docs(owner).get(str(raw_loc[-1])) if owner else None
+            if doc:
+                msg += f" ({doc.splitlines()[0].rstrip('.')})"
         elif err["type"] == "value_error":
             msg = msg.removeprefix("Value error, ")
         elif err["type"] == "string_pattern_mismatch" and err.get("ctx", {}).get("pattern") == ID_PATTERN_TEXT:
@@ -321,8 +323,8 @@ def _tag_of(loc: tuple[Any, ...]) -> Any:
     return loc[n] if n < len(loc) else None
 
 
-def _fields_at(model: type[BaseModel] | None, loc: tuple[Any, ...]) -> dict[str, Any] | None:
-    """Fields of the pydantic model at `loc` inside `model` (None when it cannot be determined)."""
+def _model_at(model: type[BaseModel] | None, loc: tuple[Any, ...]) -> type[BaseModel] | None:
+    """The pydantic model at `loc` inside `model` (None when it cannot be determined)."""
     if model is None:
         return None
     candidates: list[Any] = [model]
@@ -343,7 +345,7 @@ def _fields_at(model: type[BaseModel] | None, loc: tuple[Any, ...]) -> dict[str,
     models = [t for t in _flatten_annotations(candidates) if isinstance(t, type) and issubclass(t, BaseModel)]
     if len(models) != 1:
         return None
-    return dict(models[0].model_fields)
+    return models[0]
 
 
 def _flatten_annotations(annotations: list[Any]) -> list[Any]:

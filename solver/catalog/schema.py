@@ -29,7 +29,7 @@ Family = Annotated[str, Field(pattern=ID_PATTERN)]
 class Strict(BaseModel):
     """Base of every catalog and problem model: unknown keys are errors, values are frozen."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
+    model_config = ConfigDict(extra="forbid", frozen=True)
 
 
 class Sourced(Strict):

@@ -16,12 +16,13 @@ def schema(
 ) -> None:
     """Print the JSON Schema of a problem file or a catalog file."""
     from solver.catalog.schema import CatalogFile
+    from solver.field_docs import schema_with_field_docs
     from solver.problem import Problem
 
     kinds: dict[str, type] = {"problem": Problem, "catalog": CatalogFile}
     if what not in kinds:
         typer.echo(f"schema: unknown kind {what!r}; allowed: {', '.join(kinds)}", err=True)
         raise typer.Exit(1)
-    typer.echo(json.dumps(kinds[what].model_json_schema(), indent=2))
+    typer.echo(json.dumps(schema_with_field_docs(kinds[what]), indent=2))
 
 
