@@ -88,7 +88,7 @@ def empty_plan_reasons(problem: Problem, catalog: Catalog) -> list[str]:
 def add_running_batch(result, problem: Problem, catalog: Catalog) -> None:
     """Set `mean_running_batch` (mean decoding requests per replica at the planned peak load) on every
     chosen configuration of `result.workloads`; None where it cannot be evaluated."""
-    from solver.perf.estimate import estimate_many
+    from solver.perf.estimate import running_batch_at_rate
 
     requests, where = [], []
     by_name = {w.name: w for w in problem.workloads}
@@ -113,7 +113,6 @@ def add_running_batch(result, problem: Problem, catalog: Catalog) -> None:
             where.append(c)
     if not requests:
         return
-    for c, est in zip(where, estimate_many(requests, catalog), strict=True):
-        batch = est.get("batch")
-        if est.get("fits") and batch is not None and math.isfinite(batch):
-            c["mean_running_batch"] = round(float(batch), 1)
+    for c, batch in zip(where, running_batch_at_rate(requests, catalog), strict=True):
+        if batch is not None:
+            c["mean_running_batch"] = round(batch, 1)

@@ -98,3 +98,34 @@ def test_an_unwritable_or_corrupt_cache_is_ignored(tmp_path, monkeypatch):
     (entry,) = good.glob("catalog-*.pickle")
     entry.write_bytes(b"\x80\x05 torn")
     assert load_catalog() == expected
+
+
+def test_a_named_command_is_built_alone_and_anything_else_gets_every_command():
+    from solver.cli import (
+        _app_for,
+        app,
+        commands,  # noqa: F401  (registers the commands)
+    )
+
+    lean = _app_for(["--debug", "solve", "problems/chat-70b.yaml", "--json"])
+    assert [c.callback.__name__ for c in lean.registered_commands] == ["solve_command"]
+    assert lean.registered_groups == [] and lean.registered_callback is app.registered_callback
+    assert [g.name for g in _app_for(["catalog", "show", "h100-sxm"]).registered_groups] == ["catalog"]
+    for args in (["--help"], ["sovle", "x.yaml"], []):
+        assert _app_for(args) is app
+
+
+def test_the_running_batch_is_the_batch_estimate_reports_in_rate_mode():
+    from solver.catalog.loader import load_catalog
+    from solver.perf.estimate import estimate_many, running_batch_at_rate
+
+    catalog = load_catalog()
+    rows = [{"model": "llama-3.1-70b", "accelerator": "h100-sxm", "engine": "vllm", "gpus": 4, "tp": 4,
+             "quant": "fp8", "kv_quant": "fp8", "isl": 2000, "osl": 300, "mode": "rate", "mode_value": rate,
+             "max_batch": 256} for rate in (0.2, 1.0, 1e4)]
+    rows.append({**rows[0], "accelerator": "l4", "gpus": 1, "tp": 1, "quant": "bf16"})  # does not fit
+    batches = running_batch_at_rate(rows, catalog)
+    reported = [r["batch"] if r["fits"] else None for r in estimate_many(rows, catalog)]
+    assert batches[:3] == pytest.approx(reported[:3], rel=1e-12)
+    assert batches[0] < batches[1] < batches[2]
+    assert batches[3] is None and reported[3] is None

@@ -78,7 +78,8 @@ def _run(args: list[str] | None) -> int:
     state["interrupted"] = False
     state["debug"] = bool(args is not None and "--debug" in args) or (args is None and "--debug" in sys.argv)
     try:
-        result = app(args=args, standalone_mode=False, prog_name="trilemma")
+        result = _app_for(sys.argv[1:] if args is None else args)(args=args, standalone_mode=False,
+                                                                   prog_name="trilemma")
     except TrilemmaError as exc:
         if state["debug"]:
             raise
@@ -115,6 +116,27 @@ def _run(args: list[str] | None) -> int:
         return 1
     # With standalone_mode=False a typer.Exit raised inside a command comes back as its exit code.
     return result if isinstance(result, int) else 0
+
+
+def _app_for(args: list[str]) -> typer.Typer:
+    """`app` with only the command that `args` name, or all of them when they name none (`--help`, a typo).
+
+    Typer builds the options of every registered command on each start (~30 ms for all of them); running
+    one command needs only its own. Root options are flags, so the first argument that is not an option
+    is the command's name.
+    """
+    name = next((a for a in args if not a.startswith("-")), None)
+    commands = [c for c in app.registered_commands if (c.name or c.callback.__name__) == name]
+    groups = [g for g in app.registered_groups if g.name == name]
+    if not commands and not groups:
+        return app
+    lean = typer.Typer(**{k: getattr(app.info, k) for k in ("name", "help", "no_args_is_help")},
+                       add_completion=False, context_settings=app.info.context_settings,
+                       pretty_exceptions_enable=False)
+    lean.registered_callback = app.registered_callback
+    lean.registered_commands = commands
+    lean.registered_groups = groups
+    return lean
 
 
 def _on_sigint(signum, frame) -> None:

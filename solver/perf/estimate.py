@@ -264,6 +264,43 @@ def _system_metrics(prep: Prepared, sub: pd.DataFrame, rs: np.ndarray, plan: mem
     return vals
 
 
+def _prepare(cand: pd.DataFrame, catalog, kernels: KernelLibrary | None = None):
+    """(rows, Prepared, memory plan of the usable rows `prep.idx`, their reasons: "" where usable)."""
+    df = cand.assign(slo_e2e_ms=np.nan).astype({"slo_ttft_ms": float, "slo_tpot_ms": float, "max_batch": float})
+    prep = Prepared(df, catalog, kernels)
+    idx = prep.idx
+    plan = prep.memory(prep.df["max_batch"].to_numpy()[idx]) if len(idx) else None
+    rs = prep.reason[idx].copy()
+    if plan is not None:
+        rs[rs == ""] = plan.verdict()[rs == ""]
+    return df, prep, plan, rs
+
+
+def running_batch_at_rate(rows: list[dict], catalog) -> list[float | None]:
+    """Mean decoding requests per replica of each request row in rate mode (`mode_value` req/s over the
+    row's replicas): the `batch` `estimate_many` reports, n_dec = x·(O − 1) at the load x that serves the
+    rate (x_max when the rate saturates the replica), without the latency percentiles it computes beside it.
+    None where the request has an error or does not fit; the first fitting candidate of a request that
+    leaves a choice (parallelism, quantization) open."""
+    cand, _ = expand(rows, catalog)
+    out: list[float | None] = [None] * len(rows)
+    if not len(cand):
+        return out
+    df, prep, plan, rs = _prepare(cand, catalog)
+    if plan is None:
+        return out
+    sub = df.iloc[prep.idx]
+    replicas = np.floor(sub["gpus_total"].to_numpy(float) / (sub["tp"] * sub["dp"] * sub["pp"]).to_numpy(float))
+    n = len(sub)
+    base = Serving(prep.rows, sub["isl"].to_numpy(float), sub["osl"].to_numpy(float),
+                   np.maximum(plan.batch_max, 1.0), np.full(n, 99.0))
+    pt, _ = base.at_rate(sub["mode_value"].to_numpy(float) / replicas)
+    for req, fits, batch in zip(sub["req"].to_numpy(), rs == "", pt.x * base.O1, strict=True):
+        if fits and out[req] is None and math.isfinite(batch):
+            out[req] = float(batch)
+    return out
+
+
 def evaluate_modes(cand: pd.DataFrame, catalog, kernels: KernelLibrary | None = None,
                    with_breakdown: bool = False) -> pd.DataFrame:
     """Whole-system metrics per candidate row (columns documented in `_FIELDS`; with `with_breakdown`,
@@ -274,15 +311,11 @@ def evaluate_modes(cand: pd.DataFrame, catalog, kernels: KernelLibrary | None = 
     out["reason"] = ""
     if len(cand) == 0:
         return out
-    df = cand.assign(slo_e2e_ms=np.nan).astype({"slo_ttft_ms": float, "slo_tpot_ms": float, "max_batch": float})
-    prep = Prepared(df, catalog, kernels)
+    df, prep, plan, rs = _prepare(cand, catalog, kernels)
     out["kv_quant"] = prep.df["kv_quant"].to_numpy()
     idx = prep.idx
     reason = prep.reason.copy()
     if len(idx):
-        plan = prep.memory(prep.df["max_batch"].to_numpy()[idx])
-        rs = reason[idx].copy()
-        rs[rs == ""] = plan.verdict()[rs == ""]
         vals = _system_metrics(prep, df.iloc[idx], rs, plan, with_breakdown)
         live = rs == ""
         for k, v in vals.items():
