@@ -257,11 +257,12 @@ def test_multi_model_fleet_has_one_deployment_per_configuration(tmp_path: Path) 
     check_kubernetes_folder(out)
 
 
-def test_owned_plan_produces_compose(tmp_path: Path) -> None:
+def test_owned_plan_produces_compose(tmp_path: Path, capsys) -> None:
     out = tmp_path / "out"
-    assert run(["solve", str(ROOT / "problems/owned-vs-cloud.yaml"), "--emit", str(out)]) == 0
+    assert run(["solve", str(ROOT / "problems/owned-vs-cloud.yaml"), "--emit", str(out), "--json"]) == 0
+    (tmp_path / "result.json").write_text(capsys.readouterr().out)
     compose = yaml.safe_load((out / "docker-compose.yaml").read_text())
-    plan = read_result(GOLDEN / "owned-vs-cloud" / "result.json")
+    plan = read_result(tmp_path / "result.json")  # the plan this solve emitted
     (cfg,) = [c for c in plan.workloads[0].configs if CATALOG.offers[c.offer].kind == "owned"]
     services = {name: svc for name, svc in compose["services"].items()
                 if name.startswith(f"{cfg.workload}-{cfg.index}-")}

@@ -224,11 +224,12 @@ def test_a_lower_batch_cap_never_serves_more(catalog, kw):
 
 
 def test_capacity_far_below_saturation_is_found(catalog):
-    """Under a tight TPOT a replica serves about 1e-3 of its saturation rate. A linear bisection over
-    [0, x_max] in 16 steps resolves x_max·2^-16 and called it zero at a cap of 4,096 (it served 0.103 req/s
-    at caps of 2 and 64); the log search finds the same capacity under every cap."""
+    """Under a TPOT limit just above the batch-1 step a replica serves below 1e-3 of its saturation rate.
+    A linear bisection over [0, x_max] in 16 steps resolves only x_max·2^-16, and called such a capacity
+    zero at a cap of 4,096 while it found it at caps of 2 and 64; the log search finds the same capacity
+    under every cap."""
     df = pd.DataFrame([row(model="llama-3.1-8b", accelerator="h100-sxm", engine="sglang", kv_quant="fp8", tp=2, pp=4,
-                           isl=500.0, osl=64.0, slo_ttft_ms=150.0, slo_tpot_ms=8.0, max_batch=b)
+                           isl=500.0, osl=64.0, slo_ttft_ms=150.0, slo_tpot_ms=4.35, max_batch=b)
                        for b in (2, 64, 4096)])
     out = evaluate_candidates(df, catalog)
     cap = out["capacity_rps"].to_numpy()
@@ -285,3 +286,15 @@ def test_rows_prepared_once_and_recapped_evaluate_as_freshly_prepared_rows(catal
     reused = evaluate_candidates(grid, catalog, prepared=prepared.with_batch_caps(source, caps))
     pd.testing.assert_frame_equal(reused, fresh)
     assert (fresh["pruned_reason"] == "").sum() >= 3
+
+
+def test_a_row_missing_its_tpot_only_under_prefill_interference_names_tpot():
+    """The batch-1 step meets the TPOT limit, but the p99 TPOT at the lightest load (a prompt's prefill
+    interrupting a decode) does not: the reason names TPOT with that value, not an E2E limit nobody set."""
+    df = pd.DataFrame([row(model="llama-3.1-8b", accelerator="h100-sxm", engine="sglang", kv_quant="fp8", tp=2, pp=4,
+                           isl=500.0, osl=64.0, slo_ttft_ms=150.0, slo_tpot_ms=4.31, max_batch=64)])
+    out = evaluate_candidates(df, catalog=load_catalog())
+    (reason,) = out["pruned_reason"]
+    assert out["tpot_floor_ms"].iloc[0] < 4.31
+    assert reason.startswith("slo: p99 TPOT ") and reason.endswith("> 4.31 ms at batch 1"), reason
+    assert "nan" not in reason and "E2E" not in reason

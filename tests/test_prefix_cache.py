@@ -37,7 +37,7 @@ def _rows(prefix_tokens: float, inputs, **kw) -> pd.DataFrame:
 
 @pytest.mark.parametrize(("prefix", "inputs", "kw"), [
     (2000.0, [(2500.0, 1.0)], {}),
-    (2000.0, [(800.0, 0.5), (3000.0, 0.4), (9000.0, 0.1)], {}),
+    (2000.0, [(800.0, 0.5), (3000.0, 0.4), (9000.0, 0.1)], {"slo_ttft_ms": 1200.0}),
     (6000.0, [(7000.0, 1.0)], {"accelerator": "h100-sxm", "model": "llama-3.1-70b", "quant": "fp8", "tp": 4}),
     (500.0, [(600.0, 1.0)], {"max_batch": 4096, "slo_ttft_ms": np.nan}),
 ])

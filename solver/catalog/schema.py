@@ -132,6 +132,10 @@ class Model(Sourced):
     # Checkpoint
     native_dtype: Literal["bf16", "fp16", "fp8", "mxfp4"]
     """Weight dtype of the published checkpoint (DeepSeek-V3: fp8, gpt-oss: mxfp4 experts)."""
+    native_fp8_block_size: int | None = Field(default=None, ge=1)
+    """Edge of the weight-scale blocks of a published FP8 checkpoint (DeepSeek-V3: 128, from
+    `quantization_config.weight_block_size` [128, 128]); engines serve such weights with block-scaled
+    FP8 GEMM and MoE kernels. None: not an FP8 checkpoint, or scaled per tensor or channel."""
     published_total_params_b: float | None = Field(default=None, gt=0)
     """Total parameters, billions, as the model card states (checked against the architecture)."""
     published_active_params_b: float | None = Field(default=None, gt=0)
@@ -278,6 +282,10 @@ class EfficiencyProfile(Strict):
     """Serving derate on the kernel-fitted memory-bandwidth efficiency (weights and KV streaming)."""
     step_overhead_ms: float = Field(ge=0)
     """Fixed CPU/launch/sampling overhead per engine iteration."""
+    kernel_floor_scale: float = Field(default=1.0, gt=0, le=2)
+    """Share of each kernel's latency floor t0, as timed alone, that a served iteration pays (CUDA graphs
+    replay the kernels back to back and engines fuse norms, activations and quantization into their
+    neighbours; 1 = the isolated floor). It sets the latency of small batches, where floors dominate."""
     collective_latency_us: float = Field(ge=0)
     """α of one 8-GPU all-reduce inside a node (recorded from the kernel fits of the family; the model
     reads α per GPU count from catalogs/kernel_fits.yaml)."""

@@ -29,7 +29,9 @@ from solver.errors import CatalogError, EstimateError
 from solver.perf.calibrate import (
     BOUNDS,
     FIT_PARAMS,
+    MIN_FIT_CASES,
     PRIOR,
+    _grp,
     _prior,
     _seed_catalog,
     _with_profile,
@@ -74,6 +76,19 @@ so the burst repeats every round. Its TensorRT-LLM rows (in-flight batching mixe
 steady. A `closed_loop` column in a cases file wins over this table."""
 
 
+VALIDATE_ONLY_SOURCES = {
+    "dstack-deepseek-r1": (
+        "engine builds from DeepSeek-R1's first two months (February-March 2025): vLLM 0.7.4 dev nightly on "
+        "its V0 engine (V1 became the default in 0.8.0: https://docs.vllm.ai/en/v0.8.0/getting_started/"
+        "v1_user_guide.html) and ROCm staging images (rocm/vllm-dev:vllm-ds3-staging-0217, "
+        "rocm/sglang-staging:20250212), SGLang 0.4.3.post2, and TensorRT-LLM's pre-1.0 PyTorch backend; the "
+        "kernel curves are measured on vLLM 0.24.0, SGLang 0.5.14 and TensorRT-LLM 1.3.0rc20 "
+        "(AIConfigurator 0.12.0's database), so these runs would calibrate the serving derates of engines a "
+        "year newer to builds 1.5-2x slower than those kernels"),
+}
+"""Sources whose cases are validated (and reported) but never used to fit a profile, with the reason."""
+
+
 def load_cases(paths: list[Path] | tuple[Path, ...] = CASE_FILES) -> tuple[list[dict], list[dict]]:
     """(usable cases, skipped cases each with `skip_reason`) of every file, in file order."""
     usable, skipped = [], []
@@ -82,6 +97,8 @@ def load_cases(paths: list[Path] | tuple[Path, ...] = CASE_FILES) -> tuple[list[
             raise EstimateError(f"{path}: no such file")
         for case in read_cases(Path(path)):
             case["cases_file"] = Path(path).name
+            if source_of(case) in VALIDATE_ONLY_SOURCES:
+                case["fit"] = False
             start = CLOSED_LOOP_BY_SOURCE.get((source_of(case), str(case.get("engine", "")).strip().lower()))
             if start and case.get("mode") == "concurrency" and not str(case.get("closed_loop") or "").strip():
                 case["closed_loop"] = start
@@ -123,7 +140,7 @@ class _HeldOutFits:
         if (key, tag) in self.memo:
             return self.memo[(key, tag)]
         train = [c for c in self.by_group.get(key, []) if source_of(c) != held]
-        if train:
+        if len(train) >= MIN_FIT_CASES:
             values = fit_group(train, self.seeded, key[0], key[1]).params
         else:
             src = _prior(self.catalog, key)
@@ -147,7 +164,7 @@ def leave_one_source_out(cases: list[dict], catalog) -> pd.DataFrame:
     frames = []
     for src in sorted({source_of(c) for c in cases}):
         test = [c for c in cases if source_of(c) == src]
-        keys = {k for k, v in fits.by_group.items() if any(source_of(c) == src for c in v)}
+        keys = {k for c in test if (k := _grp(c, catalog)) is not None}
         cat = fits.catalog_without(src, keys)
         cmp = compare(test, estimate_many(test, cat))
         cmp["held_out"] = src

@@ -1,7 +1,8 @@
 """Fit the few serving-level profile parameters to published end-to-end cases, and validate.
 
 What is fitted, per (engine, accelerator family) with cases: the serving derates on the kernel-fitted
-compute and memory efficiencies, the per-iteration step overhead and the per-request TTFT overhead.
+compute and memory efficiencies, the per-iteration step overhead, the per-request TTFT overhead and
+the share of the isolated kernels' latency floors a served iteration pays (`kernel_floor_scale`).
 Everything about shape (how GEMM, MoE, attention and collective efficiency change with size) comes from
 the kernel fits and is not touched here. The objective is the sum over cases and measured metrics of
 squared log errors, plus a weak pull towards the prior (kernel speed, 1 ms step, 5 ms TTFT overhead) so
@@ -36,11 +37,16 @@ METRICS = {
     "tpot_ms": ("measured_tpot_ms", "tpot_ms"),
     "e2e_ms": ("measured_e2e_ms", "e2e_ms"),
 }
-FIT_PARAMS = ("compute_efficiency", "memory_efficiency", "step_overhead_ms", "ttft_overhead_ms")
-PRIOR = {"compute_efficiency": 1.0, "memory_efficiency": 1.0, "step_overhead_ms": 1.0, "ttft_overhead_ms": 5.0}
+FIT_PARAMS = ("compute_efficiency", "memory_efficiency", "step_overhead_ms", "ttft_overhead_ms", "kernel_floor_scale")
+PRIOR = {"compute_efficiency": 1.0, "memory_efficiency": 1.0, "step_overhead_ms": 1.0, "ttft_overhead_ms": 5.0,
+         "kernel_floor_scale": 1.0}
 BOUNDS = {"compute_efficiency": (0.3, 1.0), "memory_efficiency": (0.3, 1.0), "step_overhead_ms": (0.05, 20.0),
+          "kernel_floor_scale": (0.25, 1.5),
           "ttft_overhead_ms": (0.5, 200.0)}
 PRIOR_WEIGHT = 0.02
+MIN_FIT_CASES = 5
+"""A group with fewer cases is not fitted (five numbers on three rows chase their noise); it takes its
+family's profile prior (`catalogs/families.yaml`)."""
 DEFAULT_CASES = Path(__file__).resolve().parents[2] / "validation" / "cases.csv"
 """The published cases kept in the repository; each row's source_id and notes name its public source."""
 
@@ -163,9 +169,12 @@ def fit_group(cases: list[dict], catalog, engine_id: str, family: str, rounds: i
 
 
 def groups(cases: list[dict], catalog) -> dict[tuple[str, str], list[dict]]:
-    """Cases per (engine id, accelerator family), aliases resolved."""
+    """Cases that fit profiles, per (engine id, accelerator family), aliases resolved (a case marked
+    `fit: False`, from a validate-only source, is left out)."""
     out: dict[tuple[str, str], list[dict]] = {}
     for c in cases:
+        if c.get("fit") is False:
+            continue
         try:
             eng = catalog.lookup("engines", str(c["engine"]).strip().lower())
             acc = catalog.lookup("accelerators", str(c["accelerator"]).strip().lower())
@@ -180,7 +189,7 @@ def fit_all(cases: list[dict], catalog) -> tuple[object, list[FitResult]]:
     fits = []
     cat = catalog
     for (engine_id, family), group in sorted(groups(cases, catalog).items()):
-        if catalog.engines[engine_id].settings is None:
+        if catalog.engines[engine_id].settings is None or len(group) < MIN_FIT_CASES:
             continue
         fr = fit_group(group, cat, engine_id, family)
         cat = _with_profile(cat, engine_id, family, fr.params)
@@ -224,7 +233,8 @@ def build_profiles(cases: list[dict], catalog, cases_label: str) -> tuple[dict[s
     cat, fits = fit_all(cases, seeded)
     values: dict[tuple[str, str], tuple[dict, str, dict]] = {}
     for f in fits:
-        sources = sorted({source_of(c) for c in cases if _grp(c, catalog) == (f.engine, f.family)})
+        sources = sorted({source_of(c) for c in cases
+                          if c.get("fit") is not False and _grp(c, catalog) == (f.engine, f.family)})
         values[(f.engine, f.family)] = (
             f.params,
             f"fitted to {f.n_cases} cases of {cases_label} ({', '.join(sources)}) by solver/perf/calibrate.py "

@@ -55,9 +55,14 @@ def _slo_reason(pct: float, slo_ttft, slo_tpot, slo_e2e, floor: Point, tpot_floo
     p = f"p{pct:g}"
     if floor.ttft_p[i] > (slo_ttft[i] if not np.isnan(slo_ttft[i]) else np.inf):
         return f"slo: {p} TTFT {floor.ttft_p[i] * 1e3:.1f} ms > {slo_ttft[i] * 1e3:g} ms at batch 1"
-    if tpot_floor[i] > (slo_tpot[i] if not np.isnan(slo_tpot[i]) else np.inf):
-        return f"slo: {p} TPOT {tpot_floor[i] * 1e3:.1f} ms > {slo_tpot[i] * 1e3:g} ms at batch 1"
-    return f"slo: {p} E2E {floor.e2e_p[i] * 1e3:.0f} ms > {slo_e2e[i] * 1e3:g} ms at batch 1"
+    # The batch-1 step, or the percentile TPOT at the lightest load (a prompt's prefill may interrupt).
+    tpot = max(tpot_floor[i], floor.tpot_p[i])
+    if tpot > (slo_tpot[i] if not np.isnan(slo_tpot[i]) else np.inf):
+        return f"slo: {p} TPOT {tpot * 1e3:.4g} ms > {slo_tpot[i] * 1e3:g} ms at batch 1"
+    if not np.isnan(slo_e2e[i]):
+        return f"slo: {p} E2E {floor.e2e_p[i] * 1e3:.0f} ms > {slo_e2e[i] * 1e3:g} ms at batch 1"
+    return (f"slo: no load level meets the {p} TTFT and TPOT limits together ({floor.ttft_p[i] * 1e3:.1f} ms "
+            f"and {tpot * 1e3:.1f} ms at batch 1)")
 
 
 AT_X_MISSED = "slo: not met at the load asked (at_x)"

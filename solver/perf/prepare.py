@@ -96,7 +96,8 @@ def normalise(df: pd.DataFrame) -> pd.DataFrame:
 # --- per-key kernel parameters ------------------------------------------------------------------
 def _derated(curve: Curve, prof: EfficiencyProfile) -> tuple[float, float, float, float]:
     """(η_c, η_m, p, t0) of a fitted curve with the profile's serving derates applied."""
-    return curve.eta_c * prof.compute_efficiency, curve.eta_m * prof.memory_efficiency, curve.p, curve.t0_s
+    return (curve.eta_c * prof.compute_efficiency, curve.eta_m * prof.memory_efficiency, curve.p,
+            curve.t0_s * prof.kernel_floor_scale)
 
 
 @dataclass(frozen=True)
@@ -133,24 +134,38 @@ def device_engine(catalog, kernels: KernelLibrary, a: str, e: str) -> DeviceEngi
         "kv_admission_output_fraction": prof.kv_admission_output_fraction,
         "max_batch_default": float(prof.max_batch_default),
         "kv_memory_fraction_of_free": float(prof.kv_memory_fraction_of_free),
-        "kernel_floor_s": kernels.curve(acc, "gemm", fw, "bf16").t0_s,
+        "kernel_floor_s": kernels.curve(acc, "gemm", fw, "bf16").t0_s * prof.kernel_floor_scale,
         "kv_window_capped": 0.0 if getattr(eng.sliding_window_kv, "holds", "window") == "full_context" else 1.0,
         "inter_node_bytes_per_s": inter_node_bytes_per_s(acc, catalog),
     }
     return DeviceEngine("", acc, eng, prof, fw, values)
 
 
-def quant_values(entry: DeviceEngine | None, kernels: KernelLibrary, q: str) -> dict | None:
-    """Peak and GEMM/MoE curves of one weight format on one (accelerator, engine)."""
+def _block_scaled_fp8(catalog, model_id) -> bool:
+    model = _lookup(catalog, "models", model_id)
+    return bool(model is not None and model.native_fp8_block_size)
+
+
+def quant_values(entry: DeviceEngine | None, kernels: KernelLibrary, q: str,
+                 block_scaled: bool = False) -> dict | None:
+    """Peak and GEMM/MoE curves of one weight format on one (accelerator, engine); `block_scaled`: the
+    model's own FP8 checkpoint, whose weights carry block scales (`Model.native_fp8_block_size`)."""
     if not entry or entry.reason or q not in WEIGHT_BYTES:
         return None
     peak_key, dt = compute_dtype(entry.acc, q)
     moe_peak_key, moe_dt = moe_compute_dtype(entry.acc, q, entry.framework)
-    gemm = _derated(kernels.curve(entry.acc, "gemm", entry.framework, dt), entry.profile)
+    block_scaled = block_scaled and dt == "fp8"
+    # Block-scaled FP8 weights (DeepSeek-V3/R1 as published) run block-scaled GEMMs in every engine
+    # (DeepGEMM and its peers: ~5 us floors against ~13 us for TensorRT-LLM's per-tensor path, which
+    # quantizes the activations in a kernel of its own).
+    gemm = _derated(kernels.curve(entry.acc, "gemm", entry.framework, "fp8_block" if block_scaled else dt),
+                    entry.profile)
     gather, dispatch = moe_exchange_bytes(entry.framework, moe_dt)
-    # fp8 MoE: TensorRT-LLM serves ModelOpt per-tensor fp8 checkpoints; vLLM and SGLang serve the
-    # published block-scaled ones (DeepSeek, Qwen3-FP8), run by their fp8_block MoE kernels.
-    moe_dt = ("fp8" if entry.framework == "trtllm" else "fp8_block") if moe_dt == "fp8" else moe_dt
+    # fp8 MoE: block-scaled checkpoints run the fp8_block MoE kernels everywhere; otherwise TensorRT-LLM
+    # serves ModelOpt per-tensor fp8 checkpoints, and vLLM and SGLang the published block-scaled ones
+    # (Qwen3-FP8), run by their fp8_block MoE kernels.
+    if moe_dt == "fp8":
+        moe_dt = "fp8_block" if block_scaled or entry.framework != "trtllm" else "fp8"
     moe_curve = kernels.curve(entry.acc, "moe", entry.framework, moe_dt)
     moe = _derated(moe_curve, entry.profile)
     return {"peak_flop_per_s": getattr(entry.acc.peak_tflops, peak_key) * 1e12,
@@ -254,8 +269,9 @@ class Prepared:
         self.ae, self.ae_code = per_key(df, ["accelerator", "engine"],
                                         lambda a, e: device_engine(catalog, kernels, a, e), self.entries,
                                         self._codes)
-        self.qv, self.q_code = per_key(df, ["accelerator", "engine", "quant"],
-                                       lambda a, e, q: quant_values(self.entries[(a, e)], kernels, q),
+        self.qv, self.q_code = per_key(df, ["accelerator", "engine", "quant", "model"],
+                                       lambda a, e, q, m: quant_values(self.entries[(a, e)], kernels, q,
+                                                                       _block_scaled_fp8(catalog, m)),
                                        codes_of=self._codes)
         self._fill_kv_default()
         self.kv, self.kv_code = per_key(df, ["accelerator", "engine", "kv_quant"],
