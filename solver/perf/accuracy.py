@@ -66,6 +66,9 @@ def skip_reason(case: dict) -> str:
 CLOSED_LOOP_BY_SOURCE = {
     ("dstack-deepseek-r1", "vllm"): "burst",
     ("dstack-deepseek-r1", "sglang"): "burst",
+    ("inferencex", "vllm"): "burst",
+    ("inferencex", "sglang"): "burst",
+    ("inferencex", "trtllm"): "burst",
 }
 """How a source's closed-loop runs started, where its notes say so (`solver.perf.closed_loop`). dstack's
 online runs: `bench_serving.py --max-concurrency N` with every request issued at once and
@@ -73,7 +76,11 @@ online runs: `bench_serving.py --max-concurrency N` with every request issued at
 https://docs.vllm.ai/en/v0.8.0/getting_started/v1_user_guide.html) and SGLang run prefill before decode
 ("By default, vLLM scheduler prioritizes prefills", quoted in https://github.com/vllm-project/vllm/pull/7874),
 so the burst repeats every round. Its TensorRT-LLM rows (in-flight batching mixes prefill and decode) stay
-steady. A `closed_loop` column in a cases file wins over this table."""
+steady. InferenceX's runs (`utils/bench_serving/benchmark_serving.py` at
+SemiAnalysisAI/InferenceX@086eabbe8611b283b2bbec13ea527b99adec369f: request rate inf, `--max-concurrency N`)
+issue every request at once, and draw lengths within [0.8·L, L], so a wave's requests finish within a
+fifth of their decode and come back nearly together, in every engine. A `closed_loop` column in a cases
+file wins over this table."""
 
 
 VALIDATE_ONLY_SOURCES = {
