@@ -231,10 +231,10 @@ def build_profiles(cases: list[dict], catalog, cases_label: str) -> tuple[dict[s
     dicts per engine, with fitted numbers only (the engine's hand-kept `settings` complete them)."""
     seeded = _seed_catalog(catalog)
     cat, fits = fit_all(cases, seeded)
+    by_group = groups(cases, catalog)
     values: dict[tuple[str, str], tuple[dict, str, dict]] = {}
     for f in fits:
-        sources = sorted({source_of(c) for c in cases
-                          if c.get("fit") is not False and _grp(c, catalog) == (f.engine, f.family)})
+        sources = sorted({source_of(c) for c in by_group[(f.engine, f.family)]})
         values[(f.engine, f.family)] = (
             f.params,
             f"fitted to {f.n_cases} cases of {cases_label} ({', '.join(sources)}) by solver/perf/calibrate.py "

@@ -229,11 +229,16 @@ def _static_batch(base: Serving, met: dict, st: np.ndarray, n_s, b_max) -> None:
         met["res"][f"tpot_{p}_ms"] = np.where(st, s_tau * 1e3, met["res"][f"tpot_{p}_ms"])
 
 
+def _replicas(sub: pd.DataFrame) -> np.ndarray:
+    """Whole replicas of tp·dp·pp GPUs in each row's `gpus_total`."""
+    return np.floor(sub["gpus_total"].to_numpy(float) / (sub["tp"] * sub["dp"] * sub["pp"]).to_numpy(float))
+
+
 def _system_metrics(prep: Prepared, sub: pd.DataFrame, rs: np.ndarray, plan: mem.MemoryPlan,
                     with_breakdown: bool) -> dict:
     """Whole-system metrics of the usable rows `sub` (values for `_FIELDS`, plus breakdown columns)."""
     rows = prep.rows
-    replicas = np.floor(sub["gpus_total"].to_numpy(float) / (sub["tp"] * sub["dp"] * sub["pp"]).to_numpy(float))
+    replicas = _replicas(sub)
     S, osl = sub["isl"].to_numpy(float), sub["osl"].to_numpy(float)
     b_max = np.maximum(plan.batch_max, 1.0)
     mode = sub["mode"].to_numpy()
@@ -290,7 +295,7 @@ def running_batch_at_rate(rows: list[dict], catalog) -> list[float | None]:
     if plan is None:
         return out
     sub = df.iloc[prep.idx]
-    replicas = np.floor(sub["gpus_total"].to_numpy(float) / (sub["tp"] * sub["dp"] * sub["pp"]).to_numpy(float))
+    replicas = _replicas(sub)
     n = len(sub)
     base = Serving(prep.rows, sub["isl"].to_numpy(float), sub["osl"].to_numpy(float),
                    np.maximum(plan.batch_max, 1.0), np.full(n, 99.0))

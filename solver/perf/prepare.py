@@ -134,7 +134,7 @@ def device_engine(catalog, kernels: KernelLibrary, a: str, e: str) -> DeviceEngi
         "kv_admission_output_fraction": prof.kv_admission_output_fraction,
         "max_batch_default": float(prof.max_batch_default),
         "kv_memory_fraction_of_free": float(prof.kv_memory_fraction_of_free),
-        "kernel_floor_s": kernels.curve(acc, "gemm", fw, "bf16").t0_s * prof.kernel_floor_scale,
+        "kernel_floor_s": _derated(kernels.curve(acc, "gemm", fw, "bf16"), prof)[3],
         "kv_window_capped": 0.0 if getattr(eng.sliding_window_kv, "holds", "window") == "full_context" else 1.0,
         "inter_node_bytes_per_s": inter_node_bytes_per_s(acc, catalog),
     }
